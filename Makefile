@@ -1,0 +1,29 @@
+# Front door: `make` builds, `make test` runs every test layer through CTest.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all build test unit integration e2e clean image
+
+all: build
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -L 'unit|integration|e2e'
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+integration: build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -L e2e
+
+image:
+	./build.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,341 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace pgkeeper {
+namespace {
+
+std::string Trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<std::string> SplitList(const std::string& value) {
+  std::vector<std::string> out;
+  std::stringstream ss(value);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item = Trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+const std::string* Find(const Env& env, const std::string& name) {
+  auto it = env.find(name);
+  return it == env.end() ? nullptr : &it->second;
+}
+
+// Looks up a plain variable that may be spelled several ways (the request's
+// name first, then aliases). Two spellings with different values are an error.
+Status Lookup(const Env& env, const std::vector<std::string>& names, std::string* out,
+              bool* found) {
+  *found = false;
+  std::string first;
+  for (const auto& name : names) {
+    const std::string* v = Find(env, name);
+    if (!v) continue;
+    if (*found && *v != *out) {
+      return Status::Config(first + " and " + name +
+                            " are both set, to different values; set only one of them");
+    }
+    if (!*found) first = name;
+    *found = true;
+    *out = *v;
+  }
+  return Status::Ok();
+}
+
+// Looks up a secret that may be given directly or as NAME_FILE (a path).
+// Exactly one form may be set. Trailing newlines of a file are dropped.
+Status LookupSecret(const Env& env, const std::vector<std::string>& names,
+                    const FileReader& read_file, std::string* out, bool* found) {
+  *found = false;
+  std::string source;
+  for (const auto& name : names) {
+    for (const std::string& var : {name, name + "_FILE"}) {
+      const std::string* v = Find(env, var);
+      if (!v) continue;
+      if (*found) {
+        return Status::Config(source + " and " + var +
+                              " are both set; set only one way to give this secret");
+      }
+      *found = true;
+      source = var;
+      if (var == name) {
+        *out = *v;
+        continue;
+      }
+      if (v->empty()) return Status::Config(var + " is empty; expected the path of a file");
+      std::string content;
+      Status st = read_file(*v, &content);
+      if (!st.ok()) {
+        return Status::Config(var + ": cannot read the file it names (" + st.message() +
+                              "); expected a readable file holding the secret");
+      }
+      while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
+        content.pop_back();
+      }
+      *out = content;
+    }
+  }
+  if (*found) {
+    if (out->empty()) return Status::Config(source + " is empty; expected a non-empty secret");
+    if (out->find_first_of("\n\r") != std::string::npos || out->find('\0') != std::string::npos) {
+      return Status::Config(source + " contains a line break or NUL; expected a single line");
+    }
+  }
+  return Status::Ok();
+}
+
+// PostgreSQL identifiers we accept for roles, databases and extensions.
+bool IsValidName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$';
+  });
+}
+
+Status CheckName(const std::string& var, const std::string& value) {
+  if (IsValidName(value)) return Status::Ok();
+  return Status::Config(var + "='" + value +
+                        "' is not a valid name; expected 1-63 characters: letters, digits, "
+                        "'_', '-' or '$', starting with a letter or '_'");
+}
+
+Status ParsePort(const std::string& var, const std::string& value, int* out) {
+  std::string v = Trim(value);
+  bool digits = !v.empty() && v.size() <= 5 &&
+                std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  int port = digits ? std::stoi(v) : 0;
+  if (!digits || port < 1 || port > 65535) {
+    return Status::Config(var + "='" + value + "' is not a port; expected a number from 1 to 65535");
+  }
+  *out = port;
+  return Status::Ok();
+}
+
+bool IsValidHost(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '_';
+  });
+}
+
+bool IsValidSize(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0) return false;
+  std::string unit = s.substr(i);
+  return unit.empty() || unit == "kB" || unit == "MB" || unit == "GB" || unit == "TB";
+}
+
+Status CheckAbsolute(const std::string& var, const std::string& value) {
+  if (!value.empty() && value[0] == '/' && value.find('\'') == std::string::npos &&
+      value.find('\n') == std::string::npos) {
+    return Status::Ok();
+  }
+  return Status::Config(var + "='" + value + "' is not usable; expected an absolute path");
+}
+
+}  // namespace
+
+Status ParseBool(const std::string& name, const std::string& value, bool* out) {
+  std::string v = Lower(Trim(value));
+  if (v == "true" || v == "1" || v == "yes" || v == "on") {
+    *out = true;
+  } else if (v == "false" || v == "0" || v == "no" || v == "off" || v.empty()) {
+    *out = false;
+  } else {
+    return Status::Config(name + "='" + value +
+                          "' is not a boolean; expected True/true/1/yes/on or "
+                          "False/false/0/no/off/empty");
+  }
+  return Status::Ok();
+}
+
+bool IsValidHbaAddress(const std::string& value) {
+  if (value == "samehost" || value == "samenet") return true;
+  size_t slash = value.find('/');
+  if (slash == std::string::npos) return false;
+  std::string addr = value.substr(0, slash);
+  std::string prefix = value.substr(slash + 1);
+  if (prefix.empty() || prefix.size() > 3 ||
+      !std::all_of(prefix.begin(), prefix.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  int bits = std::stoi(prefix);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) return bits <= 32;
+  if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) return bits <= 128;
+  return false;
+}
+
+Status ParseConfig(const Env& env, const FileReader& read_file, Config* c) {
+  std::string v;
+  bool found = false;
+
+  PGK_RETURN_IF_ERROR(Lookup(env, {"POSTGRES_USER"}, &v, &found));
+  if (found) {
+    PGK_RETURN_IF_ERROR(CheckName("POSTGRES_USER", v));
+    c->superuser = v;
+  }
+  PGK_RETURN_IF_ERROR(
+      LookupSecret(env, {"POSTGRES_PASS", "POSTGRES_PASSWORD"}, read_file, &v, &found));
+  if (!found) {
+    return Status::Config(
+        "POSTGRES_PASS is not set; expected the superuser's password (or POSTGRES_PASSWORD, "
+        "POSTGRES_PASS_FILE, POSTGRES_PASSWORD_FILE)");
+  }
+  c->superuser_password = v;
+
+  PGK_RETURN_IF_ERROR(Lookup(env, {"POSTGRES_DBNAME", "POSTGRES_DB"}, &v, &found));
+  if (found) {
+    c->databases = SplitList(v);
+    if (c->databases.empty()) {
+      return Status::Config("POSTGRES_DBNAME is empty; expected comma-separated database names");
+    }
+    for (const auto& db : c->databases) PGK_RETURN_IF_ERROR(CheckName("POSTGRES_DBNAME", db));
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"POSTGRES_MULTIPLE_EXTENSIONS"}, &v, &found));
+  if (found) {
+    c->extensions = SplitList(v);
+    for (const auto& ext : c->extensions) {
+      PGK_RETURN_IF_ERROR(CheckName("POSTGRES_MULTIPLE_EXTENSIONS", ext));
+    }
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"ALLOW_IP_RANGE"}, &v, &found));
+  if (found) {
+    c->allow_ip_ranges = SplitList(v);
+    for (const auto& r : c->allow_ip_ranges) {
+      if (!IsValidHbaAddress(r)) {
+        return Status::Config("ALLOW_IP_RANGE: '" + r +
+                              "' is not a valid address range; expected CIDRs such as "
+                              "172.18.0.0/16 or fd00::/8, separated by commas");
+      }
+    }
+  }
+
+  PGK_RETURN_IF_ERROR(Lookup(env, {"REPLICATION_USER"}, &v, &found));
+  if (found && !v.empty()) {
+    PGK_RETURN_IF_ERROR(CheckName("REPLICATION_USER", v));
+    c->replication_user = v;
+  }
+  PGK_RETURN_IF_ERROR(LookupSecret(env, {"REPLICATION_PASS"}, read_file, &v, &found));
+  if (found) c->replication_password = v;
+  if (!c->replication_user.empty() && c->replication_password.empty()) {
+    return Status::Config(
+        "REPLICATION_USER is set but REPLICATION_PASS is not; expected a password for it");
+  }
+  if (c->replication_user.empty() && found) {
+    return Status::Config("REPLICATION_PASS is set but REPLICATION_USER is not; set both or neither");
+  }
+  if (!c->replication_user.empty() && c->replication_user == c->superuser) {
+    return Status::Config("REPLICATION_USER must differ from POSTGRES_USER; expected a dedicated role");
+  }
+
+  PGK_RETURN_IF_ERROR(Lookup(env, {"REPLICATE_FROM"}, &v, &found));
+  if (found) {
+    v = Trim(v);
+    if (!v.empty() && !IsValidHost(v)) {
+      return Status::Config("REPLICATE_FROM='" + v +
+                            "' is not a host name or IP address; expected e.g. pg-master or "
+                            "172.18.0.2");
+    }
+    c->replicate_from = v;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"REPLICATE_PORT"}, &v, &found));
+  if (found) PGK_RETURN_IF_ERROR(ParsePort("REPLICATE_PORT", v, &c->replicate_port));
+  PGK_RETURN_IF_ERROR(Lookup(env, {"DESTROY_DATABASE_ON_RESTART"}, &v, &found));
+  if (found) {
+    PGK_RETURN_IF_ERROR(ParseBool("DESTROY_DATABASE_ON_RESTART", v, &c->destroy_on_restart));
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PROMOTE_MASTER"}, &v, &found));
+  if (found) PGK_RETURN_IF_ERROR(ParseBool("PROMOTE_MASTER", v, &c->promote_master));
+
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGDATA"}, &v, &found));
+  if (found) {
+    PGK_RETURN_IF_ERROR(CheckAbsolute("PGDATA", v));
+    while (v.size() > 1 && v.back() == '/') v.pop_back();
+    if (v == "/") return Status::Config("PGDATA='/' is not usable; expected a directory below /");
+    c->pgdata = v;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGPORT"}, &v, &found));
+  if (found) PGK_RETURN_IF_ERROR(ParsePort("PGPORT", v, &c->port));
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_LISTEN_ADDRESSES"}, &v, &found));
+  if (found) {
+    for (const auto& a : SplitList(v)) {
+      if (a != "*" && !IsValidHost(a)) {
+        return Status::Config("PGKEEPER_LISTEN_ADDRESSES: '" + a +
+                              "' is not an address; expected '*' or host names/IPs");
+      }
+    }
+    if (SplitList(v).empty()) {
+      return Status::Config("PGKEEPER_LISTEN_ADDRESSES is empty; expected '*' or addresses");
+    }
+    c->listen_addresses = v;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_RUN_DIR"}, &v, &found));
+  if (found) {
+    PGK_RETURN_IF_ERROR(CheckAbsolute("PGKEEPER_RUN_DIR", v));
+    c->run_dir = v;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_PG_BIN"}, &v, &found));
+  if (found) {
+    PGK_RETURN_IF_ERROR(CheckAbsolute("PGKEEPER_PG_BIN", v));
+    c->pg_bin = v;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_INITDB_DIR"}, &v, &found));
+  if (found) {
+    PGK_RETURN_IF_ERROR(CheckAbsolute("PGKEEPER_INITDB_DIR", v));
+    c->initdb_dir = v;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"WAL_KEEP_SIZE"}, &v, &found));
+  if (found) {
+    if (!IsValidSize(Trim(v))) {
+      return Status::Config("WAL_KEEP_SIZE='" + v +
+                            "' is not a size; expected a number with an optional unit kB, MB, "
+                            "GB or TB, e.g. 512MB");
+    }
+    c->wal_keep_size = Trim(v);
+  }
+  return Status::Ok();
+}
+
+Env EnvFromEnviron(char** envp) {
+  Env env;
+  for (char** e = envp; e && *e; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+Status ReadWholeFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno(path, errno);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::FromErrno(path, errno);
+  *out = ss.str();
+  return Status::Ok();
+}
+
+}  // namespace pgkeeper

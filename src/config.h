@@ -1,0 +1,79 @@
+// Config: the node's configuration, parsed from the environment.
+//
+// ParseConfig is pure: the environment comes in as a map and *_FILE secrets
+// are read through a FileReader, so every bad value is unit-tested without
+// touching the process environment or the disk.
+#ifndef PGKEEPER_CONFIG_H_
+#define PGKEEPER_CONFIG_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace pgkeeper {
+
+using Env = std::map<std::string, std::string>;
+// Reads a whole file into *out, or returns an error naming the path.
+using FileReader = std::function<Status(const std::string& path, std::string* out)>;
+
+struct Config {
+  // Credentials and objects made on the master.
+  std::string superuser = "docker";
+  std::string superuser_password;
+  std::vector<std::string> databases = {"gis"};
+  std::vector<std::string> extensions = {"postgis", "hstore", "postgis_topology",
+                                         "postgis_raster", "pgrouting"};
+  // Empty means "the node's own attached subnets", resolved at run time.
+  std::vector<std::string> allow_ip_ranges;
+  // Dedicated replication role; empty means the replicant logs in as superuser.
+  std::string replication_user;
+  std::string replication_password;
+
+  // Replicant settings. A non-empty replicate_from makes this node a replicant.
+  std::string replicate_from;
+  int replicate_port = 5432;
+  bool destroy_on_restart = true;
+  bool promote_master = false;
+
+  // Where and how PostgreSQL runs.
+  std::string pgdata = "/var/lib/postgresql/data";
+  int port = 5432;
+  std::string listen_addresses = "*";
+  std::string run_dir = "/var/run/postgresql";
+  std::string pg_bin = "/usr/lib/postgresql/15/bin";
+  std::string initdb_dir = "/docker-entrypoint-initdb.d";
+  std::string wal_keep_size = "512MB";
+
+  bool is_replicant() const { return !replicate_from.empty(); }
+  // The role and password a replicant uses to stream from its master.
+  const std::string& replication_login() const {
+    return replication_user.empty() ? superuser : replication_user;
+  }
+  const std::string& replication_login_password() const {
+    return replication_user.empty() ? superuser_password : replication_password;
+  }
+};
+
+// Fills *config from env. On error returns Status::Config with one line that
+// names the variable, what was wrong and what is expected.
+Status ParseConfig(const Env& env, const FileReader& read_file, Config* config);
+
+// Parses a boolean the way every boolean variable is parsed:
+// True/true/1/yes/on and False/false/0/no/off/empty (case-insensitive).
+Status ParseBool(const std::string& name, const std::string& value, bool* out);
+
+// Validates one pg_hba address: an IPv4 or IPv6 CIDR, or samehost/samenet.
+bool IsValidHbaAddress(const std::string& value);
+
+// The process environment as a map.
+Env EnvFromEnviron(char** envp);
+
+// Reads a file from disk (the real FileReader).
+Status ReadWholeFile(const std::string& path, std::string* out);
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_CONFIG_H_

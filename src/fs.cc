@@ -1,0 +1,133 @@
+#include "fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+namespace pgkeeper {
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (!dir.empty() && dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+Status MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty() || path == "/") return Status::Ok();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::Ok();
+    return Status::System(path + " exists and is not a directory");
+  }
+  PGK_RETURN_IF_ERROR(MakeDirs(Dirname(path), 0755));
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return Status::FromErrno("cannot create directory " + path, errno);
+  }
+  return Status::Ok();
+}
+
+namespace {
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+}  // namespace
+
+Status RemoveTree(const std::string& path) {
+  if (!Exists(path)) return Status::Ok();
+  if (::nftw(path.c_str(), RemoveEntry, 64, FTW_DEPTH | FTW_PHYS) != 0) {
+    return Status::FromErrno("cannot remove " + path, errno);
+  }
+  return Status::Ok();
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return Status::FromErrno("cannot rename " + from + " to " + to, errno);
+  }
+  return Status::Ok();
+}
+
+Status ListDir(const std::string& path, std::vector<std::string>* names) {
+  names->clear();
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return Status::FromErrno("cannot read directory " + path, errno);
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names->push_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names->begin(), names->end());
+  return Status::Ok();
+}
+
+Status SyncDir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("cannot open directory " + path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno("cannot sync directory " + path, err);
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::FromErrno("cannot write " + tmp, errno);
+  ::fchmod(fd, mode);  // the umask must not widen or narrow it
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return Status::FromErrno("cannot write " + tmp, err);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::FromErrno("cannot sync " + tmp, err);
+  }
+  ::close(fd);
+  PGK_RETURN_IF_ERROR(Rename(tmp, path));
+  return SyncDir(Dirname(path));
+}
+
+namespace {
+uid_t g_uid;
+gid_t g_gid;
+int ChownEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::lchown(path, g_uid, g_gid);
+}
+}  // namespace
+
+Status ChownTree(const std::string& path, uid_t uid, gid_t gid) {
+  g_uid = uid;
+  g_gid = gid;
+  if (::nftw(path.c_str(), ChownEntry, 64, FTW_PHYS) != 0) {
+    return Status::FromErrno("cannot change owner of " + path, errno);
+  }
+  return Status::Ok();
+}
+
+}  // namespace pgkeeper

@@ -1,0 +1,33 @@
+// Small filesystem helpers; every failure becomes a Status naming the path.
+#ifndef PGKEEPER_FS_H_
+#define PGKEEPER_FS_H_
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "status.h"
+
+namespace pgkeeper {
+
+bool Exists(const std::string& path);
+// mkdir -p with the given mode for directories it creates.
+Status MakeDirs(const std::string& path, mode_t mode);
+// rm -rf; a missing path is fine.
+Status RemoveTree(const std::string& path);
+Status Rename(const std::string& from, const std::string& to);
+// Entries of a directory, without "." and "..", sorted.
+Status ListDir(const std::string& path, std::vector<std::string>* names);
+// Writes content to path atomically (temp file, fsync, rename) with mode.
+Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode);
+// fsync a directory so renames in it are durable.
+Status SyncDir(const std::string& path);
+// chown -R.
+Status ChownTree(const std::string& path, uid_t uid, gid_t gid);
+// Parent directory of an absolute path ("/a/b" -> "/a").
+std::string Dirname(const std::string& path);
+std::string JoinPath(const std::string& dir, const std::string& name);
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_FS_H_

@@ -1,0 +1,582 @@
+#include "keeper.h"
+
+#include <grp.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+
+#include "datadir.h"
+#include "fs.h"
+#include "log.h"
+#include "pg.h"
+#include "plan.h"
+#include "postmaster.h"
+#include "process.h"
+#include "render.h"
+#include "swap.h"
+
+namespace pgkeeper {
+namespace {
+
+constexpr int kStartTimeoutMs = 10 * 60 * 1000;  // crash recovery may take long
+constexpr const char kStatusFile[] = "pgkeeper.status";
+constexpr const char kPassFile[] = "pgpass";
+
+// Facts about the process pgkeeper runs as, after dropping privileges.
+struct Identity {
+  std::string os_user;
+  std::string home = "/";
+  std::string hostname = "pgkeeper";
+};
+
+// Everything the executor needs, gathered once.
+struct Node {
+  Config config;
+  Identity id;
+  std::vector<std::string> ranges;  // resolved ALLOW_IP_RANGE
+};
+
+// ---- status file ---------------------------------------------------------
+
+void WriteStatus(const Config& c, const std::string& phase, const std::string& message) {
+  std::string text = "phase=" + phase + "\nrole=" +
+                     std::string(c.promote_master ? "promoted" : c.is_replicant() ? "replicant" : "master") +
+                     "\npid=" + std::to_string(getpid()) + "\nmessage=" + message + "\n";
+  Status st = WriteFileAtomic(JoinPath(c.run_dir, kStatusFile), text, 0644);
+  if (!st.ok()) LogWarn("cannot write status file: " + st.message());
+}
+
+// ---- environment for children --------------------------------------------
+
+std::vector<std::string> BaseEnv(const Node& n) {
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+                                  "HOME=" + n.id.home};
+  if (const char* tz = getenv("TZ")) env.push_back(std::string("TZ=") + tz);
+  return env;
+}
+
+// ---- privileges and directories -----------------------------------------
+
+Status PrepareDirectories(const Config& c, Identity* id) {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) == 0 && host[0]) id->hostname = host;
+  if (geteuid() != 0) {
+    struct passwd* pw = getpwuid(geteuid());
+    id->os_user = pw ? pw->pw_name : std::to_string(geteuid());
+    if (pw) id->home = pw->pw_dir;
+    PGK_RETURN_IF_ERROR(MakeDirs(c.run_dir, 0755));
+    PGK_RETURN_IF_ERROR(MakeDirs(c.pgdata, 0700));
+    if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
+    return Status::Ok();
+  }
+  // Running as root (the container's default): prepare the directories for
+  // the postgres user, then become it for good.
+  struct passwd* pw = getpwnam("postgres");
+  if (!pw) return Status::System("running as root but there is no 'postgres' OS user to run as");
+  uid_t uid = pw->pw_uid;
+  gid_t gid = pw->pw_gid;
+  id->os_user = "postgres";
+  id->home = pw->pw_dir;
+  PGK_RETURN_IF_ERROR(MakeDirs(c.run_dir, 0755));
+  if (::chown(c.run_dir.c_str(), uid, gid) != 0) return Status::FromErrno("chown " + c.run_dir, errno);
+  PGK_RETURN_IF_ERROR(MakeDirs(c.pgdata, 0700));
+  struct stat st;
+  if (::stat(c.pgdata.c_str(), &st) != 0) return Status::FromErrno("stat " + c.pgdata, errno);
+  if (st.st_uid != uid) {
+    LogInfo("data directory " + c.pgdata + " is not owned by postgres; changing its owner");
+    PGK_RETURN_IF_ERROR(ChownTree(c.pgdata, uid, gid));
+  }
+  if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
+  if (::initgroups("postgres", gid) != 0) return Status::FromErrno("initgroups", errno);
+  if (::setgid(gid) != 0) return Status::FromErrno("setgid", errno);
+  if (::setuid(uid) != 0) return Status::FromErrno("setuid", errno);
+  return Status::Ok();
+}
+
+std::vector<std::string> AttachedNetworks() {
+  std::vector<InterfaceAddress> addrs;
+  struct ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return {};
+  for (struct ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || !i->ifa_netmask) continue;
+    InterfaceAddress a;
+    a.family = i->ifa_addr->sa_family;
+    const uint8_t* addr = nullptr;
+    const uint8_t* mask = nullptr;
+    size_t len = 0;
+    if (a.family == AF_INET) {
+      addr = reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr);
+      mask = reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(i->ifa_netmask)->sin_addr);
+      len = 4;
+    } else if (a.family == AF_INET6) {
+      addr = reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+      mask = reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_netmask)->sin6_addr);
+      len = 16;
+    } else {
+      continue;
+    }
+    a.address.assign(addr, addr + len);
+    for (size_t b = 0; b < len; ++b) a.prefix += __builtin_popcount(mask[b]);
+    addrs.push_back(a);
+  }
+  freeifaddrs(list);
+  return NetworksOf(addrs);
+}
+
+// ---- configuration files -------------------------------------------------
+
+Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby) {
+  const Config& c = n.config;
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "pg_hba.conf"), RenderHba(c, n.ranges), 0600));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "pg_ident.conf"),
+                                      RenderIdent(c, {n.id.os_user, "postgres", "root"}), 0600));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(
+      JoinPath(datadir, kServerConfFile),
+      RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFile), ApplicationName(n.id.hostname)),
+      0600));
+  std::string conf;
+  PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(datadir, "postgresql.conf"), &conf));
+  std::string with_include = WithIncludeLine(conf);
+  if (with_include != conf) {
+    PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "postgresql.conf"), with_include, 0600));
+  }
+  return Status::Ok();
+}
+
+Status WritePassFile(const Node& n) {
+  const Config& c = n.config;
+  return WriteFileAtomic(JoinPath(c.run_dir, kPassFile),
+                         RenderPgpass("*", c.replicate_port, c.replication_login(),
+                                      c.replication_login_password()),
+                         0600);
+}
+
+Status WriteState(const std::string& datadir, const std::string& origin) {
+  return WriteFileAtomic(JoinPath(datadir, kStateFile),
+                         "# Written by pgkeeper: how this data directory was made.\norigin=" +
+                             origin + "\n",
+                         0600);
+}
+
+// ---- roles, databases, extensions ---------------------------------------
+
+Status SetPassword(PgConn& conn, const std::string& role, const std::string& password,
+                   const std::string& attributes, bool create) {
+  std::string verifier;
+  PGK_RETURN_IF_ERROR(conn.EncryptPassword(role, password, &verifier));
+  std::string sql = std::string(create ? "CREATE" : "ALTER") + " ROLE " + QuoteIdent(role) +
+                    " WITH " + attributes + " PASSWORD " + QuoteLiteral(verifier);
+  return conn.Exec(sql);
+}
+
+Status ApplyRoles(const Config& c, PgConn& conn) {
+  PGK_RETURN_IF_ERROR(SetPassword(conn, c.superuser, c.superuser_password, "SUPERUSER LOGIN", false));
+  if (!c.replication_user.empty()) {
+    std::string exists;
+    PGK_RETURN_IF_ERROR(conn.QueryValue(
+        "SELECT count(*) FROM pg_roles WHERE rolname = " + QuoteLiteral(c.replication_user), &exists));
+    PGK_RETURN_IF_ERROR(SetPassword(conn, c.replication_user, c.replication_password,
+                                    "REPLICATION LOGIN NOSUPERUSER", exists == "0"));
+  }
+  LogInfo("applied passwords for " + c.superuser +
+          (c.replication_user.empty() ? "" : " and replication role " + c.replication_user));
+  return Status::Ok();
+}
+
+Status ApplyDatabases(const Config& c) {
+  PgConn admin;
+  PGK_RETURN_IF_ERROR(admin.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
+  for (const auto& db : c.databases) {
+    std::string exists;
+    PGK_RETURN_IF_ERROR(admin.QueryValue(
+        "SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(db), &exists));
+    if (exists == "0") {
+      PGK_RETURN_IF_ERROR(admin.Exec("CREATE DATABASE " + QuoteIdent(db) + " OWNER " +
+                                     QuoteIdent(c.superuser)));
+      LogInfo("created database " + db);
+    }
+    if (c.extensions.empty()) continue;
+    PgConn conn;
+    PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, db)));
+    for (const auto& ext : c.extensions) {
+      Status st = conn.Exec("CREATE EXTENSION IF NOT EXISTS " + QuoteIdent(ext) + " CASCADE");
+      if (!st.ok()) {
+        return Status::Tool("POSTGRES_MULTIPLE_EXTENSIONS: cannot create extension " + ext +
+                            " in database " + db + ": " + st.message());
+      }
+    }
+    LogInfo("database " + db + " has extensions: " + [&] {
+      std::string s;
+      for (const auto& e : c.extensions) s += (s.empty() ? "" : ",") + e;
+      return s;
+    }());
+  }
+  return Status::Ok();
+}
+
+Status ApplyMasterObjects(const Config& c) {
+  PgConn conn;
+  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
+  PGK_RETURN_IF_ERROR(ApplyRoles(c, conn));
+  return ApplyDatabases(c);
+}
+
+Status RunInitScripts(const Node& n) {
+  const Config& c = n.config;
+  std::vector<std::string> names;
+  if (!Exists(c.initdb_dir)) return Status::Ok();
+  PGK_RETURN_IF_ERROR(ListDir(c.initdb_dir, &names));
+  std::vector<std::string> env = BaseEnv(n);
+  env.push_back("PGHOST=" + c.run_dir);
+  env.push_back("PGPORT=" + std::to_string(c.port));
+  env.push_back("PGUSER=" + c.superuser);
+  env.push_back("PGDATABASE=" + c.databases.front());
+  env.push_back("POSTGRES_USER=" + c.superuser);
+  env.push_back("POSTGRES_DBNAME=" + c.databases.front());
+  const std::string psql = c.pg_bin + "/psql";
+  auto ends_with = [](const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  for (const auto& name : names) {
+    std::string path = JoinPath(c.initdb_dir, name);
+    SpawnSpec spec;
+    spec.env = env;
+    spec.cwd = c.initdb_dir;
+    if (ends_with(name, ".sh")) {
+      spec.argv = {"/bin/bash", path};
+    } else if (ends_with(name, ".sql")) {
+      spec.argv = {psql, "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q", "-f", path};
+    } else if (ends_with(name, ".sql.gz")) {
+      spec.argv = {"/bin/bash", "-o", "pipefail", "-c",
+                   "gunzip -c \"$1\" | \"$2\" -v ON_ERROR_STOP=1 --no-psqlrc -q", "init-script", path, psql};
+    } else {
+      LogInfo("init script " + name + ": ignored (expected *.sh, *.sql or *.sql.gz)");
+      continue;
+    }
+    LogInfo("running init script " + name);
+    Status st = RunTool(spec, [&](const std::string& line) { LogInfo(name + ": " + line); });
+    if (!st.ok()) return Status::Tool("init script " + name + " failed: " + st.message());
+  }
+  return Status::Ok();
+}
+
+// ---- actions -------------------------------------------------------------
+
+Status InitMaster(const Node& n) {
+  const Config& c = n.config;
+  const std::string staging = StagingDir(c.pgdata);
+  PGK_RETURN_IF_ERROR(RemoveTree(staging));
+  WriteStatus(c, "initialising", "running initdb");
+  SpawnSpec initdb;
+  initdb.argv = {c.pg_bin + "/initdb", "-D", staging, "-U", c.superuser, "--encoding=UTF8",
+                 "--locale=C.UTF-8", "--data-checksums", "--auth-local=peer",
+                 "--auth-host=scram-sha-256"};
+  initdb.env = BaseEnv(n);
+  PGK_RETURN_IF_ERROR(RunTool(initdb, [](const std::string& line) { LogInfo("initdb: " + line); }));
+  PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, false));
+
+  // First-start work happens on a server that listens on no TCP address, so
+  // nobody sees a half-made master.
+  Postmaster pm;
+  PGK_RETURN_IF_ERROR(pm.Start(c, staging, {"-c", "listen_addresses="}, BaseEnv(n)));
+  Status st = pm.WaitReady(c, kStartTimeoutMs);
+  if (st.ok()) st = ApplyMasterObjects(c);
+  if (st.ok()) st = RunInitScripts(n);
+  Status stop = pm.Stop(SIGINT);
+  PGK_RETURN_IF_ERROR(st);
+  PGK_RETURN_IF_ERROR(stop);
+  PGK_RETURN_IF_ERROR(WriteState(staging, "init"));
+  PGK_RETURN_IF_ERROR(CommitStaging(c.pgdata));
+  LogInfo("new master initialised in " + c.pgdata);
+  return Status::Ok();
+}
+
+std::string MasterName(const Config& c) {
+  return c.replicate_from + ":" + std::to_string(c.replicate_port);
+}
+
+Status WaitForMaster(const Config& c) {
+  ConnParams params = {{"host", c.replicate_from},
+                       {"port", std::to_string(c.replicate_port)},
+                       {"user", c.replication_login()},
+                       {"dbname", "postgres"},
+                       {"connect_timeout", "5"}};
+  int delay_ms = 250;
+  for (int attempt = 1;; ++attempt) {
+    PingResult r = Ping(params);
+    if (r == PingResult::kOk) {
+      if (attempt > 1) LogInfo("master " + MasterName(c) + " is accepting connections");
+      return Status::Ok();
+    }
+    std::string msg = "waiting for master " + MasterName(c) + " (attempt " +
+                      std::to_string(attempt) + "): " + PingName(r) + "; next try in " +
+                      std::to_string(delay_ms) + " ms";
+    LogInfo(msg);
+    WriteStatus(c, "waiting-for-master", msg);
+    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
+    delay_ms = std::min(delay_ms * 2, 5000);
+  }
+}
+
+// Logs pg_basebackup's output; progress lines at most every few seconds.
+class CloneLogger {
+ public:
+  void operator()(const std::string& line) {
+    bool progress = line.find(" kB (") != std::string::npos;
+    auto now = std::chrono::steady_clock::now();
+    if (progress && now - last_ < std::chrono::seconds(3)) return;
+    if (progress) last_ = now;
+    LogInfo(line);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+};
+
+Status CloneOnce(const Node& n) {
+  const Config& c = n.config;
+  const std::string staging = StagingDir(c.pgdata);
+  PGK_RETURN_IF_ERROR(RemoveTree(staging));
+  SpawnSpec spec;
+  spec.argv = {c.pg_bin + "/pg_basebackup", "-D", staging, "-h", c.replicate_from,
+               "-p", std::to_string(c.replicate_port), "-U", c.replication_login(),
+               "-X", "stream", "-c", "fast", "-P", "-v", "-w"};
+  spec.env = BaseEnv(n);
+  spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFile));
+  spec.env.push_back("PGAPPNAME=pgkeeper_clone");
+  spec.env.push_back("PGCONNECT_TIMEOUT=10");
+  CloneLogger logger;
+  Status st = RunTool(spec, [&](const std::string& line) { logger(line); });
+  if (!st.ok()) {
+    Status rm = RemoveTree(staging);
+    if (!rm.ok()) LogWarn(rm.message());
+    return st;
+  }
+  // The copy carries the master's own files; make it a replicant's.
+  PGK_RETURN_IF_ERROR(WriteState(staging, "clone"));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(staging, "standby.signal"), "", 0600));
+  PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, true));
+  return CommitStaging(c.pgdata);
+}
+
+Status Clone(const Node& n) {
+  const Config& c = n.config;
+  int delay_ms = 1000;
+  for (int attempt = 1;; ++attempt) {
+    PGK_RETURN_IF_ERROR(WaitForMaster(c));
+    WriteStatus(c, "cloning", "copying " + MasterName(c) + " with pg_basebackup");
+    LogInfo("cloning " + MasterName(c) + " with pg_basebackup (attempt " + std::to_string(attempt) + ")");
+    auto start = std::chrono::steady_clock::now();
+    Status st = CloneOnce(n);
+    if (st.ok()) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+      LogInfo("clone of " + MasterName(c) + " complete in " + std::to_string(ms) + " ms");
+      return st;
+    }
+    if (st.code() == ExitCode::kInterrupted) return st;
+    LogError("clone attempt " + std::to_string(attempt) + " failed: " + st.message() +
+             "; existing data untouched; retrying in " + std::to_string(delay_ms) + " ms");
+    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
+    delay_ms = std::min(delay_ms * 2, 30000);
+  }
+}
+
+Status Promote(const Config& c) {
+  WriteStatus(c, "promoting", "promoting this replicant to master");
+  PgConn conn;
+  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
+  auto start = std::chrono::steady_clock::now();
+  std::string done;
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(true, 60)", &done));
+  if (done != "t") return Status::Tool("pg_promote did not finish within 60 s");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  LogInfo("promoted to master in " + std::to_string(ms) + " ms; this node now accepts writes");
+  return WriteState(c.pgdata, "promoted");
+}
+
+// ---- supervision ---------------------------------------------------------
+
+int Supervise(const Node& n, Postmaster& pm, bool standby) {
+  const Config& c = n.config;
+  bool stopping = false;
+  bool reported_wal_missing = false;
+  std::string last_phase;
+  PgConn conn;
+  bool connected = false;
+  auto next_check = std::chrono::steady_clock::now();
+  for (;;) {
+    int ws = 0;
+    if (pm.Exited(&ws)) {
+      int code = ExitCodeOf(ws);
+      if (stopping) {
+        LogInfo("postgres stopped (" + DescribeWaitStatus(ws) + ")");
+      } else {
+        LogError("postgres exited unexpectedly (" + DescribeWaitStatus(ws) + ")");
+        if (code == 0) code = static_cast<int>(ExitCode::kTool);
+      }
+      WriteStatus(c, "stopped", "postgres " + DescribeWaitStatus(ws));
+      return code;
+    }
+    if (int sig = StopSignal(); sig && !stopping) {
+      int to_send = sig == SIGQUIT ? SIGQUIT : SIGINT;
+      LogInfo(std::string("received ") + strsignal(sig) + "; asking postgres for a " +
+              (to_send == SIGINT ? "fast" : "immediate") + " shutdown");
+      ::kill(pm.pid(), to_send);
+      stopping = true;
+      WriteStatus(c, "stopping", "shutting down");
+    }
+    if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
+    auto now = std::chrono::steady_clock::now();
+    if (!stopping && standby && now >= next_check) {
+      next_check = now + std::chrono::seconds(1);
+      std::string phase = "standby", message = "following " + MasterName(c) + ", not streaming";
+      if (pm.wal_missing()) {
+        phase = "stalled";
+        message = "cannot resume: the master " + MasterName(c) +
+                  " no longer has WAL this replicant needs; set DESTROY_DATABASE_ON_RESTART="
+                  "True and restart to take a fresh copy";
+        if (!reported_wal_missing) {
+          LogError(message + " (postgres said: " + pm.wal_missing_line() + ")");
+          reported_wal_missing = true;
+        }
+      }
+      if (!connected) connected = conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")).ok();
+      std::string status;
+      if (connected && !conn.QueryValue("SELECT status FROM pg_stat_wal_receiver", &status).ok()) {
+        connected = false;
+      }
+      if (status == "streaming") {
+        phase = "streaming";
+        message = "streaming from " + MasterName(c);
+      }
+      if (phase != last_phase) {
+        if (phase == "streaming" || last_phase == "streaming") LogInfo(message);
+        WriteStatus(c, phase, message);
+        last_phase = phase;
+      }
+    }
+    WaitEvents(standby ? 1000 : 5000, {});
+  }
+}
+
+std::vector<std::string> ServerArgs() { return {}; }
+
+int Fail(const Config& c, const Status& st, const std::string& context) {
+  if (st.code() == ExitCode::kInterrupted) {
+    LogInfo(context + ": " + st.message());
+    WriteStatus(c, "stopped", st.message());
+    return 128 + (StopSignal() ? StopSignal() : SIGTERM);
+  }
+  LogError(context + ": " + st.message());
+  WriteStatus(c, "failed", st.message());
+  return st.exit_code();
+}
+
+}  // namespace
+
+int RunKeeper(const Env& env) {
+  Node n;
+  Status st = ParseConfig(env, ReadWholeFile, &n.config);
+  if (!st.ok()) {
+    LogError("configuration error: " + st.message());
+    return st.exit_code();
+  }
+  const Config& c = n.config;
+  st = PrepareDirectories(c, &n.id);
+  if (!st.ok()) return Fail(c, st, "cannot prepare directories");
+  n.ranges = c.allow_ip_ranges.empty() ? AttachedNetworks() : c.allow_ip_ranges;
+  WriteStatus(c, "starting", "inspecting the data directory");
+
+  st = SettleSwap(c.pgdata);
+  if (!st.ok()) return Fail(c, st, "cannot settle the data directory");
+  DataDirFacts facts;
+  st = InspectDataDir(c.pgdata, &facts);
+  if (!st.ok()) return Fail(c, st, "cannot inspect the data directory");
+  DataDirState state = Classify(facts);
+  LogInfo("data directory " + c.pgdata + ": " + Describe(state, facts));
+  Plan plan = Decide(c, state);
+  if (plan.action == Action::kRefuse) {
+    LogError("refusing to start: " + plan.reason);
+    WriteStatus(c, "refused", plan.reason);
+    return static_cast<int>(plan.refuse_code);
+  }
+  LogInfo("decision: " + plan.reason);
+
+  bool standby = false;
+  switch (plan.action) {
+    case Action::kInitMaster: st = InitMaster(n); break;
+    case Action::kClone:
+    case Action::kReclone:
+      st = WritePassFile(n);
+      if (st.ok()) st = Clone(n);
+      standby = true;
+      break;
+    case Action::kResumeStandby:
+      st = WritePassFile(n);
+      standby = true;
+      break;
+    default: break;
+  }
+  if (!st.ok()) return Fail(c, st, std::string(ActionName(plan.action)) + " failed");
+
+  // Promotion starts the standby without a master to follow, then promotes.
+  bool promote = plan.action == Action::kPromote;
+  st = WriteConfigFiles(n, c.pgdata, standby);
+  if (!st.ok()) return Fail(c, st, "cannot write configuration");
+  if (standby) WriteStatus(c, "starting", "starting the replicant");
+  Postmaster pm;
+  st = pm.Start(c, c.pgdata, ServerArgs(), BaseEnv(n));
+  if (st.ok()) st = pm.WaitReady(c, kStartTimeoutMs);
+  if (st.ok() && promote) st = Promote(c);
+  if (st.ok() && !standby) st = ApplyMasterObjects(c);
+  if (!st.ok()) {
+    int code = Fail(c, st, "cannot start postgres");
+    pm.Stop(SIGINT);
+    return code;
+  }
+  if (!standby) {
+    LogInfo("master ready on port " + std::to_string(c.port));
+    WriteStatus(c, "running", "master accepting reads and writes");
+  }
+  return Supervise(n, pm, standby);
+}
+
+int RunHealth(const Env& env) {
+  auto get = [&](const char* name, const std::string& def) {
+    auto it = env.find(name);
+    return it == env.end() || it->second.empty() ? def : it->second;
+  };
+  std::string run_dir = get("PGKEEPER_RUN_DIR", "/var/run/postgresql");
+  std::string port = get("PGPORT", "5432");
+  // The socket's peer map lets root and postgres log in as POSTGRES_USER;
+  // a role that fails authentication would put a FATAL line in the log.
+  std::string user = get("POSTGRES_USER", "docker");
+  std::string text;
+  if (!ReadWholeFile(JoinPath(run_dir, kStatusFile), &text).ok()) {
+    std::cout << "unhealthy: pgkeeper has not written " << JoinPath(run_dir, kStatusFile) << "\n";
+    return 1;
+  }
+  std::string phase = StateValue(text, "phase").value_or("unknown");
+  std::string message = StateValue(text, "message").value_or("");
+  bool serving = phase == "running" || phase == "streaming" || phase == "standby";
+  if (serving) {
+    PingResult r = Ping({{"host", run_dir}, {"port", port}, {"dbname", "postgres"},
+                         {"user", user}, {"connect_timeout", "3"}});
+    if (r != PingResult::kOk) {
+      std::cout << "unhealthy: " << phase << ", but postgres is " << PingName(r) << "\n";
+      return 1;
+    }
+  }
+  std::cout << (serving ? "healthy: " : "unhealthy: ") << phase << ": " << message << "\n";
+  return serving ? 0 : 1;
+}
+
+}  // namespace pgkeeper

@@ -1,0 +1,133 @@
+#include "plan.h"
+
+namespace pgkeeper {
+namespace {
+
+Plan Do(Action action, std::string reason) { return Plan{action, std::move(reason), ExitCode::kOk}; }
+Plan Refuse(std::string reason, ExitCode code = ExitCode::kState) {
+  return Plan{Action::kRefuse, std::move(reason), code};
+}
+
+// How to discard data deliberately; part of every refusal that protects data.
+std::string DiscardHint(const Config& c) {
+  return "to discard it deliberately, stop the container and delete the contents of " + c.pgdata +
+         " (or remove the volume), then start again";
+}
+
+Plan RefuseUnusable(const Config& c, DataDirState state) {
+  switch (state) {
+    case DataDirState::kWrongVersion:
+      return Refuse("the data directory " + c.pgdata +
+                    " holds another PostgreSQL major version; upgrade it with pg_upgrade or "
+                    "use an image of that version; nothing was changed");
+    case DataDirState::kHalfMade:
+      return Refuse("the data directory " + c.pgdata +
+                    " holds half-made PostgreSQL data (no global/pg_control) that pgkeeper did "
+                    "not leave; " + DiscardHint(c));
+    case DataDirState::kNotPostgres:
+      return Refuse("the data directory " + c.pgdata +
+                    " holds files but no PG_VERSION, so it is not a PostgreSQL data directory; "
+                    "point PGDATA at an empty or PostgreSQL directory, or " + DiscardHint(c));
+    default: return Refuse("unexpected data directory state");
+  }
+}
+
+Plan DecideMaster(const Config& c, DataDirState state) {
+  switch (state) {
+    case DataDirState::kEmpty:
+      return Do(Action::kInitMaster, "initialise a new master: the data directory is empty");
+    case DataDirState::kMaster:
+      return Do(Action::kStartMaster,
+                "start the master from its existing data; re-apply passwords, pg_hba.conf and "
+                "settings from the environment");
+    case DataDirState::kPromoted:
+      return Do(Action::kStartMaster,
+                "start as master from a promoted replicant's data (REPLICATE_FROM is not set)");
+    case DataDirState::kForeignPostgres:
+      return Do(Action::kStartMaster,
+                "start as master from existing PostgreSQL " + std::string(kPgMajor) +
+                    " data that pgkeeper did not make; first-start steps are skipped");
+    case DataDirState::kStandby:
+      return Refuse("the data directory holds a replicant's data but REPLICATE_FROM is not "
+                    "set; set REPLICATE_FROM to keep following the master, or PROMOTE_MASTER="
+                    "True to make this data a master");
+    default: return RefuseUnusable(c, state);
+  }
+}
+
+Plan DecidePromote(const Config& c, DataDirState state) {
+  std::string destroy_note =
+      c.destroy_on_restart && c.is_replicant()
+          ? " (DESTROY_DATABASE_ON_RESTART is ignored while PROMOTE_MASTER is set)"
+          : "";
+  switch (state) {
+    case DataDirState::kStandby:
+      return Do(Action::kPromote,
+                "promote this replicant's own data to master, whether or not the old master "
+                "is reachable" + destroy_note);
+    case DataDirState::kPromoted:
+      return Do(Action::kStartMaster,
+                "start as master: this data was promoted already" + destroy_note);
+    case DataDirState::kEmpty:
+      return Refuse("PROMOTE_MASTER is set but the data directory is empty, so there is "
+                    "nothing to promote; unset PROMOTE_MASTER to clone the master first",
+                    ExitCode::kConfig);
+    case DataDirState::kMaster:
+    case DataDirState::kForeignPostgres:
+      return Refuse("PROMOTE_MASTER is set but this data directory already belongs to a "
+                    "master, so there is nothing to promote; unset PROMOTE_MASTER",
+                    ExitCode::kConfig);
+    default: return RefuseUnusable(c, state);
+  }
+}
+
+Plan DecideReplicant(const Config& c, DataDirState state) {
+  const std::string master = c.replicate_from + ":" + std::to_string(c.replicate_port);
+  switch (state) {
+    case DataDirState::kEmpty:
+      return Do(Action::kClone, "clone the master " + master + " into the empty data directory");
+    case DataDirState::kStandby:
+      if (c.destroy_on_restart) {
+        return Do(Action::kReclone,
+                  "take a fresh copy of the master " + master +
+                      " (DESTROY_DATABASE_ON_RESTART=True); the existing data stays until the "
+                      "copy is complete");
+      }
+      return Do(Action::kResumeStandby,
+                "resume streaming from " + master +
+                    " with the existing data (DESTROY_DATABASE_ON_RESTART=False)");
+    case DataDirState::kPromoted:
+      return Refuse("the data directory holds a promoted replicant's data, with writes that "
+                    "may exist nowhere else, so it will not be replaced by a copy of " + master +
+                    "; set PROMOTE_MASTER=True to keep it as a master, or " + DiscardHint(c));
+    case DataDirState::kMaster:
+    case DataDirState::kForeignPostgres:
+      return Refuse("the data directory holds a master's data, with writes that may exist "
+                    "nowhere else, so it will not be replaced by a copy of " + master +
+                    "; unset REPLICATE_FROM to run it as a master, or " + DiscardHint(c));
+    default: return RefuseUnusable(c, state);
+  }
+}
+
+}  // namespace
+
+Plan Decide(const Config& c, DataDirState state) {
+  if (c.promote_master) return DecidePromote(c, state);
+  if (c.is_replicant()) return DecideReplicant(c, state);
+  return DecideMaster(c, state);
+}
+
+const char* ActionName(Action action) {
+  switch (action) {
+    case Action::kInitMaster: return "init-master";
+    case Action::kStartMaster: return "start-master";
+    case Action::kClone: return "clone";
+    case Action::kReclone: return "reclone";
+    case Action::kResumeStandby: return "resume-standby";
+    case Action::kPromote: return "promote";
+    case Action::kRefuse: return "refuse";
+  }
+  return "?";
+}
+
+}  // namespace pgkeeper

@@ -1,0 +1,118 @@
+#include "postmaster.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "log.h"
+#include "pg.h"
+#include "process.h"
+
+namespace pgkeeper {
+
+Postmaster::~Postmaster() {
+  if (pid_ > 0 && !exited_) {
+    ::kill(pid_, SIGQUIT);
+  }
+  if (reader_.joinable()) reader_.detach();
+}
+
+Status Postmaster::Start(const Config& c, const std::string& datadir,
+                         const std::vector<std::string>& extra_args,
+                         const std::vector<std::string>& env) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  SpawnSpec spec;
+  spec.argv = {c.pg_bin + "/postgres", "-D", datadir};
+  spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
+  spec.env = env;
+  spec.stderr_fd = pipefd[1];
+  spec.stdout_fd = pipefd[1];
+  // If pgkeeper dies, an immediate shutdown is safe: crash recovery follows.
+  spec.pdeathsig = SIGQUIT;
+  Status st = Spawn(spec, &pid_);
+  ::close(pipefd[1]);
+  if (!st.ok()) {
+    ::close(pipefd[0]);
+    return st;
+  }
+  exited_ = false;
+  int fd = pipefd[0];
+  reader_ = std::thread([this, fd] { ForwardStderr(fd); });
+  LogInfo("started postgres (pid " + std::to_string(pid_) + ") on " + datadir);
+  return Status::Ok();
+}
+
+void Postmaster::ForwardStderr(int fd) {
+  LineSplitter splitter;
+  auto on_line = [this](const std::string& line) {
+    LogRaw(line);
+    if (line.find("has already been removed") != std::string::npos) {
+      std::lock_guard<std::mutex> lock(mu_);
+      wal_missing_line_ = line;
+      wal_missing_.store(true);
+    }
+  };
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    // postgres ends lines with \n only; \r inside a message is not expected.
+    splitter.Feed(buf, static_cast<size_t>(n), on_line);
+  }
+  splitter.Flush(on_line);
+  ::close(fd);
+}
+
+std::string Postmaster::wal_missing_line() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return wal_missing_line_;
+}
+
+bool Postmaster::Exited(int* wait_status) {
+  if (!exited_ && pid_ > 0 && TakeExit(pid_, &wait_status_)) {
+    exited_ = true;
+    if (reader_.joinable()) reader_.join();
+  }
+  if (exited_ && wait_status) *wait_status = wait_status_;
+  return exited_;
+}
+
+Status Postmaster::WaitReady(const Config& c, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  ConnParams params = LocalParams(c.run_dir, c.port, c.superuser, "postgres");
+  int delay_ms = 20;
+  for (;;) {
+    int ws = 0;
+    if (Exited(&ws)) {
+      return Status::Tool("postgres exited while starting (" + DescribeWaitStatus(ws) +
+                          "); its log lines above say why");
+    }
+    if (StopSignal()) return Status::Interrupted("stop requested while postgres was starting");
+    if (Ping(params) == PingResult::kOk) return Status::Ok();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Tool("postgres did not accept connections within " +
+                          std::to_string(timeout_ms / 1000) + " s");
+    }
+    WaitEvents(delay_ms, {});
+    delay_ms = std::min(delay_ms * 2, 250);
+  }
+}
+
+Status Postmaster::Stop(int sig) {
+  int ws = 0;
+  if (Exited(&ws)) return Status::Ok();
+  ::kill(pid_, sig);
+  while (!Exited(&ws)) WaitEvents(100, {});
+  if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
+    return Status::Tool("postgres stopped with " + DescribeWaitStatus(ws));
+  }
+  return Status::Ok();
+}
+
+}  // namespace pgkeeper

@@ -1,0 +1,56 @@
+// The postgres server as pgkeeper's direct child.
+#ifndef PGKEEPER_POSTMASTER_H_
+#define PGKEEPER_POSTMASTER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "status.h"
+
+namespace pgkeeper {
+
+class Postmaster {
+ public:
+  Postmaster() = default;
+  ~Postmaster();
+  Postmaster(const Postmaster&) = delete;
+  Postmaster& operator=(const Postmaster&) = delete;
+
+  // Starts `postgres -D datadir extra_args...`; its stderr is forwarded to
+  // pgkeeper's log line by line (and watched for known trouble).
+  Status Start(const Config& config, const std::string& datadir,
+               const std::vector<std::string>& extra_args, const std::vector<std::string>& env);
+  // Waits until it accepts connections on the Unix socket, it exits, a stop
+  // signal arrives or timeout_ms passes.
+  Status WaitReady(const Config& config, int timeout_ms);
+  // Sends sig (SIGINT: fast shutdown) and waits for the exit.
+  Status Stop(int sig);
+  // Non-blocking: true once postgres has exited; *wait_status is set.
+  bool Exited(int* wait_status);
+
+  pid_t pid() const { return pid_; }
+  // True once postgres logged that WAL it needs was already removed upstream.
+  bool wal_missing() const { return wal_missing_.load(); }
+  std::string wal_missing_line();
+
+ private:
+  void ForwardStderr(int fd);
+
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int wait_status_ = 0;
+  std::thread reader_;
+  std::atomic<bool> wal_missing_{false};
+  std::mutex mu_;
+  std::string wal_missing_line_;
+};
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_POSTMASTER_H_

@@ -1,0 +1,211 @@
+#include "process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace pgkeeper {
+namespace {
+
+int g_signal_fd = -1;
+int g_stop_signal = 0;
+int g_reloads = 0;
+std::map<pid_t, int> g_exited;
+
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGPIPE}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
+void ReapAll() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    g_exited[pid] = status;
+  }
+}
+
+void DrainSignals() {
+  struct signalfd_siginfo info;
+  while (::read(g_signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if ((sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) &&
+        (g_stop_signal == 0 || sig == SIGQUIT)) {
+      g_stop_signal = sig;
+    } else if (sig == SIGHUP) {
+      ++g_reloads;
+    }
+  }
+  ReapAll();
+}
+
+}  // namespace
+
+Status InitSignals() {
+  sigset_t set = HandledSignals();
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return Status::FromErrno("sigprocmask", errno);
+  g_signal_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (g_signal_fd < 0) return Status::FromErrno("signalfd", errno);
+  return Status::Ok();
+}
+
+Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here on.
+    sigset_t empty;
+    sigemptyset(&empty);
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    ::setpgid(0, 0);
+    if (spec.pdeathsig) ::prctl(PR_SET_PDEATHSIG, spec.pdeathsig);
+    if (getppid() != parent) _exit(127);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    if (spec.stdout_fd >= 0) ::dup2(spec.stdout_fd, STDOUT_FILENO);
+    if (spec.stderr_fd >= 0) ::dup2(spec.stderr_fd, STDERR_FILENO);
+    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) _exit(127);
+    ::execve(argv[0], argv.data(), envp.data());
+    const char msg[] = "pgkeeper: exec failed\n";
+    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
+    _exit(127);
+  }
+  ::setpgid(pid, pid);
+  *out_pid = pid;
+  return Status::Ok();
+}
+
+int StopSignal() {
+  DrainSignals();
+  return g_stop_signal;
+}
+
+int TakeReloadRequests() {
+  DrainSignals();
+  int n = g_reloads;
+  g_reloads = 0;
+  return n;
+}
+
+std::vector<int> WaitEvents(int timeout_ms, const std::vector<int>& fds) {
+  std::vector<struct pollfd> pfds;
+  pfds.push_back({g_signal_fd, POLLIN, 0});
+  for (int fd : fds) pfds.push_back({fd, POLLIN, 0});
+  std::vector<int> readable;
+  int n = ::poll(pfds.data(), pfds.size(), timeout_ms);
+  DrainSignals();
+  if (n <= 0) return readable;
+  for (size_t i = 1; i < pfds.size(); ++i) {
+    if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) readable.push_back(pfds[i].fd);
+  }
+  return readable;
+}
+
+bool TakeExit(pid_t pid, int* wait_status) {
+  ReapAll();
+  auto it = g_exited.find(pid);
+  if (it == g_exited.end()) return false;
+  *wait_status = it->second;
+  g_exited.erase(it);
+  return true;
+}
+
+Status SleepUnlessStopped(int ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    if (int sig = StopSignal()) {
+      return Status::Interrupted(std::string("stopped by ") + strsignal(sig));
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return Status::Ok();
+    WaitEvents(static_cast<int>(left), {});
+  }
+}
+
+std::string DescribeWaitStatus(int ws) {
+  if (WIFEXITED(ws)) return "exit code " + std::to_string(WEXITSTATUS(ws));
+  if (WIFSIGNALED(ws)) return std::string("signal ") + strsignal(WTERMSIG(ws));
+  return "unknown status";
+}
+
+int ExitCodeOf(int ws) {
+  if (WIFEXITED(ws)) return WEXITSTATUS(ws);
+  if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
+  return 1;
+}
+
+Status RunTool(const SpawnSpec& spec_in, const std::function<void(const std::string&)>& on_line) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  SpawnSpec spec = spec_in;
+  spec.stdout_fd = pipefd[1];
+  spec.stderr_fd = pipefd[1];
+  pid_t pid = 0;
+  Status st = Spawn(spec, &pid);
+  ::close(pipefd[1]);
+  if (!st.ok()) {
+    ::close(pipefd[0]);
+    return st;
+  }
+  const std::string tool = spec.argv[0].substr(spec.argv[0].find_last_of('/') + 1);
+  LineSplitter splitter;
+  bool open = true, signalled = false, exited = false;
+  int ws = 0;
+  for (;;) {
+    if (!signalled && StopSignal()) {
+      ::kill(-pid, SIGTERM);
+      signalled = true;
+    }
+    if (!exited) exited = TakeExit(pid, &ws);
+    if (exited && !open) break;
+    std::vector<int> fds;
+    if (open) fds.push_back(pipefd[0]);
+    std::vector<int> ready = WaitEvents(exited ? 0 : 1000, fds);
+    if (!ready.empty()) {
+      char buf[4096];
+      ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
+      if (n > 0) {
+        splitter.Feed(buf, static_cast<size_t>(n), on_line);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        open = false;
+      }
+    } else if (exited) {
+      // The tool exited but a grandchild keeps the pipe open; stop reading.
+      break;
+    }
+  }
+  splitter.Flush(on_line);
+  ::close(pipefd[0]);
+  if (signalled) {
+    return Status::Interrupted(tool + " was stopped because pgkeeper received " +
+                               strsignal(StopSignal()));
+  }
+  if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
+    return Status::Tool(tool + " failed (" + DescribeWaitStatus(ws) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace pgkeeper

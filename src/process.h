@@ -1,0 +1,89 @@
+// Child processes and signals.
+//
+// Signals are blocked in every thread from the start and read synchronously
+// from a signalfd at the few places pgkeeper waits, so there are no
+// asynchronous handlers. Children get the signal mask restored, their own
+// process group, and a parent-death signal so they never outlive pgkeeper.
+#ifndef PGKEEPER_PROCESS_H_
+#define PGKEEPER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <csignal>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace pgkeeper {
+
+// REQUIRES: called once, first thing in main, before any thread exists.
+Status InitSignals();
+
+struct SpawnSpec {
+  std::vector<std::string> argv;  // argv[0] is an absolute path
+  std::vector<std::string> env;   // "NAME=value"; the child gets only these
+  std::string cwd;                // empty: inherit
+  int stdout_fd = -1;             // -1: inherit
+  int stderr_fd = -1;             // -1: inherit
+  int pdeathsig = SIGKILL;        // sent to the child if pgkeeper dies
+};
+
+Status Spawn(const SpawnSpec& spec, pid_t* pid);
+
+// The stop signal received so far (SIGTERM, SIGINT or SIGQUIT), or 0.
+int StopSignal();
+// SIGHUPs received since the last call.
+int TakeReloadRequests();
+
+// Waits up to timeout_ms for a signal or for one of fds to be readable.
+// Reaps exited children into the table read by TakeExit. Returns the fds
+// that are readable.
+std::vector<int> WaitEvents(int timeout_ms, const std::vector<int>& fds);
+// If pid has exited, stores its wait status and returns true.
+bool TakeExit(pid_t pid, int* wait_status);
+
+// Sleeps up to ms; returns Interrupted if a stop signal arrives.
+Status SleepUnlessStopped(int ms);
+
+// Runs a tool to completion. Its stdout and stderr lines (split on \n and \r)
+// go to on_line. On a stop signal the tool's process group gets SIGTERM and
+// the result is Status::Interrupted. A non-zero exit is Status::Tool naming
+// the tool.
+Status RunTool(const SpawnSpec& spec, const std::function<void(const std::string&)>& on_line);
+
+// "exit code 3", "signal 9".
+std::string DescribeWaitStatus(int wait_status);
+// Exit code pgkeeper should use for a child's wait status (128+n for signals).
+int ExitCodeOf(int wait_status);
+
+// Splits a byte stream into lines at \n or \r; keeps the unfinished tail.
+class LineSplitter {
+ public:
+  template <typename F>
+  void Feed(const char* data, size_t n, F&& on_line) {
+    for (size_t i = 0; i < n; ++i) {
+      char ch = data[i];
+      if (ch == '\n' || ch == '\r') {
+        if (!buf_.empty()) on_line(buf_);
+        buf_.clear();
+      } else {
+        buf_.push_back(ch);
+      }
+    }
+  }
+  template <typename F>
+  void Flush(F&& on_line) {
+    if (!buf_.empty()) on_line(buf_);
+    buf_.clear();
+  }
+
+ private:
+  std::string buf_;
+};
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_PROCESS_H_
