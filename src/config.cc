@@ -145,6 +145,21 @@ bool IsValidSize(const std::string& s) {
   return unit.empty() || unit == "kB" || unit == "MB" || unit == "GB" || unit == "TB";
 }
 
+// pg_basebackup's --max-rate: kB/s, or with a k/M suffix; 32 kB/s to 1 GB/s.
+bool IsValidRate(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0 || i > 9) return false;
+  std::string unit = s.substr(i);
+  long long kb = std::stoll(s.substr(0, i));
+  if (unit == "M") {
+    kb *= 1024;
+  } else if (!unit.empty() && unit != "k") {
+    return false;
+  }
+  return kb >= 32 && kb <= 1048576;
+}
+
 Status CheckAbsolute(const std::string& var, const std::string& value) {
   if (!value.empty() && value[0] == '/' && value.find('\'') == std::string::npos &&
       value.find('\n') == std::string::npos) {
@@ -186,7 +201,9 @@ bool IsValidHbaAddress(const std::string& value) {
   return false;
 }
 
-Status ParseConfig(const Env& env, const FileReader& read_file, Config* c) {
+namespace {
+
+Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c) {
   std::string v;
   bool found = false;
 
@@ -206,11 +223,13 @@ Status ParseConfig(const Env& env, const FileReader& read_file, Config* c) {
 
   PGK_RETURN_IF_ERROR(Lookup(env, {"POSTGRES_DBNAME", "POSTGRES_DB"}, &v, &found));
   if (found) {
+    // Name the spelling the user set.
+    const std::string var = env.count("POSTGRES_DBNAME") ? "POSTGRES_DBNAME" : "POSTGRES_DB";
     c->databases = SplitList(v);
     if (c->databases.empty()) {
-      return Status::Config("POSTGRES_DBNAME is empty; expected comma-separated database names");
+      return Status::Config(var + " is empty; expected comma-separated database names");
     }
-    for (const auto& db : c->databases) PGK_RETURN_IF_ERROR(CheckName("POSTGRES_DBNAME", db));
+    for (const auto& db : c->databases) PGK_RETURN_IF_ERROR(CheckName(var, db));
   }
   PGK_RETURN_IF_ERROR(Lookup(env, {"POSTGRES_MULTIPLE_EXTENSIONS"}, &v, &found));
   if (found) {
@@ -314,7 +333,35 @@ Status ParseConfig(const Env& env, const FileReader& read_file, Config* c) {
     }
     c->wal_keep_size = Trim(v);
   }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_CLONE_MAX_RATE"}, &v, &found));
+  if (found && !Trim(v).empty()) {
+    if (!IsValidRate(Trim(v))) {
+      return Status::Config("PGKEEPER_CLONE_MAX_RATE='" + v +
+                            "' is not a transfer rate; expected kilobytes per second from 32 to "
+                            "1048576, optionally as e.g. 500k or 50M");
+    }
+    c->clone_max_rate = Trim(v);
+  }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseConfig(const Env& env, const FileReader& read_file, Config* c) {
+  Status st = ParseConfigValues(env, read_file, c);
+  if (st.ok()) return st;
+  // Messages echo the bad value; a line break in it must not split the line.
+  std::string msg;
+  for (char ch : st.message()) {
+    if (ch == '\n') {
+      msg += "\\n";
+    } else if (ch == '\r') {
+      msg += "\\r";
+    } else {
+      msg.push_back(ch);
+    }
+  }
+  return Status::Config(msg);
 }
 
 Env EnvFromEnviron(char** envp) {

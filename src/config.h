@@ -46,6 +46,8 @@ struct Config {
   std::string pg_bin = "/usr/lib/postgresql/15/bin";
   std::string initdb_dir = "/docker-entrypoint-initdb.d";
   std::string wal_keep_size = "512MB";
+  // pg_basebackup --max-rate for clones ("" = unlimited), e.g. "50M".
+  std::string clone_max_rate;
 
   bool is_replicant() const { return !replicate_from.empty(); }
   // The role and password a replicant uses to stream from its master.

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "datadir.h"
 #include "fs.h"
@@ -349,6 +350,7 @@ Status CloneOnce(const Node& n) {
   spec.argv = {c.pg_bin + "/pg_basebackup", "-D", staging, "-h", c.replicate_from,
                "-p", std::to_string(c.replicate_port), "-U", c.replication_login(),
                "-X", "stream", "-c", "fast", "-P", "-v", "-w"};
+  if (!c.clone_max_rate.empty()) spec.argv.push_back("--max-rate=" + c.clone_max_rate);
   spec.env = BaseEnv(n);
   spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFile));
   spec.env.push_back("PGAPPNAME=pgkeeper_clone");
@@ -411,6 +413,8 @@ int Supervise(const Node& n, Postmaster& pm, bool standby) {
   std::string last_phase;
   PgConn conn;
   bool connected = false;
+  bool streaming = false;
+  auto streaming_since = std::chrono::steady_clock::now();
   auto next_check = std::chrono::steady_clock::now();
   for (;;) {
     int ws = 0;
@@ -427,8 +431,8 @@ int Supervise(const Node& n, Postmaster& pm, bool standby) {
     }
     if (int sig = StopSignal(); sig && !stopping) {
       int to_send = sig == SIGQUIT ? SIGQUIT : SIGINT;
-      LogInfo(std::string("received ") + strsignal(sig) + "; asking postgres for a " +
-              (to_send == SIGINT ? "fast" : "immediate") + " shutdown");
+      LogInfo(std::string("received ") + strsignal(sig) + "; asking postgres for " +
+              (to_send == SIGINT ? "a fast" : "an immediate") + " shutdown");
       ::kill(pm.pid(), to_send);
       stopping = true;
       WriteStatus(c, "stopping", "shutting down");
@@ -453,7 +457,15 @@ int Supervise(const Node& n, Postmaster& pm, bool standby) {
       if (connected && !conn.QueryValue("SELECT status FROM pg_stat_wal_receiver", &status).ok()) {
         connected = false;
       }
-      if (status == "streaming") {
+      // The walreceiver reports "streaming" for a moment before it learns
+      // the WAL is gone, so missing WAL wins until streaming has lasted.
+      if (status == "streaming" && !streaming) streaming_since = now;
+      streaming = status == "streaming";
+      if (pm.wal_missing() && streaming && now - streaming_since > std::chrono::seconds(30)) {
+        pm.ClearWalMissing();
+        reported_wal_missing = false;
+      }
+      if (status == "streaming" && !pm.wal_missing()) {
         phase = "streaming";
         message = "streaming from " + MasterName(c);
       }

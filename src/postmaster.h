@@ -38,6 +38,8 @@ class Postmaster {
   // True once postgres logged that WAL it needs was already removed upstream.
   bool wal_missing() const { return wal_missing_.load(); }
   std::string wal_missing_line();
+  // Forget the WAL trouble (streaming has been healthy again for a while).
+  void ClearWalMissing() { wal_missing_.store(false); }
 
  private:
   void ForwardStderr(int fd);

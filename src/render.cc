@@ -8,6 +8,19 @@
 #include <sstream>
 
 namespace pgkeeper {
+namespace {
+// A string value for postgresql.conf. Its scanner reads '' as a quote and a
+// backslash as the start of an escape (\n, \\, ...), so both are escaped;
+// QuoteLiteral is for SQL, where a backslash is an ordinary character.
+std::string QuoteConfValue(const std::string& value) {
+  std::string out = "'";
+  for (char ch : value) {
+    if (ch == '\'' || ch == '\\') out.push_back(ch);
+    out.push_back(ch);
+  }
+  return out + "'";
+}
+}  // namespace
 
 std::vector<std::string> NetworksOf(const std::vector<InterfaceAddress>& addrs) {
   std::vector<std::string> out;
@@ -75,14 +88,14 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
   std::ostringstream o;
   o << "# Written by pgkeeper at every start from the environment; edits here are lost.\n"
     << "# Settings made with ALTER SYSTEM (postgresql.auto.conf) still take precedence.\n"
-    << "listen_addresses = " << QuoteLiteral(c.listen_addresses) << "\n"
+    << "listen_addresses = " << QuoteConfValue(c.listen_addresses) << "\n"
     << "port = " << c.port << "\n"
-    << "unix_socket_directories = " << QuoteLiteral(c.run_dir) << "\n"
+    << "unix_socket_directories = " << QuoteConfValue(c.run_dir) << "\n"
     << "password_encryption = 'scram-sha-256'\n"
     << "wal_level = replica\n"
     << "max_wal_senders = 10\n"
     << "max_replication_slots = 10\n"
-    << "wal_keep_size = " << QuoteLiteral(c.wal_keep_size) << "\n"
+    << "wal_keep_size = " << QuoteConfValue(c.wal_keep_size) << "\n"
     << "hot_standby = on\n"
     << "hot_standby_feedback = on\n"
     << "wal_log_hints = on\n"
@@ -95,7 +108,7 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
                            " passfile=" + QuoteConninfo(passfile) +
                            " application_name=" + QuoteConninfo(application_name) +
                            " connect_timeout=5";
-    o << "primary_conninfo = " << QuoteLiteral(conninfo) << "\n";
+    o << "primary_conninfo = " << QuoteConfValue(conninfo) << "\n";
   } else {
     o << "primary_conninfo = ''\n";
   }

@@ -1,0 +1,242 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace pgkeeper::testing {
+
+Scratch::Scratch() {
+  char tmpl[] = "/tmp/pgkeeper-it-XXXXXX";
+  char* dir = mkdtemp(tmpl);
+  if (!dir) abort();
+  path_ = dir;
+  chmod(path_.c_str(), 0755);  // the postgres user must reach the data dirs
+  mkdir(shared().c_str(), 0777);
+  chmod(shared().c_str(), 01777);
+}
+
+Scratch::~Scratch() {
+  if (getenv("PGKEEPER_KEEP_SCRATCH")) return;
+  std::string cmd = "rm -rf '" + path_ + "'";
+  int rc = system(cmd.c_str());
+  (void)rc;
+}
+
+int FreePort() {
+  for (;;) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    int port = ntohs(addr.sin_port);
+    close(fd);
+    // Stay below the kernel's ephemeral range start to avoid collisions
+    // with outgoing connections; retry otherwise.
+    if (port > 1024) return port;
+  }
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path);
+  out << content;
+}
+
+Node::Node(const Scratch& scratch, const std::string& name,
+           std::map<std::string, std::string> env)
+    : dir_(scratch.path() + "/" + name),
+      pgdata_(dir_ + "/data"),
+      run_dir_(dir_ + "/run"),
+      log_path_(dir_ + ".log"),
+      port_(FreePort()) {
+  mkdir(dir_.c_str(), 0755);
+  env_ = {{"PGDATA", pgdata_},
+          {"PGPORT", std::to_string(port_)},
+          {"PGKEEPER_RUN_DIR", run_dir_},
+          {"PGKEEPER_LISTEN_ADDRESSES", "127.0.0.1"},
+          {"PGKEEPER_INITDB_DIR", dir_ + "/initdb.d"},
+          {"ALLOW_IP_RANGE", "127.0.0.1/32"},
+          {"POSTGRES_USER", "docker"},
+          {"POSTGRES_PASS", kPassword},
+          {"POSTGRES_DBNAME", "gis"},
+          {"POSTGRES_MULTIPLE_EXTENSIONS", "hstore"}};
+  for (auto& [k, v] : env) env_[k] = v;
+}
+
+Node::~Node() {
+  if (pid_ > 0) Stop(SIGQUIT, seconds(30));
+}
+
+std::string Node::Env(const std::string& key) const {
+  auto it = env_.find(key);
+  return it == env_.end() ? "" : it->second;
+}
+
+void Node::Start() {
+  ASSERT_LT(pid_, 0) << "node already running";
+  std::vector<std::string> envs;
+  for (auto& [k, v] : env_) envs.push_back(k + "=" + v);
+  envs.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  std::vector<char*> envp;
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  ASSERT_GE(log_fd, 0);
+  std::string marker = "===== pgkeeper run started by test =====\n";
+  ASSERT_EQ(write(log_fd, marker.data(), marker.size()), static_cast<ssize_t>(marker.size()));
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    char* argv[] = {const_cast<char*>(PGKEEPER_BIN), const_cast<char*>("run"), nullptr};
+    execve(PGKEEPER_BIN, argv, envp.data());
+    _exit(127);
+  }
+  close(log_fd);
+  pid_ = pid;
+}
+
+int Node::Wait(seconds timeout) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  bool done = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+  if (!done) return -1;
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+int Node::Stop(int sig, seconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  int code = Wait(timeout);
+  if (code == -1 && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    Wait(seconds(10));
+  }
+  return code;
+}
+
+void Node::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  Wait(seconds(10));
+}
+
+bool Node::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  return waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+bool Node::Healthy() {
+  std::string cmd = "PGKEEPER_RUN_DIR='" + run_dir_ + "' PGPORT=" + std::to_string(port_) +
+                    " POSTGRES_USER=" + Env("POSTGRES_USER") + " " + PGKEEPER_BIN +
+                    " health >/dev/null 2>&1";
+  return system(cmd.c_str()) == 0;
+}
+
+void Node::WaitHealthy(seconds timeout) {
+  ASSERT_TRUE(WaitFor([&] { return Healthy(); }, timeout))
+      << "node did not become healthy; log:\n" << Log();
+}
+
+bool Node::LogContains(const std::string& text) { return Log().find(text) != std::string::npos; }
+
+void Node::WaitLog(const std::string& text, seconds timeout) {
+  ASSERT_TRUE(WaitFor([&] { return LogContains(text); }, timeout))
+      << "log never said '" << text << "'; log:\n" << Log();
+}
+
+std::string Node::Query(const std::string& sql, const std::string& db) {
+  const char* keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", nullptr};
+  std::string port = std::to_string(port_);
+  std::string user = Env("POSTGRES_USER");
+  std::string password = Env("POSTGRES_PASS");
+  const char* values[] = {"127.0.0.1", port.c_str(), user.c_str(), password.c_str(),
+                          db.c_str(), "5", nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 0);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string err = std::string("ERROR: connect ") + PQerrorMessage(conn);
+    PQfinish(conn);
+    return err;
+  }
+  PGresult* res = PQexec(conn, sql.c_str());
+  std::string out;
+  ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_TUPLES_OK) {
+    out = PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "";
+  } else if (st == PGRES_COMMAND_OK) {
+    out = "OK";
+  } else {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    out = std::string("ERROR: ") + (state ? state : "?") + " " + PQresultErrorMessage(res);
+  }
+  PQclear(res);
+  PQfinish(conn);
+  return out;
+}
+
+void Node::WaitQuery(const std::string& sql, const std::string& expected, seconds timeout,
+                     const std::string& db) {
+  std::string last;
+  bool ok = WaitFor(
+      [&] {
+        last = Query(sql, db);
+        return last == expected;
+      },
+      timeout);
+  ASSERT_TRUE(ok) << "query '" << sql << "' gave '" << last << "', expected '" << expected
+                  << "'; log:\n" << Log();
+}
+
+std::map<std::string, std::string> ReplicantOf(const Node& master,
+                                               std::map<std::string, std::string> extra) {
+  std::map<std::string, std::string> env = {{"REPLICATE_FROM", "127.0.0.1"},
+                                            {"REPLICATE_PORT", std::to_string(master.port())},
+                                            {"POSTGRES_USER", master.Env("POSTGRES_USER")},
+                                            {"POSTGRES_PASS", master.Env("POSTGRES_PASS")}};
+  for (auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
+}  // namespace pgkeeper::testing

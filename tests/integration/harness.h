@@ -1,0 +1,94 @@
+// Test harness: runs `pgkeeper run` as a real process with a chosen
+// environment, on loopback, and waits for conditions with deadlines.
+#ifndef PGKEEPER_TESTS_HARNESS_H_
+#define PGKEEPER_TESTS_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <csignal>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pgkeeper::testing {
+
+using std::chrono::seconds;
+inline constexpr const char kPassword[] = "s3cret-Pa55word-xyzzy";
+
+// A scratch directory tree for one test, readable by the postgres user.
+class Scratch {
+ public:
+  Scratch();
+  ~Scratch();
+  const std::string& path() const { return path_; }
+  // A directory every user may write to (init scripts run as postgres).
+  std::string shared() const { return path_ + "/shared"; }
+
+ private:
+  std::string path_;
+};
+
+// Returns a TCP port on 127.0.0.1 that nothing listens on.
+int FreePort();
+
+// Polls cond every 50 ms until it holds or timeout passes.
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+std::string ReadFile(const std::string& path);
+bool FileExists(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+
+class Node {
+ public:
+  // name becomes the directory under scratch; env adds to/overrides defaults.
+  Node(const Scratch& scratch, const std::string& name,
+       std::map<std::string, std::string> env = {});
+  ~Node();
+
+  void Start();                       // spawn `pgkeeper run`
+  int Stop(int sig = SIGTERM, seconds timeout = seconds(60));  // signal, wait, exit code
+  void Kill();                        // SIGKILL pgkeeper only, reap
+  int Wait(seconds timeout);          // wait for exit; -1 on timeout
+  bool Running();
+
+  void SetEnv(const std::string& key, const std::string& value) { env_[key] = value; }
+  void UnsetEnv(const std::string& key) { env_.erase(key); }
+
+  // True once `pgkeeper health` exits 0.
+  bool Healthy();
+  void WaitHealthy(seconds timeout = seconds(120));
+  bool LogContains(const std::string& text);
+  void WaitLog(const std::string& text, seconds timeout = seconds(60));
+  std::string Log() { return ReadFile(log_path_); }
+
+  // SQL over TCP on 127.0.0.1 as POSTGRES_USER with the password.
+  // Returns the first value, or "ERROR: <sqlstate> <message>".
+  std::string Query(const std::string& sql, const std::string& db = "gis");
+  // Waits until Query(sql) returns expected.
+  void WaitQuery(const std::string& sql, const std::string& expected,
+                 seconds timeout = seconds(60), const std::string& db = "gis");
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& pgdata() const { return pgdata_; }
+  const std::string& run_dir() const { return run_dir_; }
+  std::string Env(const std::string& key) const;
+
+ private:
+  std::string dir_, pgdata_, run_dir_, log_path_;
+  int port_;
+  pid_t pid_ = -1;
+  std::map<std::string, std::string> env_;
+};
+
+// Environment that makes a node follow master.
+std::map<std::string, std::string> ReplicantOf(const Node& master,
+                                               std::map<std::string, std::string> extra = {});
+
+}  // namespace pgkeeper::testing
+
+#endif  // PGKEEPER_TESTS_HARNESS_H_

@@ -1,0 +1,137 @@
+// Master and replicant on loopback: streaming, read-only, restarts with and
+// without DESTROY_DATABASE_ON_RESTART, an absent master, recycled WAL.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+namespace pgkeeper::testing {
+namespace {
+
+constexpr const char kReadOnly[] = "ERROR: 25006";  // read_only_sql_transaction
+
+// A file placed in the replicant's data directory survives only if the
+// directory is reused rather than replaced by a fresh clone.
+std::string PlaceMarker(const Node& node) {
+  std::string marker = node.pgdata() + "/test-marker";
+  WriteFile(marker, "here");
+  return marker;
+}
+
+TEST(Replication, TableMadeOnMasterAppearsOnReplicantWhichRejectsWrites) {
+  Scratch scratch;
+  Node master(scratch, "master");
+  master.Start();
+  master.WaitHealthy();
+  Node replicant(scratch, "replicant", ReplicantOf(master));
+  replicant.Start();
+  replicant.WaitHealthy();
+  EXPECT_TRUE(replicant.LogContains("decision: clone the master"));
+  EXPECT_TRUE(replicant.LogContains("streaming from 127.0.0.1:"));
+
+  EXPECT_EQ(master.Query("CREATE TABLE roads(id int, name text)"), "OK");
+  EXPECT_EQ(master.Query("INSERT INTO roads VALUES (1, 'A1')"), "OK");
+  replicant.WaitQuery("SELECT name FROM roads WHERE id = 1", "A1");
+  EXPECT_EQ(replicant.Query("INSERT INTO roads VALUES (2, 'B2')").rfind(kReadOnly, 0), 0u);
+  EXPECT_EQ(replicant.Query("SELECT pg_is_in_recovery()"), "t");
+  EXPECT_EQ(master.Query("SELECT state FROM pg_stat_replication"), "streaming");
+}
+
+TEST(Replication, RestartWithDestroyFalseResumesStreamingWithoutNewClone) {
+  Scratch scratch;
+  Node master(scratch, "master");
+  master.Start();
+  master.WaitHealthy();
+  Node replicant(scratch, "replicant", ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"}}));
+  replicant.Start();
+  replicant.WaitHealthy();
+  std::string marker = PlaceMarker(replicant);
+  EXPECT_EQ(replicant.Stop(), 0);
+  EXPECT_EQ(master.Query("CREATE TABLE while_down AS SELECT 7 AS x"), "OK");
+  replicant.Start();
+  replicant.WaitHealthy();
+  replicant.WaitQuery("SELECT x FROM while_down", "7");
+  EXPECT_TRUE(replicant.LogContains("decision: resume streaming from"));
+  EXPECT_TRUE(FileExists(marker)) << "the data directory was replaced";
+  EXPECT_EQ(master.Query("SELECT state FROM pg_stat_replication"), "streaming");
+}
+
+TEST(Replication, RestartWithDestroyTrueTakesAFreshCopy) {
+  Scratch scratch;
+  Node master(scratch, "master");
+  master.Start();
+  master.WaitHealthy();
+  Node replicant(scratch, "replicant", ReplicantOf(master));
+  replicant.Start();
+  replicant.WaitHealthy();
+  std::string marker = PlaceMarker(replicant);
+  EXPECT_EQ(replicant.Stop(), 0);
+  EXPECT_EQ(master.Query("CREATE TABLE while_down AS SELECT 8 AS x"), "OK");
+  replicant.Start();
+  replicant.WaitHealthy();
+  EXPECT_TRUE(replicant.LogContains("decision: take a fresh copy of the master"));
+  EXPECT_FALSE(FileExists(marker)) << "the old data directory was kept";
+  replicant.WaitQuery("SELECT x FROM while_down", "8");
+  EXPECT_FALSE(FileExists(replicant.pgdata() + "/.pgkeeper-old"));
+  EXPECT_FALSE(FileExists(replicant.pgdata() + "/.pgkeeper-ready"));
+}
+
+TEST(Replication, ReplicantWaitsForAnAbsentMasterThenClonesIt) {
+  Scratch scratch;
+  Node master(scratch, "master");
+  Node replicant(scratch, "replicant", ReplicantOf(master));
+  replicant.Start();
+  replicant.WaitLog("waiting for master 127.0.0.1:" + std::to_string(master.port()) + " (attempt 2)");
+  EXPECT_TRUE(replicant.Running());
+  EXPECT_FALSE(replicant.Healthy());
+  EXPECT_FALSE(FileExists(replicant.pgdata() + "/PG_VERSION"));
+  master.Start();
+  auto start = std::chrono::steady_clock::now();
+  master.WaitHealthy();
+  replicant.WaitHealthy();
+  // Backoff is capped at a few seconds: the replicant follows soon after.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(30));
+  EXPECT_EQ(master.Query("CREATE TABLE late AS SELECT 1 AS x"), "OK");
+  replicant.WaitQuery("SELECT x FROM late", "1");
+}
+
+TEST(Replication, DedicatedReplicationUserStreamsWithoutSuperuserRights) {
+  Scratch scratch;
+  Node master(scratch, "master", {{"REPLICATION_USER", "replicator"}, {"REPLICATION_PASS", "repl-pass-42"}});
+  master.Start();
+  master.WaitHealthy();
+  EXPECT_EQ(master.Query("SELECT rolreplication::text || rolsuper::text FROM pg_roles WHERE rolname = 'replicator'"),
+            "truefalse");
+  Node replicant(scratch, "replicant",
+                 ReplicantOf(master, {{"REPLICATION_USER", "replicator"}, {"REPLICATION_PASS", "repl-pass-42"}}));
+  replicant.Start();
+  replicant.WaitHealthy();
+  EXPECT_EQ(master.Query("SELECT usename FROM pg_stat_replication"), "replicator");
+}
+
+TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
+  Scratch scratch;
+  Node master(scratch, "master", {{"WAL_KEEP_SIZE", "0"}});
+  master.Start();
+  master.WaitHealthy();
+  Node replicant(scratch, "replicant", ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"}}));
+  replicant.Start();
+  replicant.WaitHealthy();
+  EXPECT_EQ(replicant.Stop(), 0);
+  // Move the master several segments on and let checkpoints recycle the old ones.
+  EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(master.Query("INSERT INTO churn SELECT generate_series(1, 20000)"), "OK");
+    EXPECT_NE(master.Query("SELECT pg_switch_wal()").rfind("ERROR", 0), 0u);
+    EXPECT_EQ(master.Query("CHECKPOINT"), "OK");
+  }
+  replicant.Start();
+  replicant.WaitLog("no longer has WAL this replicant needs", seconds(60));
+  EXPECT_TRUE(WaitFor([&] { return !replicant.Healthy(); }, seconds(10)));
+  std::string health = ReadFile(replicant.run_dir() + "/pgkeeper.status");
+  EXPECT_NE(health.find("phase=stalled"), std::string::npos) << health;
+  EXPECT_NE(health.find("DESTROY_DATABASE_ON_RESTART=True"), std::string::npos) << health;
+}
+
+}  // namespace
+}  // namespace pgkeeper::testing
