@@ -117,6 +117,17 @@ Status CheckName(const std::string& var, const std::string& value) {
                         "'_', '-' or '$', starting with a letter or '_'");
 }
 
+// Role names starting with pg_ are reserved by PostgreSQL.
+Status CheckRoleName(const std::string& var, const std::string& value) {
+  PGK_RETURN_IF_ERROR(CheckName(var, value));
+  if (value.size() >= 3 && Lower(value.substr(0, 3)) == "pg_") {
+    return Status::Config(var + "='" + value +
+                          "' starts with pg_, which PostgreSQL reserves for its own roles; "
+                          "expected another name");
+  }
+  return Status::Ok();
+}
+
 Status ParsePort(const std::string& var, const std::string& value, int* out) {
   std::string v = Trim(value);
   bool digits = !v.empty() && v.size() <= 5 &&
@@ -209,7 +220,7 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
 
   PGK_RETURN_IF_ERROR(Lookup(env, {"POSTGRES_USER"}, &v, &found));
   if (found) {
-    PGK_RETURN_IF_ERROR(CheckName("POSTGRES_USER", v));
+    PGK_RETURN_IF_ERROR(CheckRoleName("POSTGRES_USER", v));
     c->superuser = v;
   }
   PGK_RETURN_IF_ERROR(
@@ -252,7 +263,7 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
 
   PGK_RETURN_IF_ERROR(Lookup(env, {"REPLICATION_USER"}, &v, &found));
   if (found && !v.empty()) {
-    PGK_RETURN_IF_ERROR(CheckName("REPLICATION_USER", v));
+    PGK_RETURN_IF_ERROR(CheckRoleName("REPLICATION_USER", v));
     c->replication_user = v;
   }
   PGK_RETURN_IF_ERROR(LookupSecret(env, {"REPLICATION_PASS"}, read_file, &v, &found));

@@ -562,3 +562,19 @@ TEST(ReadWholeFile, ReadsTheWholeContentAndFailsNamingAMissingPath) {
 
 }  // namespace
 }  // namespace pgkeeper
+
+namespace pgkeeper {
+namespace {
+
+TEST(ParseConfig, RoleNamesStartingWithPgAreRefusedAsReserved) {
+  for (const char* var : {"POSTGRES_USER", "REPLICATION_USER"}) {
+    Env env = {{"POSTGRES_PASS", "pw"}, {var, "pg_admin"}, {"REPLICATION_PASS", "rp"}};
+    Config c;
+    Status st = ParseConfig(env, [](const std::string&, std::string*) { return Status::Ok(); }, &c);
+    EXPECT_EQ(st.code(), ExitCode::kConfig) << var;
+    EXPECT_THAT(st.message(), ::testing::HasSubstr(std::string(var) + "='pg_admin' starts with pg_"));
+  }
+}
+
+}  // namespace
+}  // namespace pgkeeper
