@@ -176,8 +176,14 @@ bool Node::Healthy() {
 }
 
 void Node::WaitHealthy(seconds timeout) {
-  ASSERT_TRUE(WaitFor([&] { return Healthy(); }, timeout))
-      << "node did not become healthy; log:\n" << Log();
+  bool exited = false;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        exited = !Running();
+        return exited || Healthy();
+      },
+      timeout) && !exited)
+      << (exited ? "pgkeeper exited" : "node did not become healthy") << "; log:\n" << Log();
 }
 
 bool Node::LogContains(const std::string& text) { return Log().find(text) != std::string::npos; }

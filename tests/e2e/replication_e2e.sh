@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# End-to-end test of the real image and the replication sample, the way a
+# user meets them: ./build.sh, `make up` in sample/replication, then psql from
+# the host through the published ports 127.0.0.1:7777 (master) and :7776
+# (replicant).
+#
+# Checks, in order: both nodes come up and report healthy; a table made on the
+# master reaches the replicant; a write on the replicant is refused as
+# read-only; a replicant recreated with DESTROY_DATABASE_ON_RESTART=False
+# resumes streaming; `make down` then `make up` keeps the data; `make promote`
+# turns the replicant into a writable master that kept the data; no password
+# shows in `docker logs`, in any process's argv or in a world-readable file;
+# `make clean` leaves nothing of the test behind.
+#
+# Runs under its own compose project name, so it never touches the sample's
+# own containers or volumes, but it needs ports 7777 and 7776 free. A missing
+# Docker daemon is a failure, not a skip. Every wait has a deadline.
+#
+# Environment: E2E_PROJECT (compose project, default pgkeeper-e2e),
+# E2E_KEEP=1 (leave the containers running after a failure, for a look),
+# E2E_SKIP_BUILD=1 (use the image already built).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+sample=$root/sample/replication
+image=pgkeeper/postgis:latest
+master_port=7777
+replicant_port=7776
+t0=$SECONDS
+
+log() { echo "e2e [$((SECONDS - t0))s]: $*"; }
+fail() {
+  echo "e2e [$((SECONDS - t0))s]: FAIL: $*" >&2
+  exit 1
+}
+
+# --- settings: the sample's .env, but our own project and a unique password --
+env_value() { sed -n "s/^$1=//p" "$sample/.env" | tail -n 1; }
+
+export COMPOSE_PROJECT_NAME=${E2E_PROJECT:-pgkeeper-e2e}
+export POSTGRES_USER=$(env_value POSTGRES_USER)
+export POSTGRES_DBNAME=$(env_value POSTGRES_DBNAME)
+export DESTROY_DATABASE_ON_RESTART=True
+# The demo password equals the demo user name, which legitimately appears in
+# logs; a random one can be searched for.
+POSTGRES_PASS="e2e-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+export POSTGRES_PASS
+unset PROMOTE_MASTER ALLOW_IP_RANGE POSTGRES_MULTIPLE_EXTENSIONS POSTGRES_PASSWORD
+db=${POSTGRES_DBNAME%%,*}
+[[ -n $POSTGRES_USER && -n $db ]] || fail "cannot read POSTGRES_USER / POSTGRES_DBNAME from $sample/.env"
+
+# psql from the host reads the password from its environment, never argv.
+export PGPASSWORD=$POSTGRES_PASS PGCONNECT_TIMEOUT=3
+
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+else
+  compose=(docker-compose)
+fi
+compose() { (cd "$sample" && "${compose[@]}" "$@"); }
+smake() { make -C "$sample" COMPOSE="${compose[*]}" "$@"; }
+
+# Container id of a service of our project (empty when there is none).
+cid() {
+  docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
+    --filter "label=com.docker.compose.service=$1" | head -n 1
+}
+
+# psql against the master or the replicant through the published port.
+sql() {
+  local port=$1
+  shift
+  psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$POSTGRES_USER" -d "$db" \
+    -c "$*"
+}
+
+# wait_until DESCRIPTION SECONDS COMMAND...: runs COMMAND until it succeeds.
+# Fails at the deadline, or at once when a container of ours has exited.
+wait_until() {
+  local what=$1 limit=$2
+  shift 2
+  local deadline=$((SECONDS + limit)) s id state
+  log "waiting (up to ${limit}s) until $what"
+  until "$@" >/dev/null 2>&1; do
+    for s in pg-master pg-replicant; do
+      id=$(cid "$s")
+      [[ -n $id ]] || continue
+      state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" 2>/dev/null || true)
+      if [[ $state == exited* || $state == dead* ]]; then
+        fail "$s stopped ($state) while waiting until $what"
+      fi
+    done
+    ((SECONDS < deadline)) || fail "timed out after ${limit}s waiting until $what"
+    sleep 0.5
+  done
+  log "ok: $what"
+}
+
+health_is() { [[ $(docker inspect -f '{{.State.Health.Status}}' "$(cid "$1")") == "$2" ]]; }
+answers() { [[ $(sql "$1" 'SELECT 1') == 1 ]]; }
+in_recovery_is() { [[ $(sql "$1" 'SELECT pg_is_in_recovery()') == "$2" ]]; }
+replicant_has_row() { [[ $(sql $replicant_port "SELECT note FROM e2e_sync WHERE id = $1") == "$2" ]]; }
+
+# --- cleanup: only this project's containers, network and volumes -----------
+cleanup() {
+  local rc=$?
+  set +e
+  if ((rc != 0)); then
+    echo "e2e: --- state at failure (project $COMPOSE_PROJECT_NAME) ---" >&2
+    compose ps >&2
+    for s in pg-master pg-replicant; do
+      id=$(cid "$s")
+      [[ -n $id ]] || continue
+      echo "e2e: --- last log lines of $s ---" >&2
+      docker logs --tail 80 "$id" 2>&1 | sed "s/$POSTGRES_PASS/<password>/g" >&2
+    done
+    if [[ ${E2E_KEEP:-0} == 1 ]]; then
+      echo "e2e: E2E_KEEP=1: containers left running; remove them with:" >&2
+      echo "  COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME make -C $sample clean" >&2
+      exit "$rc"
+    fi
+  fi
+  smake clean >/dev/null 2>&1
+  rm -rf "$workdir"
+  exit "$rc"
+}
+
+# --- preflight --------------------------------------------------------------
+docker info >/dev/null 2>&1 ||
+  fail "no Docker daemon answers; this test needs one (.ci/run starts dockerd)"
+command -v psql >/dev/null || fail "psql is not installed on the host (postgresql-client-15)"
+"${compose[@]}" version >/dev/null 2>&1 || fail "neither 'docker compose' nor 'docker-compose' works"
+
+workdir=$(mktemp -d /tmp/pgkeeper-e2e.XXXXXX)
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Leftovers of an earlier, killed run of this test.
+smake clean >/dev/null 2>&1 || true
+for port in $master_port $replicant_port; do
+  if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+    fail "port $port is already in use (is the sample running? 'make -C sample/replication down')"
+  fi
+done
+
+# --- build and start ---------------------------------------------------------
+if [[ ${E2E_SKIP_BUILD:-0} == 1 ]]; then
+  docker image inspect "$image" >/dev/null 2>&1 || fail "E2E_SKIP_BUILD=1 but $image is missing"
+  log "using the existing $image"
+else
+  log "building the image with ./build.sh"
+  b0=$SECONDS
+  "$root/build.sh" >"$workdir/build.log" 2>&1 || {
+    tail -n 60 "$workdir/build.log" >&2
+    fail "./build.sh failed (last lines above)"
+  }
+  log "image built in $((SECONDS - b0))s, $(docker image inspect -f '{{.Size}}' "$image") bytes"
+fi
+
+log "make up (project $COMPOSE_PROJECT_NAME)"
+u0=$SECONDS
+smake up || fail "'make up' failed"
+
+wait_until "the master answers on 127.0.0.1:$master_port" 180 answers $master_port
+wait_until "the master is not in recovery" 30 in_recovery_is $master_port f
+wait_until "the replicant answers on 127.0.0.1:$replicant_port" 300 answers $replicant_port
+wait_until "the replicant is a standby" 30 in_recovery_is $replicant_port t
+log "both nodes answer, $((SECONDS - u0))s after 'make up'"
+wait_until "Docker reports the master healthy" 60 health_is pg-master healthy
+wait_until "Docker reports the replicant healthy" 60 health_is pg-replicant healthy
+
+# --- the image's extensions --------------------------------------------------
+for ext in postgis postgis_topology postgis_raster hstore pgrouting; do
+  [[ $(sql $master_port "SELECT count(*) FROM pg_extension WHERE extname = '$ext'") == 1 ]] ||
+    fail "extension $ext is not created in database $db on the master"
+done
+sql $master_port "SELECT PostGIS_Full_Version()" >/dev/null ||
+  fail "PostGIS does not work on the master"
+log "ok: postgis, postgis_topology, postgis_raster, hstore and pgrouting are in $db"
+
+# --- sync from master to replicant ---------------------------------------------
+sql $master_port "CREATE TABLE e2e_sync (id int PRIMARY KEY, note text,
+                    geom geometry(Point, 4326));
+                  INSERT INTO e2e_sync VALUES (1, 'from master', ST_SetSRID(ST_MakePoint(4.9, 52.4), 4326))" ||
+  fail "cannot create a table on the master"
+wait_until "the master's new table and row reach the replicant" 60 \
+  replicant_has_row 1 'from master'
+[[ $(sql $replicant_port "SELECT ST_AsText(geom) FROM e2e_sync WHERE id = 1") == 'POINT(4.9 52.4)' ]] ||
+  fail "the replicant's copy of the geometry differs"
+
+# --- the replicant is read-only ----------------------------------------------
+if out=$(sql $replicant_port "INSERT INTO e2e_sync VALUES (2, 'on replicant')" 2>&1); then
+  fail "a write on the replicant succeeded; expected it to be refused"
+fi
+[[ $out == *"read-only transaction"* ]] ||
+  fail "a write on the replicant failed, but not as read-only: $out"
+log "ok: a write on the replicant is refused as read-only"
+
+# --- a replicant that keeps its data across a restart -------------------------
+log "recreating the replicant with DESTROY_DATABASE_ON_RESTART=False"
+before=$(cid pg-replicant)
+DESTROY_DATABASE_ON_RESTART=False smake up || fail "'make up' with DESTROY_DATABASE_ON_RESTART=False failed"
+[[ $(cid pg-replicant) != "$before" ]] || fail "changing DESTROY_DATABASE_ON_RESTART did not recreate the replicant"
+wait_until "the replicant answers again" 180 answers $replicant_port
+wait_until "the replicant is a standby again" 30 in_recovery_is $replicant_port t
+sql $master_port "INSERT INTO e2e_sync VALUES (2, 'after restart')" || fail "insert on the master failed"
+wait_until "a new row reaches the restarted replicant" 60 replicant_has_row 2 'after restart'
+
+# --- make down keeps the data ----------------------------------------------------
+smake down || fail "'make down' failed"
+[[ -z $(cid pg-master)$(cid pg-replicant) ]] || fail "'make down' left containers behind"
+[[ $(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l) == 2 ]] ||
+  fail "'make down' removed data volumes; expected it to keep both"
+smake up || fail "'make up' after 'make down' failed"
+wait_until "the master answers after down and up" 180 answers $master_port
+[[ $(sql $master_port "SELECT count(*) FROM e2e_sync") == 2 ]] ||
+  fail "the master lost rows across 'make down' and 'make up'"
+wait_until "the replicant answers after down and up" 300 answers $replicant_port
+wait_until "the replicant is a standby after down and up" 30 in_recovery_is $replicant_port t
+wait_until "the replicant has the rows after down and up" 60 replicant_has_row 2 'after restart'
+log "ok: data kept across 'make down' and 'make up'"
+
+# Logs of the replicant as a standby; its container is replaced below.
+old_replicant=$(cid pg-replicant)
+docker logs "$old_replicant" >"$workdir/replicant-standby.log" 2>&1
+
+# --- promotion -------------------------------------------------------------
+log "make promote (PROMOTE_MASTER=True DESTROY_DATABASE_ON_RESTART=False)"
+smake promote || fail "'make promote' failed"
+new_replicant=$(cid pg-replicant)
+[[ -n $new_replicant && $new_replicant != "$old_replicant" ]] ||
+  fail "'make promote' did not recreate the replicant's container"
+docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$new_replicant" |
+  grep -qx 'PROMOTE_MASTER=True' || fail "the new replicant container lacks PROMOTE_MASTER=True"
+
+wait_until "the promoted node answers" 180 answers $replicant_port
+wait_until "the promoted node has left recovery" 120 in_recovery_is $replicant_port f
+[[ $(sql $replicant_port "SELECT note FROM e2e_sync WHERE id = 1") == 'from master' ]] ||
+  fail "the promoted node lost the row it had replicated"
+sql $replicant_port "INSERT INTO e2e_sync VALUES (3, 'on promoted')" >/dev/null ||
+  fail "a write on the promoted node failed"
+[[ $(sql $replicant_port "SELECT count(*) FROM e2e_sync") == 3 ]] ||
+  fail "the promoted node does not hold rows 1, 2 and 3"
+[[ $(sql $master_port "SELECT count(*) FROM e2e_sync WHERE id = 3") == 0 ]] ||
+  fail "a write on the promoted node appeared on the old master"
+log "ok: the promoted node kept the data and accepts writes"
+wait_until "Docker reports the promoted node healthy" 60 health_is pg-replicant healthy
+
+# --- secrets -------------------------------------------------------------------
+for s in pg-master pg-replicant; do
+  docker logs "$(cid "$s")" >"$workdir/$s.log" 2>&1
+done
+for f in "$workdir"/pg-master.log "$workdir"/pg-replicant.log "$workdir"/replicant-standby.log; do
+  [[ -s $f ]] || fail "$(basename "$f") is empty; expected pgkeeper's log"
+  if grep -qF -- "$POSTGRES_PASS" "$f"; then
+    fail "the password appears in docker logs ($(basename "$f"))"
+  fi
+done
+log "ok: no password in docker logs"
+
+# Containers' processes are the host's too; take a snapshot first so that
+# the search itself is not in it. Then look again from inside each container.
+ps -eww -o pid=,args= >"$workdir/ps.txt"
+if grep -F -- "$POSTGRES_PASS" "$workdir/ps.txt" >&2; then
+  fail "the password appears in a process's command line (ps on the host)"
+fi
+for s in pg-master pg-replicant; do
+  # The password travels on stdin into a private file, so that this check
+  # puts it in no argv.
+  found=$(docker exec -i "$(cid "$s")" sh -c '
+      umask 077
+      needle=$(mktemp)
+      trap "rm -f $needle" EXIT
+      cat >"$needle"
+      for p in /proc/[0-9]*; do
+        tr "\0" " " <"$p/cmdline" 2>/dev/null | grep -qFf "$needle" && echo "argv of $p"
+      done
+      { find / -xdev -path /usr -prune -o -type f -perm -o=r -print0
+        find /var/lib/postgresql -xdev -type f -perm -o=r -print0
+      } 2>/dev/null | xargs -0 -r grep -lFf "$needle" 2>/dev/null
+      true' <<<"$POSTGRES_PASS") || fail "cannot look for the password inside $s"
+  [[ -z $found ]] || fail "the password is readable inside $s: $found"
+done
+log "ok: no password in argv or world-readable files"
+
+# --- down and clean ----------------------------------------------------------
+smake down || fail "'make down' failed"
+smake clean || fail "'make clean' failed"
+[[ -z $(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME") ]] ||
+  fail "'make clean' left volumes behind"
+log "ok: make clean removes the volumes"
+
+echo "e2e: PASS in $((SECONDS - t0))s"
