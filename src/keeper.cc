@@ -288,7 +288,7 @@ Status InitMaster(const Node& n) {
   // nobody sees a half-made master.
   Postmaster pm;
   PGK_RETURN_IF_ERROR(pm.Start(c, staging, {"-c", "listen_addresses="}, BaseEnv(n)));
-  Status st = pm.WaitReady(c, kStartTimeoutMs);
+  Status st = pm.WaitReady(kStartTimeoutMs);
   if (st.ok()) st = ApplyMasterObjects(c);
   if (st.ok()) st = RunInitScripts(n);
   Status stop = pm.Stop(SIGINT);
@@ -546,7 +546,7 @@ int RunKeeper(const Env& env) {
   if (standby) WriteStatus(c, "starting", "starting the replicant");
   Postmaster pm;
   st = pm.Start(c, c.pgdata, ServerArgs(), BaseEnv(n));
-  if (st.ok()) st = pm.WaitReady(c, kStartTimeoutMs);
+  if (st.ok()) st = pm.WaitReady(kStartTimeoutMs);
   if (st.ok() && promote) st = Promote(c);
   if (st.ok() && !standby) st = ApplyMasterObjects(c);
   if (!st.ok()) {

@@ -8,11 +8,27 @@
 #include <cerrno>
 #include <chrono>
 
+#include "config.h"
 #include "log.h"
 #include "pg.h"
 #include "process.h"
 
 namespace pgkeeper {
+
+std::string PidFileStatus(const std::string& content, pid_t pid) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= content.size()) {
+    size_t end = content.find('\n', start);
+    if (end == std::string::npos) end = content.size();
+    lines.push_back(content.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.size() < 8 || lines[0] != std::to_string(pid)) return "";
+  std::string status = lines[7];
+  while (!status.empty() && status.back() == ' ') status.pop_back();
+  return status;
+}
 
 Postmaster::~Postmaster() {
   if (pid_ > 0 && !exited_) {
@@ -41,6 +57,7 @@ Status Postmaster::Start(const Config& c, const std::string& datadir,
     return st;
   }
   exited_ = false;
+  datadir_ = datadir;
   int fd = pipefd[0];
   reader_ = std::thread([this, fd] { ForwardStderr(fd); });
   LogInfo("started postgres (pid " + std::to_string(pid_) + ") on " + datadir);
@@ -83,10 +100,10 @@ bool Postmaster::Exited(int* wait_status) {
   return exited_;
 }
 
-Status Postmaster::WaitReady(const Config& c, int timeout_ms) {
+Status Postmaster::WaitReady(int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  ConnParams params = LocalParams(c.run_dir, c.port, c.superuser, "postgres");
-  int delay_ms = 20;
+  const std::string pidfile = datadir_ + "/postmaster.pid";
+  int delay_ms = 10;
   for (;;) {
     int ws = 0;
     if (Exited(&ws)) {
@@ -94,13 +111,17 @@ Status Postmaster::WaitReady(const Config& c, int timeout_ms) {
                           "); its log lines above say why");
     }
     if (StopSignal()) return Status::Interrupted("stop requested while postgres was starting");
-    if (Ping(params) == PingResult::kOk) return Status::Ok();
+    std::string content;
+    if (ReadWholeFile(pidfile, &content).ok()) {
+      std::string status = PidFileStatus(content, pid_);
+      if (status == "ready" || status == "standby") return Status::Ok();
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::Tool("postgres did not accept connections within " +
                           std::to_string(timeout_ms / 1000) + " s");
     }
     WaitEvents(delay_ms, {});
-    delay_ms = std::min(delay_ms * 2, 250);
+    delay_ms = std::min(delay_ms * 2, 100);
   }
 }
 

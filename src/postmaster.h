@@ -15,6 +15,11 @@
 
 namespace pgkeeper {
 
+// The server status postgres keeps in line 8 of postmaster.pid ("starting",
+// "ready", "standby", "stopping"), or "" when the file is not (yet) from the
+// process pid. pg_ctl reads the same line to know a server is up.
+std::string PidFileStatus(const std::string& content, pid_t pid);
+
 class Postmaster {
  public:
   Postmaster() = default;
@@ -26,9 +31,10 @@ class Postmaster {
   // pgkeeper's log line by line (and watched for known trouble).
   Status Start(const Config& config, const std::string& datadir,
                const std::vector<std::string>& extra_args, const std::vector<std::string>& env);
-  // Waits until it accepts connections on the Unix socket, it exits, a stop
-  // signal arrives or timeout_ms passes.
-  Status WaitReady(const Config& config, int timeout_ms);
+  // Waits until postmaster.pid says it accepts connections (reads and writes,
+  // or read-only on a standby), it exits, a stop signal arrives or
+  // timeout_ms passes. Unlike a connection attempt, this logs nothing.
+  Status WaitReady(int timeout_ms);
   // Sends sig (SIGINT: fast shutdown) and waits for the exit.
   Status Stop(int sig);
   // Non-blocking: true once postgres has exited; *wait_status is set.
@@ -44,6 +50,7 @@ class Postmaster {
  private:
   void ForwardStderr(int fd);
 
+  std::string datadir_;
   pid_t pid_ = -1;
   bool exited_ = false;
   int wait_status_ = 0;

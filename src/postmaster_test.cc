@@ -1,0 +1,27 @@
+#include "postmaster.h"
+
+#include <gtest/gtest.h>
+
+namespace pgkeeper {
+namespace {
+
+// The layout PostgreSQL 15 writes: pid, datadir, start time, port, socket
+// dir, listen address, shared memory key, status.
+std::string PidFile(const std::string& pid, const std::string& status) {
+  return pid + "\n/data\n1700000000\n5432\n/run\n*\n  5432001 0\n" + status + "\n";
+}
+
+TEST(PidFileStatus, ReadsTheStatusLineOfOurOwnChild) {
+  EXPECT_EQ(PidFileStatus(PidFile("123", "ready   "), 123), "ready");
+  EXPECT_EQ(PidFileStatus(PidFile("123", "standby "), 123), "standby");
+  EXPECT_EQ(PidFileStatus(PidFile("123", "starting"), 123), "starting");
+}
+
+TEST(PidFileStatus, IgnoresAFileOfAnotherProcessOrAnIncompleteOne) {
+  EXPECT_EQ(PidFileStatus(PidFile("999", "ready   "), 123), "");
+  EXPECT_EQ(PidFileStatus("123\n/data\n", 123), "");
+  EXPECT_EQ(PidFileStatus("", 123), "");
+}
+
+}  // namespace
+}  // namespace pgkeeper
