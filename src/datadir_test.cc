@@ -1,4 +1,5 @@
 #include "datadir.h"
+#include "test_util.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -182,34 +183,6 @@ TEST(StateValue, EmptyValueIsPresentButEmpty) {
 }
 
 // ---------------------------------------------------------------- InspectDataDir on disk
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pgkeeper-datadir-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // Writes a file at a path relative to the directory, creating parents.
-  void Write(const std::string& rel, const std::string& content = "") const {
-    fs::path p = fs::path(path_) / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-  }
-  void Mkdir(const std::string& rel) const { fs::create_directories(fs::path(path_) / rel); }
-
- private:
-  std::string path_;
-};
 
 // Lays out a PostgreSQL 15 data directory as initdb leaves it (the parts
 // InspectDataDir looks at).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "datadir.h"
+#include "test_util.h"
 
 namespace pgkeeper {
 namespace {
@@ -170,26 +171,6 @@ TEST(StagingDir, IsPgkeeperNewInsidePgdata) {
 
 // A directory tree: relative path -> "dir", "file:<content>" or "link:<target>".
 using Tree = std::map<std::string, std::string>;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pgkeeper-swap-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void WriteTree(const fs::path& root, const Tree& tree) {
   fs::create_directories(root);

@@ -245,4 +245,11 @@ std::map<std::string, std::string> ReplicantOf(const Node& master,
   return env;
 }
 
+void Pair::Start() {
+  master.Start();
+  master.WaitHealthy();
+  replicant.Start();
+  replicant.WaitHealthy();
+}
+
 }  // namespace pgkeeper::testing

@@ -18,6 +18,8 @@ namespace pgkeeper::testing {
 
 using std::chrono::seconds;
 inline constexpr const char kPassword[] = "s3cret-Pa55word-xyzzy";
+// Environment variables for a node.
+using Vars = std::map<std::string, std::string>;
 
 // A scratch directory tree for one test, readable by the postgres user.
 class Scratch {
@@ -88,6 +90,19 @@ class Node {
 // Environment that makes a node follow master.
 std::map<std::string, std::string> ReplicantOf(const Node& master,
                                                std::map<std::string, std::string> extra = {});
+
+// A master and a replicant that follows it, in one scratch tree.
+struct Pair {
+  explicit Pair(Vars replicant_env = {}, Vars master_env = {})
+      : master(scratch, "master", std::move(master_env)),
+        replicant(scratch, "replicant", ReplicantOf(master, std::move(replicant_env))) {}
+  // Starts the master, waits until it is healthy, then the same for the replicant.
+  void Start();
+
+  Scratch scratch;
+  Node master;
+  Node replicant;
+};
 
 }  // namespace pgkeeper::testing
 

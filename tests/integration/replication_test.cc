@@ -19,13 +19,10 @@ std::string PlaceMarker(const Node& node) {
 }
 
 TEST(Replication, TableMadeOnMasterAppearsOnReplicantWhichRejectsWrites) {
-  Scratch scratch;
-  Node master(scratch, "master");
-  master.Start();
-  master.WaitHealthy();
-  Node replicant(scratch, "replicant", ReplicantOf(master));
-  replicant.Start();
-  replicant.WaitHealthy();
+  Pair p;
+  p.Start();
+  Node& master = p.master;
+  Node& replicant = p.replicant;
   EXPECT_TRUE(replicant.LogContains("decision: clone the master"));
   EXPECT_TRUE(replicant.LogContains("streaming from 127.0.0.1:"));
 
@@ -38,13 +35,10 @@ TEST(Replication, TableMadeOnMasterAppearsOnReplicantWhichRejectsWrites) {
 }
 
 TEST(Replication, RestartWithDestroyFalseResumesStreamingWithoutNewClone) {
-  Scratch scratch;
-  Node master(scratch, "master");
-  master.Start();
-  master.WaitHealthy();
-  Node replicant(scratch, "replicant", ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"}}));
-  replicant.Start();
-  replicant.WaitHealthy();
+  Pair p(Vars{{"DESTROY_DATABASE_ON_RESTART", "False"}});
+  p.Start();
+  Node& master = p.master;
+  Node& replicant = p.replicant;
   std::string marker = PlaceMarker(replicant);
   EXPECT_EQ(replicant.Stop(), 0);
   EXPECT_EQ(master.Query("CREATE TABLE while_down AS SELECT 7 AS x"), "OK");
@@ -57,13 +51,10 @@ TEST(Replication, RestartWithDestroyFalseResumesStreamingWithoutNewClone) {
 }
 
 TEST(Replication, RestartWithDestroyTrueTakesAFreshCopy) {
-  Scratch scratch;
-  Node master(scratch, "master");
-  master.Start();
-  master.WaitHealthy();
-  Node replicant(scratch, "replicant", ReplicantOf(master));
-  replicant.Start();
-  replicant.WaitHealthy();
+  Pair p;
+  p.Start();
+  Node& master = p.master;
+  Node& replicant = p.replicant;
   std::string marker = PlaceMarker(replicant);
   EXPECT_EQ(replicant.Stop(), 0);
   EXPECT_EQ(master.Query("CREATE TABLE while_down AS SELECT 8 AS x"), "OK");
@@ -96,27 +87,20 @@ TEST(Replication, ReplicantWaitsForAnAbsentMasterThenClonesIt) {
 }
 
 TEST(Replication, DedicatedReplicationUserStreamsWithoutSuperuserRights) {
-  Scratch scratch;
-  Node master(scratch, "master", {{"REPLICATION_USER", "replicator"}, {"REPLICATION_PASS", "repl-pass-42"}});
-  master.Start();
-  master.WaitHealthy();
+  Vars repl = {{"REPLICATION_USER", "replicator"}, {"REPLICATION_PASS", "repl-pass-42"}};
+  Pair p(repl, repl);
+  p.Start();
+  Node& master = p.master;
   EXPECT_EQ(master.Query("SELECT rolreplication::text || rolsuper::text FROM pg_roles WHERE rolname = 'replicator'"),
             "truefalse");
-  Node replicant(scratch, "replicant",
-                 ReplicantOf(master, {{"REPLICATION_USER", "replicator"}, {"REPLICATION_PASS", "repl-pass-42"}}));
-  replicant.Start();
-  replicant.WaitHealthy();
   EXPECT_EQ(master.Query("SELECT usename FROM pg_stat_replication"), "replicator");
 }
 
 TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
-  Scratch scratch;
-  Node master(scratch, "master", {{"WAL_KEEP_SIZE", "0"}});
-  master.Start();
-  master.WaitHealthy();
-  Node replicant(scratch, "replicant", ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"}}));
-  replicant.Start();
-  replicant.WaitHealthy();
+  Pair p(Vars{{"DESTROY_DATABASE_ON_RESTART", "False"}}, Vars{{"WAL_KEEP_SIZE", "0"}});
+  p.Start();
+  Node& master = p.master;
+  Node& replicant = p.replicant;
   EXPECT_EQ(replicant.Stop(), 0);
   // Move the master several segments on and let checkpoints recycle the old ones.
   EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");

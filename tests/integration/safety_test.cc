@@ -11,18 +11,12 @@ namespace {
 
 // A master and a replicant that streamed once and is now stopped, holding
 // data with a marker file and one table.
-struct StoppedPair {
-  Scratch scratch;
-  Node master{scratch, "master"};
-  Node replicant{scratch, "replicant", ReplicantOf(master)};
+struct StoppedPair : Pair {
   std::string marker;
 
   void SetUp() {
-    master.Start();
-    master.WaitHealthy();
+    Start();
     ASSERT_EQ(master.Query("CREATE TABLE kept AS SELECT 5 AS x"), "OK");
-    replicant.Start();
-    replicant.WaitHealthy();
     replicant.WaitQuery("SELECT x FROM kept", "5");
     marker = replicant.pgdata() + "/test-marker";
     WriteFile(marker, "old data");
@@ -42,7 +36,7 @@ void StartSlowReclone(StoppedPair& p) {
   p.replicant.SetEnv("PGKEEPER_CLONE_MAX_RATE", "32");
   p.replicant.Start();
   p.replicant.WaitLog("decision: take a fresh copy");
-  ASSERT_TRUE(WaitFor([&] { return FileExists(p.replicant.pgdata() + "/.pgkeeper-new/base"); },
+  ASSERT_TRUE(WaitFor([&] { return FileExists(p.replicant.pgdata() + "/.pgkeeper-new/backup_label"); },
                       seconds(60)))
       << p.replicant.Log();
 }
