@@ -14,7 +14,7 @@ enum class ExitCode : int {
   kState = 4,      // the data directory's state forbids the action
   kTool = 5,       // initdb, pg_basebackup, psql or postgres failed
   kSystem = 6,     // an operating-system call failed
-  kInterrupted = 7 // stopped by a signal before postgres ran
+  kInterrupted = 7 // stopped by a signal; the process exits with 128 + signal
 };
 
 class Status {
