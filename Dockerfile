@@ -12,7 +12,7 @@ RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends \
         g++ cmake make pkg-config libpq-dev \
-        libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev; \
+        libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev; \
     rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -49,6 +49,7 @@ RUN set -eux; \
         postgresql-15-postgis-3-scripts \
         postgresql-15-pgrouting \
         libpq5 \
+        libcpp-httplib0.11 \
         ca-certificates; \
     rm -rf /var/lib/apt/lists/*; \
     test ! -e /etc/postgresql/15/main; \
@@ -61,7 +62,7 @@ RUN set -eux; \
 COPY --from=build /pgkeeper /usr/local/bin/pgkeeper
 
 VOLUME /var/lib/postgresql
-EXPOSE 5432
+EXPOSE 5432 8008
 STOPSIGNAL SIGTERM
 
 # `pgkeeper health` says whether this node serves queries in its role. The

@@ -344,6 +344,28 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
     }
     c->wal_keep_size = Trim(v);
   }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_API_PORT"}, &v, &found));
+  if (found && Trim(v) == "0") {
+    c->api_port = 0;
+  } else if (found) {
+    PGK_RETURN_IF_ERROR(ParsePort("PGKEEPER_API_PORT", v, &c->api_port));
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_API_LISTEN"}, &v, &found));
+  if (found && !Trim(v).empty()) {
+    v = Trim(v);
+    if (v != "*" && !IsValidHost(v)) {
+      return Status::Config("PGKEEPER_API_LISTEN='" + v +
+                            "' is not an address; expected '*' or one host name or IP");
+    }
+    c->api_listen = v;
+  } else {
+    c->api_listen = SplitList(c->listen_addresses).front();
+  }
+  if (c->api_port != 0 && c->api_port == c->port) {
+    return Status::Config("PGKEEPER_API_PORT=" + std::to_string(c->api_port) +
+                          " is PostgreSQL's own port (PGPORT); expected another port, or 0 to "
+                          "turn the API off");
+  }
   PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_CLONE_MAX_RATE"}, &v, &found));
   if (found && !Trim(v).empty()) {
     if (!IsValidRate(Trim(v))) {

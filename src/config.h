@@ -46,6 +46,9 @@ struct Config {
   std::string pg_bin = "/usr/lib/postgresql/15/bin";
   std::string initdb_dir = "/docker-entrypoint-initdb.d";
   std::string wal_keep_size = "512MB";
+  // HTTP API; port 0 turns it off. Empty listen: the first of listen_addresses.
+  int api_port = 8008;
+  std::string api_listen;
   // pg_basebackup --max-rate for clones ("" = unlimited), e.g. "50M".
   std::string clone_max_rate;
 

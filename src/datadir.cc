@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "config.h"
+#include "fs.h"
 
 namespace pgkeeper {
 namespace {
@@ -65,6 +66,13 @@ std::string Describe(DataDirState state, const DataDirFacts& f) {
     case DataDirState::kNotPostgres: return "files that are not a PostgreSQL data directory";
   }
   return "unknown";
+}
+
+Status WriteState(const std::string& datadir, const std::string& origin) {
+  return WriteFileAtomic(JoinPath(datadir, kStateFile),
+                         "# Written by pgkeeper: how this data directory was made.\norigin=" +
+                             origin + "\n",
+                         0600);
 }
 
 Status InspectDataDir(const std::string& pgdata, DataDirFacts* f) {

@@ -47,6 +47,9 @@ std::string Describe(DataDirState state, const DataDirFacts& facts);
 // Reads facts from disk. A missing directory is not an error.
 Status InspectDataDir(const std::string& pgdata, DataDirFacts* facts);
 
+// Records how the data in datadir was made ("init", "clone", "promoted").
+Status WriteState(const std::string& datadir, const std::string& origin);
+
 // Parses pgkeeper.state ("key=value" lines) and returns the value of key.
 std::optional<std::string> StateValue(const std::string& content, const std::string& key);
 

@@ -19,6 +19,9 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "progress.h"
+#include "api.h"
+#include "monitor.h"
 #include "postmaster.h"
 #include "process.h"
 #include "render.h"
@@ -28,7 +31,6 @@ namespace pgkeeper {
 namespace {
 
 constexpr int kStartTimeoutMs = 10 * 60 * 1000;  // crash recovery may take long
-constexpr const char kStatusFile[] = "pgkeeper.status";
 constexpr const char kPassFile[] = "pgpass";
 
 // Facts about the process pgkeeper runs as, after dropping privileges.
@@ -43,17 +45,8 @@ struct Node {
   Config config;
   Identity id;
   std::vector<std::string> ranges;  // resolved ALLOW_IP_RANGE
+  Monitor* monitor = nullptr;       // set once the run directory exists
 };
-
-// ---- status file ---------------------------------------------------------
-
-void WriteStatus(const Config& c, const std::string& phase, const std::string& message) {
-  std::string text = "phase=" + phase + "\nrole=" +
-                     std::string(c.promote_master ? "promoted" : c.is_replicant() ? "replicant" : "master") +
-                     "\npid=" + std::to_string(getpid()) + "\nmessage=" + message + "\n";
-  Status st = WriteFileAtomic(JoinPath(c.run_dir, kStatusFile), text, 0644);
-  if (!st.ok()) LogWarn("cannot write status file: " + st.message());
-}
 
 // ---- environment for children --------------------------------------------
 
@@ -96,10 +89,7 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(ChownTree(c.pgdata, uid, gid));
   }
   if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
-  if (::initgroups("postgres", gid) != 0) return Status::FromErrno("initgroups", errno);
-  if (::setgid(gid) != 0) return Status::FromErrno("setgid", errno);
-  if (::setuid(uid) != 0) return Status::FromErrno("setuid", errno);
-  return Status::Ok();
+  return BecomeUser("postgres", uid, gid);
 }
 
 std::vector<std::string> AttachedNetworks() {
@@ -157,13 +147,6 @@ Status WritePassFile(const Node& n) {
   return WriteFileAtomic(JoinPath(c.run_dir, kPassFile),
                          RenderPgpass("*", c.replicate_port, c.replication_login(),
                                       c.replication_login_password()),
-                         0600);
-}
-
-Status WriteState(const std::string& datadir, const std::string& origin) {
-  return WriteFileAtomic(JoinPath(datadir, kStateFile),
-                         "# Written by pgkeeper: how this data directory was made.\norigin=" +
-                             origin + "\n",
                          0600);
 }
 
@@ -275,7 +258,7 @@ Status InitMaster(const Node& n) {
   const Config& c = n.config;
   const std::string staging = StagingDir(c.pgdata);
   PGK_RETURN_IF_ERROR(RemoveTree(staging));
-  WriteStatus(c, "initialising", "running initdb");
+  n.monitor->SetPhase("initialising", "running initdb");
   SpawnSpec initdb;
   initdb.argv = {c.pg_bin + "/initdb", "-D", staging, "-U", c.superuser, "--encoding=UTF8",
                  "--locale=C.UTF-8", "--data-checksums", "--auth-local=peer",
@@ -304,7 +287,8 @@ std::string MasterName(const Config& c) {
   return c.replicate_from + ":" + std::to_string(c.replicate_port);
 }
 
-Status WaitForMaster(const Config& c) {
+Status WaitForMaster(const Node& n) {
+  const Config& c = n.config;
   ConnParams params = {{"host", c.replicate_from},
                        {"port", std::to_string(c.replicate_port)},
                        {"user", c.replication_login()},
@@ -321,24 +305,41 @@ Status WaitForMaster(const Config& c) {
                       std::to_string(attempt) + "): " + PingName(r) + "; next try in " +
                       std::to_string(delay_ms) + " ms";
     LogInfo(msg);
-    WriteStatus(c, "waiting-for-master", msg);
+    n.monitor->SetPhase("waiting-for-master", msg);
     PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
     delay_ms = std::min(delay_ms * 2, 5000);
   }
 }
 
-// Logs pg_basebackup's output; progress lines at most every few seconds.
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Logs pg_basebackup's output; progress goes to the monitor at once and to
+// the log every few seconds as percent, rate and time left.
 class CloneLogger {
  public:
+  explicit CloneLogger(Monitor* monitor) : monitor_(monitor), tracker_(WallMs()) {}
   void operator()(const std::string& line) {
-    bool progress = line.find(" kB (") != std::string::npos;
+    std::optional<BasebackupProgress> p = ParseBasebackupProgress(line);
+    if (!p) {
+      LogInfo(line);
+      return;
+    }
+    CloneProgress progress = tracker_.Update(*p, WallMs());
+    monitor_->SetClone(progress);
     auto now = std::chrono::steady_clock::now();
-    if (progress && now - last_ < std::chrono::seconds(3)) return;
-    if (progress) last_ = now;
-    LogInfo(line);
+    bool done = p->done_kb >= p->total_kb;
+    if (now - last_ < std::chrono::seconds(3) && !done) return;
+    last_ = now;
+    LogInfo(CloneProgressTracker::Describe(progress));
   }
 
  private:
+  Monitor* monitor_;
+  CloneProgressTracker tracker_;
   std::chrono::steady_clock::time_point last_{};
 };
 
@@ -355,7 +356,7 @@ Status CloneOnce(const Node& n) {
   spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFile));
   spec.env.push_back("PGAPPNAME=pgkeeper_clone");
   spec.env.push_back("PGCONNECT_TIMEOUT=10");
-  CloneLogger logger;
+  CloneLogger logger(n.monitor);
   Status st = RunTool(spec, [&](const std::string& line) { logger(line); });
   if (!st.ok()) {
     Status rm = RemoveTree(staging);
@@ -373,8 +374,8 @@ Status Clone(const Node& n) {
   const Config& c = n.config;
   int delay_ms = 1000;
   for (int attempt = 1;; ++attempt) {
-    PGK_RETURN_IF_ERROR(WaitForMaster(c));
-    WriteStatus(c, "cloning", "copying " + MasterName(c) + " with pg_basebackup");
+    PGK_RETURN_IF_ERROR(WaitForMaster(n));
+    n.monitor->SetPhase("cloning", "copying " + MasterName(c) + " with pg_basebackup");
     LogInfo("cloning " + MasterName(c) + " with pg_basebackup (attempt " + std::to_string(attempt) + ")");
     auto start = std::chrono::steady_clock::now();
     Status st = CloneOnce(n);
@@ -391,31 +392,19 @@ Status Clone(const Node& n) {
   }
 }
 
-Status Promote(const Config& c) {
-  WriteStatus(c, "promoting", "promoting this replicant to master");
-  PgConn conn;
-  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
-  auto start = std::chrono::steady_clock::now();
-  std::string done;
-  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(true, 60)", &done));
-  if (done != "t") return Status::Tool("pg_promote did not finish within 60 s");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+Status Promote(const Node& n) {
+  n.monitor->SetPhase("promoting", "promoting this replicant to master");
+  int64_t ms = 0;
+  PGK_RETURN_IF_ERROR(PromoteLocal(n.config, &ms));
+  n.monitor->SetPromoted();
   LogInfo("promoted to master in " + std::to_string(ms) + " ms; this node now accepts writes");
-  return WriteState(c.pgdata, "promoted");
+  return Status::Ok();
 }
 
 // ---- supervision ---------------------------------------------------------
 
-int Supervise(const Node& n, Postmaster& pm, bool standby) {
-  const Config& c = n.config;
+int Supervise(const Node& n, Postmaster& pm) {
   bool stopping = false;
-  bool reported_wal_missing = false;
-  std::string last_phase;
-  PgConn conn;
-  bool connected = false;
-  bool streaming = false;
-  auto streaming_since = std::chrono::steady_clock::now();
-  auto next_check = std::chrono::steady_clock::now();
   for (;;) {
     int ws = 0;
     if (pm.Exited(&ws)) {
@@ -426,7 +415,8 @@ int Supervise(const Node& n, Postmaster& pm, bool standby) {
         LogError("postgres exited unexpectedly (" + DescribeWaitStatus(ws) + ")");
         if (code == 0) code = static_cast<int>(ExitCode::kTool);
       }
-      WriteStatus(c, "stopped", "postgres " + DescribeWaitStatus(ws));
+      n.monitor->ExpectPostgres(false);
+      n.monitor->SetPhase("stopped", "postgres " + DescribeWaitStatus(ws));
       return code;
     }
     if (int sig = StopSignal(); sig && !stopping) {
@@ -435,60 +425,23 @@ int Supervise(const Node& n, Postmaster& pm, bool standby) {
               (to_send == SIGINT ? "a fast" : "an immediate") + " shutdown");
       ::kill(pm.pid(), to_send);
       stopping = true;
-      WriteStatus(c, "stopping", "shutting down");
+      n.monitor->ExpectPostgres(false);
+      n.monitor->SetPhase("stopping", "shutting down");
     }
     if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
-    auto now = std::chrono::steady_clock::now();
-    if (!stopping && standby && now >= next_check) {
-      next_check = now + std::chrono::seconds(1);
-      std::string phase = "standby", message = "following " + MasterName(c) + ", not streaming";
-      if (pm.wal_missing()) {
-        phase = "stalled";
-        message = "cannot resume: the master " + MasterName(c) +
-                  " no longer has WAL this replicant needs; set DESTROY_DATABASE_ON_RESTART="
-                  "True and restart to take a fresh copy";
-        if (!reported_wal_missing) {
-          LogError(message + " (postgres said: " + pm.wal_missing_line() + ")");
-          reported_wal_missing = true;
-        }
-      }
-      if (!connected) connected = conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")).ok();
-      std::string status;
-      if (connected && !conn.QueryValue("SELECT status FROM pg_stat_wal_receiver", &status).ok()) {
-        connected = false;
-      }
-      // The walreceiver reports "streaming" for a moment before it learns
-      // the WAL is gone, so missing WAL wins until streaming has lasted.
-      if (status == "streaming" && !streaming) streaming_since = now;
-      streaming = status == "streaming";
-      if (pm.wal_missing() && streaming && now - streaming_since > std::chrono::seconds(30)) {
-        pm.ClearWalMissing();
-        reported_wal_missing = false;
-      }
-      if (status == "streaming" && !pm.wal_missing()) {
-        phase = "streaming";
-        message = "streaming from " + MasterName(c);
-      }
-      if (phase != last_phase) {
-        if (phase == "streaming" || last_phase == "streaming") LogInfo(message);
-        WriteStatus(c, phase, message);
-        last_phase = phase;
-      }
-    }
-    WaitEvents(standby ? 1000 : 5000, {});
+    WaitEvents(5000, {});
   }
 }
 
-std::vector<std::string> ServerArgs() { return {}; }
 
-int Fail(const Config& c, const Status& st, const std::string& context) {
+int Fail(Monitor* monitor, const Status& st, const std::string& context) {
   if (st.code() == ExitCode::kInterrupted) {
     LogInfo(context + ": " + st.message());
-    WriteStatus(c, "stopped", st.message());
+    if (monitor) monitor->SetPhase("stopped", st.message());
     return 128 + (StopSignal() ? StopSignal() : SIGTERM);
   }
   LogError(context + ": " + st.message());
-  WriteStatus(c, "failed", st.message());
+  if (monitor) monitor->SetPhase("failed", st.message());
   return st.exit_code();
 }
 
@@ -503,21 +456,35 @@ int RunKeeper(const Env& env) {
   }
   const Config& c = n.config;
   st = PrepareDirectories(c, &n.id);
-  if (!st.ok()) return Fail(c, st, "cannot prepare directories");
+  if (!st.ok()) return Fail(nullptr, st, "cannot prepare directories");
   n.ranges = c.allow_ip_ranges.empty() ? AttachedNetworks() : c.allow_ip_ranges;
-  WriteStatus(c, "starting", "inspecting the data directory");
+
+  KeeperState initial;
+  initial.phase = "starting";
+  initial.message = "inspecting the data directory";
+  initial.configured_replicant = c.is_replicant();
+  if (c.is_replicant()) initial.master = MasterName(c);
+  Monitor monitor(c, initial);
+  n.monitor = &monitor;
+  ApiServer api;
+  if (c.api_port > 0) {
+    st = api.Start(c.api_listen, c.api_port, [&monitor] { return monitor.Latest(); });
+    if (!st.ok()) return Fail(&monitor, st, "cannot start the HTTP API");
+    LogInfo("HTTP API listening on " + c.api_listen + ":" + std::to_string(c.api_port));
+  }
 
   st = SettleSwap(c.pgdata);
-  if (!st.ok()) return Fail(c, st, "cannot settle the data directory");
+  if (!st.ok()) return Fail(&monitor, st, "cannot settle the data directory");
   DataDirFacts facts;
   st = InspectDataDir(c.pgdata, &facts);
-  if (!st.ok()) return Fail(c, st, "cannot inspect the data directory");
+  if (!st.ok()) return Fail(&monitor, st, "cannot inspect the data directory");
   DataDirState state = Classify(facts);
   LogInfo("data directory " + c.pgdata + ": " + Describe(state, facts));
+  if (state == DataDirState::kPromoted) monitor.SetPromoted();
   Plan plan = Decide(c, state);
   if (plan.action == Action::kRefuse) {
     LogError("refusing to start: " + plan.reason);
-    WriteStatus(c, "refused", plan.reason);
+    monitor.SetPhase("refused", plan.reason);
     return static_cast<int>(plan.refuse_code);
   }
   LogInfo("decision: " + plan.reason);
@@ -537,58 +504,56 @@ int RunKeeper(const Env& env) {
       break;
     default: break;
   }
-  if (!st.ok()) return Fail(c, st, std::string(ActionName(plan.action)) + " failed");
+  if (!st.ok()) return Fail(&monitor, st, std::string(ActionName(plan.action)) + " failed");
 
   // Promotion starts the standby without a master to follow, then promotes.
   bool promote = plan.action == Action::kPromote;
   st = WriteConfigFiles(n, c.pgdata, standby);
-  if (!st.ok()) return Fail(c, st, "cannot write configuration");
-  if (standby) WriteStatus(c, "starting", "starting the replicant");
+  if (!st.ok()) return Fail(&monitor, st, "cannot write configuration");
+  monitor.SetPhase("starting", standby ? "starting the replicant" : "starting postgres");
   Postmaster pm;
-  st = pm.Start(c, c.pgdata, ServerArgs(), BaseEnv(n));
+  pm.set_on_wal_missing([&monitor](const std::string& line) { monitor.NoteWalMissing(line); });
+  st = pm.Start(c, c.pgdata, {}, BaseEnv(n));
   if (st.ok()) st = pm.WaitReady(kStartTimeoutMs);
-  if (st.ok() && promote) st = Promote(c);
+  if (st.ok() && promote) st = Promote(n);
   if (st.ok() && !standby) st = ApplyMasterObjects(c);
   if (!st.ok()) {
-    int code = Fail(c, st, "cannot start postgres");
+    int code = Fail(&monitor, st, "cannot start postgres");
     pm.Stop(SIGINT);
     return code;
   }
-  if (!standby) {
+  if (standby) {
+    monitor.SetPhase("standby", "following " + MasterName(c) + ", not streaming yet");
+  } else {
     LogInfo("master ready on port " + std::to_string(c.port));
-    WriteStatus(c, "running", "master accepting reads and writes");
+    monitor.SetPhase("running", "master accepting reads and writes");
   }
-  return Supervise(n, pm, standby);
+  monitor.ExpectPostgres(true);
+  int code = Supervise(n, pm);
+  api.Stop();
+  return code;
 }
 
-int RunHealth(const Env& env) {
-  auto get = [&](const char* name, const std::string& def) {
-    auto it = env.find(name);
-    return it == env.end() || it->second.empty() ? def : it->second;
-  };
-  std::string run_dir = get("PGKEEPER_RUN_DIR", "/var/run/postgresql");
-  std::string port = get("PGPORT", "5432");
-  // The socket's peer map lets root and postgres log in as POSTGRES_USER;
-  // a role that fails authentication would put a FATAL line in the log.
-  std::string user = get("POSTGRES_USER", "docker");
-  std::string text;
-  if (!ReadWholeFile(JoinPath(run_dir, kStatusFile), &text).ok()) {
-    std::cout << "unhealthy: pgkeeper has not written " << JoinPath(run_dir, kStatusFile) << "\n";
-    return 1;
+Status PromoteLocal(const Config& c, int64_t* elapsed_ms) {
+  PgConn conn;
+  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
+  std::string in_recovery;
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
+  if (in_recovery != "t") {
+    return Status::State("this node is already a master (not in recovery); nothing to promote");
   }
-  std::string phase = StateValue(text, "phase").value_or("unknown");
-  std::string message = StateValue(text, "message").value_or("");
-  bool serving = phase == "running" || phase == "streaming" || phase == "standby";
-  if (serving) {
-    PingResult r = Ping({{"host", run_dir}, {"port", port}, {"dbname", "postgres"},
-                         {"user", user}, {"connect_timeout", "3"}});
-    if (r != PingResult::kOk) {
-      std::cout << "unhealthy: " << phase << ", but postgres is " << PingName(r) << "\n";
-      return 1;
-    }
-  }
-  std::cout << (serving ? "healthy: " : "unhealthy: ") << phase << ": " << message << "\n";
-  return serving ? 0 : 1;
+  auto start = std::chrono::steady_clock::now();
+  std::string done;
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(true, 60)", &done));
+  if (done != "t") return Status::Tool("pg_promote did not finish within 60 s");
+  // Taking a transaction ID fails in recovery: this proves writes work.
+  std::string xid;
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT txid_current()", &xid));
+  *elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+  // Recorded so that a later start never clones over this node's writes.
+  return WriteState(c.pgdata, "promoted");
 }
 
 }  // namespace pgkeeper

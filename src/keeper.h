@@ -2,14 +2,20 @@
 #ifndef PGKEEPER_KEEPER_H_
 #define PGKEEPER_KEEPER_H_
 
+#include <cstdint>
+
 #include "config.h"
+#include "status.h"
 
 namespace pgkeeper {
 
 // Runs the node until postgres exits; returns the process exit code.
 int RunKeeper(const Env& env);
-// Prints the node's phase; 0 when it serves queries, 1 otherwise.
-int RunHealth(const Env& env);
+
+// Promotes the local PostgreSQL (REQUIRES: it runs, in recovery) with
+// pg_promote, checks that it takes writes, and records the promotion in
+// $PGDATA/pgkeeper.state. *elapsed_ms: from the request to a working write.
+Status PromoteLocal(const Config& config, int64_t* elapsed_ms);
 
 }  // namespace pgkeeper
 

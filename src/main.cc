@@ -1,7 +1,9 @@
 // pgkeeper: the container entrypoint. main() only dispatches subcommands.
-#include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include "commands.h"
 #include "config.h"
 #include "keeper.h"
 #include "log.h"
@@ -11,13 +13,20 @@ extern char** environ;
 
 namespace {
 
+using pgkeeper::Args;
+using pgkeeper::Env;
+
 struct Command {
   const char* name;
   const char* help;
-  int (*run)(const pgkeeper::Env& env);
+  int (*run)(const Env& env, const Args& args);
 };
 
-int RunCommand(const pgkeeper::Env& env) {
+int RunCommand(const Env& env, const Args& args) {
+  if (!args.empty()) {
+    std::cerr << "pgkeeper: run takes no options; configuration comes from the environment\n";
+    return 2;
+  }
   pgkeeper::Status st = pgkeeper::InitSignals();
   if (!st.ok()) {
     pgkeeper::LogError(st.message());
@@ -28,11 +37,14 @@ int RunCommand(const pgkeeper::Env& env) {
 
 const Command kCommands[] = {
     {"run", "prepare the data directory and run postgres as a child (the entrypoint)", RunCommand},
-    {"health", "exit 0 when this node serves queries (for HEALTHCHECK)", pgkeeper::RunHealth},
+    {"health", "[--ready|--live] exit 0 when this node is healthy (for HEALTHCHECK)",
+     pgkeeper::RunHealth},
+    {"status", "[--json] role, phase, LSNs, lag and replicants of this node", pgkeeper::RunStatus},
+    {"promote", "promote this running replicant to master now", pgkeeper::RunPromote},
 };
 
 int Usage(std::ostream& out, int code) {
-  out << "usage: pgkeeper <command>\n\ncommands:\n";
+  out << "usage: pgkeeper <command> [options]\n\ncommands:\n";
   for (const auto& c : kCommands) out << "  " << c.name << "\t" << c.help << "\n";
   out << "\nConfiguration comes from environment variables; see README.md.\n";
   return code;
@@ -45,15 +57,12 @@ int main(int argc, char** argv) {
   std::string name = argv[1];
   if (name == "-h" || name == "--help" || name == "help") return Usage(std::cout, 0);
   if (name == "--version" || name == "version") {
-    std::cout << "pgkeeper 0.1.0\n";
+    std::cout << "pgkeeper 0.2.0\n";
     return 0;
   }
-  if (argc > 2) {
-    std::cerr << "pgkeeper: " << name << " takes no arguments\n";
-    return 2;
-  }
+  Args args(argv + 2, argv + argc);
   for (const auto& c : kCommands) {
-    if (name == c.name) return c.run(pgkeeper::EnvFromEnviron(environ));
+    if (name == c.name) return c.run(pgkeeper::EnvFromEnviron(environ), args);
   }
   std::cerr << "pgkeeper: unknown command '" << name << "'\n";
   return Usage(std::cerr, 2);

@@ -32,8 +32,13 @@ PgConn::~PgConn() {
   if (conn_) PQfinish(conn_);
 }
 
-Status PgConn::Connect(const ConnParams& params) {
+void PgConn::Close() {
   if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+Status PgConn::Connect(const ConnParams& params) {
+  Close();
   Params p(params);
   conn_ = PQconnectdbParams(p.keys.data(), p.values.data(), 0);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {

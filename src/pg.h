@@ -25,6 +25,7 @@ class PgConn {
   // Connects with keyword/value parameters (never a password in a string
   // that could be logged: errors report libpq's message only).
   Status Connect(const ConnParams& params);
+  void Close();
   // Runs a statement that returns no rows we need.
   Status Exec(const std::string& sql);
   // Runs a query and returns the first column of the first row ("" if none).

@@ -68,10 +68,8 @@ void Postmaster::ForwardStderr(int fd) {
   LineSplitter splitter;
   auto on_line = [this](const std::string& line) {
     LogRaw(line);
-    if (line.find("has already been removed") != std::string::npos) {
-      std::lock_guard<std::mutex> lock(mu_);
-      wal_missing_line_ = line;
-      wal_missing_.store(true);
+    if (on_wal_missing_ && line.find("has already been removed") != std::string::npos) {
+      on_wal_missing_(line);
     }
   };
   char buf[8192];
@@ -84,11 +82,6 @@ void Postmaster::ForwardStderr(int fd) {
   }
   splitter.Flush(on_line);
   ::close(fd);
-}
-
-std::string Postmaster::wal_missing_line() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return wal_missing_line_;
 }
 
 bool Postmaster::Exited(int* wait_status) {

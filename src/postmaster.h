@@ -4,8 +4,7 @@
 
 #include <sys/types.h>
 
-#include <atomic>
-#include <mutex>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,11 +40,11 @@ class Postmaster {
   bool Exited(int* wait_status);
 
   pid_t pid() const { return pid_; }
-  // True once postgres logged that WAL it needs was already removed upstream.
-  bool wal_missing() const { return wal_missing_.load(); }
-  std::string wal_missing_line();
-  // Forget the WAL trouble (streaming has been healthy again for a while).
-  void ClearWalMissing() { wal_missing_.store(false); }
+  // Called (on the log thread) with postgres' line when it reports that WAL
+  // it needs was already removed on the master. REQUIRES: set before Start.
+  void set_on_wal_missing(std::function<void(const std::string&)> fn) {
+    on_wal_missing_ = std::move(fn);
+  }
 
  private:
   void ForwardStderr(int fd);
@@ -55,9 +54,7 @@ class Postmaster {
   bool exited_ = false;
   int wait_status_ = 0;
   std::thread reader_;
-  std::atomic<bool> wal_missing_{false};
-  std::mutex mu_;
-  std::string wal_missing_line_;
+  std::function<void(const std::string&)> on_wal_missing_;
 };
 
 }  // namespace pgkeeper

@@ -1,6 +1,8 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -93,6 +95,20 @@ Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
   ::setpgid(pid, pid);
   *out_pid = pid;
   return Status::Ok();
+}
+
+Status BecomeUser(const std::string& name, uid_t uid, gid_t gid) {
+  if (::initgroups(name.c_str(), gid) != 0) return Status::FromErrno("initgroups", errno);
+  if (::setgid(gid) != 0) return Status::FromErrno("setgid", errno);
+  if (::setuid(uid) != 0) return Status::FromErrno("setuid", errno);
+  return Status::Ok();
+}
+
+Status BecomePostgresIfRoot() {
+  if (geteuid() != 0) return Status::Ok();
+  struct passwd* pw = getpwnam("postgres");
+  if (!pw) return Status::System("running as root but there is no 'postgres' OS user to run as");
+  return BecomeUser("postgres", pw->pw_uid, pw->pw_gid);
 }
 
 int StopSignal() {

@@ -33,6 +33,11 @@ struct SpawnSpec {
 
 Status Spawn(const SpawnSpec& spec, pid_t* pid);
 
+// Drops root privileges for good: supplementary groups, gid, then uid.
+Status BecomeUser(const std::string& name, uid_t uid, gid_t gid);
+// If running as root, becomes the postgres user; otherwise does nothing.
+Status BecomePostgresIfRoot();
+
 // The stop signal received so far (SIGTERM, SIGINT or SIGQUIT), or 0.
 int StopSignal();
 // SIGHUPs received since the last call.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -86,10 +87,12 @@ Node::Node(const Scratch& scratch, const std::string& name,
       pgdata_(dir_ + "/data"),
       run_dir_(dir_ + "/run"),
       log_path_(dir_ + ".log"),
-      port_(FreePort()) {
+      port_(FreePort()),
+      api_port_(FreePort()) {
   mkdir(dir_.c_str(), 0755);
   env_ = {{"PGDATA", pgdata_},
           {"PGPORT", std::to_string(port_)},
+          {"PGKEEPER_API_PORT", std::to_string(api_port_)},
           {"PGKEEPER_RUN_DIR", run_dir_},
           {"PGKEEPER_LISTEN_ADDRESSES", "127.0.0.1"},
           {"PGKEEPER_INITDB_DIR", dir_ + "/initdb.d"},
@@ -171,7 +174,7 @@ bool Node::Running() {
 bool Node::Healthy() {
   std::string cmd = "PGKEEPER_RUN_DIR='" + run_dir_ + "' PGPORT=" + std::to_string(port_) +
                     " POSTGRES_USER=" + Env("POSTGRES_USER") + " " + PGKEEPER_BIN +
-                    " health >/dev/null 2>&1";
+                    " health --ready >/dev/null 2>&1";
   return system(cmd.c_str()) == 0;
 }
 
@@ -233,6 +236,19 @@ void Node::WaitQuery(const std::string& sql, const std::string& expected, second
       timeout);
   ASSERT_TRUE(ok) << "query '" << sql << "' gave '" << last << "', expected '" << expected
                   << "'; log:\n" << Log();
+}
+
+int Node::Http(const std::string& path, std::string* body, const std::string& method) {
+  httplib::Client client("127.0.0.1", api_port_);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(5, 0);
+  httplib::Result res = method == "HEAD"      ? client.Head(path.c_str())
+                        : method == "OPTIONS" ? client.Options(path.c_str())
+                        : method == "POST"    ? client.Post(path.c_str())
+                                              : client.Get(path.c_str());
+  if (!res) return 0;
+  if (body) *body = res->body;
+  return res->status;
 }
 
 std::map<std::string, std::string> ReplicantOf(const Node& master,

@@ -75,6 +75,10 @@ class Node {
                  seconds timeout = seconds(60), const std::string& db = "gis");
 
   int port() const { return port_; }
+  int api_port() const { return api_port_; }
+  // GET (or another method) on the node's HTTP API; returns the status code
+  // (0 when nothing answers) and fills *body.
+  int Http(const std::string& path, std::string* body = nullptr, const std::string& method = "GET");
   pid_t pid() const { return pid_; }
   const std::string& pgdata() const { return pgdata_; }
   const std::string& run_dir() const { return run_dir_; }
@@ -83,6 +87,7 @@ class Node {
  private:
   std::string dir_, pgdata_, run_dir_, log_path_;
   int port_;
+  int api_port_;
   pid_t pid_ = -1;
   std::map<std::string, std::string> env_;
 };

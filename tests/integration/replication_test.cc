@@ -24,7 +24,7 @@ TEST(Replication, TableMadeOnMasterAppearsOnReplicantWhichRejectsWrites) {
   Node& master = p.master;
   Node& replicant = p.replicant;
   EXPECT_TRUE(replicant.LogContains("decision: clone the master"));
-  EXPECT_TRUE(replicant.LogContains("streaming from 127.0.0.1:"));
+  replicant.WaitLog("streaming from 127.0.0.1:");
 
   EXPECT_EQ(master.Query("CREATE TABLE roads(id int, name text)"), "OK");
   EXPECT_EQ(master.Query("INSERT INTO roads VALUES (1, 'A1')"), "OK");
@@ -113,7 +113,7 @@ TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
   replicant.WaitLog("no longer has WAL this replicant needs", seconds(60));
   EXPECT_TRUE(WaitFor([&] { return !replicant.Healthy(); }, seconds(10)));
   std::string health = ReadFile(replicant.run_dir() + "/pgkeeper.status");
-  EXPECT_NE(health.find("phase=stalled"), std::string::npos) << health;
+  EXPECT_NE(health.find("\"phase\":\"stalled\""), std::string::npos) << health;
   EXPECT_NE(health.find("DESTROY_DATABASE_ON_RESTART=True"), std::string::npos) << health;
 }
 

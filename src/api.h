@@ -1,0 +1,63 @@
+// The HTTP API: Patroni-style role checks, status and metrics.
+//
+// Route() is pure: it answers from a snapshot, so a slow or hung PostgreSQL
+// never blocks a request. ApiServer only binds cpp-httplib to Route().
+#ifndef PGKEEPER_API_H_
+#define PGKEEPER_API_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "snapshot.h"
+#include "status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace pgkeeper {
+
+// A lag threshold from ?lag=: bytes ("16MB", "1024") or seconds ("5s", "500ms").
+struct LagLimit {
+  bool is_time = false;
+  double value = 0;  // bytes or seconds
+};
+// nullopt when the text is not a size or a duration.
+std::optional<LagLimit> ParseLag(const std::string& text);
+
+struct Reply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// Facts older than this are not trusted for role checks.
+inline constexpr int64_t kStaleAfterMs = 10000;
+
+// Answers a request. method is GET, HEAD, OPTIONS, ...; HEAD and OPTIONS get
+// GET's status and headers with no body.
+Reply Route(const Snapshot& snapshot, const std::string& method, const std::string& path,
+            const std::map<std::string, std::string>& query, int64_t now_ms);
+
+class ApiServer {
+ public:
+  using SnapshotFn = std::function<Snapshot()>;
+  ApiServer();
+  ~ApiServer();
+  // Binds host:port (host "*" means every IPv4 address) and serves on a thread.
+  Status Start(const std::string& host, int port, SnapshotFn snapshot);
+  void Stop();
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_API_H_

@@ -1,0 +1,24 @@
+// The small subcommands run next to a live node (docker exec): health,
+// status and promote.
+#ifndef PGKEEPER_COMMANDS_H_
+#define PGKEEPER_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace pgkeeper {
+
+using Args = std::vector<std::string>;
+
+// `pgkeeper health [--ready|--live]`: one line; exit 0 when healthy.
+int RunHealth(const Env& env, const Args& args);
+// `pgkeeper status [--json]`: role, phase, LSNs, lag, replicants.
+int RunStatus(const Env& env, const Args& args);
+// `pgkeeper promote`: promote this running replicant now.
+int RunPromote(const Env& env, const Args& args);
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_COMMANDS_H_

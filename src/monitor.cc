@@ -1,0 +1,249 @@
+#include "monitor.h"
+
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+
+namespace pgkeeper {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t ToInt(const std::string& v, int64_t fallback = -1) {
+  if (v.empty()) return fallback;
+  try {
+    return std::stoll(v);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+double ToDouble(const std::string& v, double fallback = -1) {
+  if (v.empty()) return fallback;
+  try {
+    return std::stod(v);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+// A replicant keeps "stalled" until streaming has lasted this long: the
+// walreceiver briefly reports streaming before it learns the WAL is gone.
+constexpr auto kStreamingClearsStall = std::chrono::seconds(30);
+
+}  // namespace
+
+ConnParams MonitorParams(const Config& c) {
+  ConnParams p = LocalParams(c.run_dir, c.port, c.superuser, "postgres");
+  p["connect_timeout"] = "2";
+  p["options"] = "-c statement_timeout=2000";
+  p["application_name"] = "pgkeeper_monitor";
+  return p;
+}
+
+Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
+  std::vector<std::vector<std::string>> rows;
+  PGK_RETURN_IF_ERROR(conn.QueryRows(
+      "SELECT current_setting('server_version'), pg_is_in_recovery()", &rows));
+  s->postgres_up = true;
+  s->server_version = rows[0][0];
+  s->in_recovery = rows[0][1] == "t";
+  if (s->in_recovery) {
+    PGK_RETURN_IF_ERROR(conn.QueryRows(
+        "SELECT w.status, pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
+        "  pg_wal_lsn_diff(GREATEST(w.latest_end_lsn, pg_last_wal_receive_lsn()), "
+        "                  pg_last_wal_replay_lsn())::bigint, "
+        "  CASE WHEN pg_last_wal_receive_lsn() IS NULL "
+        "         OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
+        "       ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END, "
+        "  COALESCE(w.received_tli, (SELECT timeline_id FROM pg_control_checkpoint())) "
+        "FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver w ON true",
+        &rows));
+    const auto& r = rows[0];
+    s->streaming = r[0] == "streaming";
+    s->received_lsn = r[1];
+    s->replayed_lsn = r[2];
+    s->lag_bytes = ToInt(r[3]);
+    s->lag_seconds = ToDouble(r[4]);
+    s->timeline = static_cast<int>(ToInt(r[5], 0));
+    return Status::Ok();
+  }
+  PGK_RETURN_IF_ERROR(conn.QueryRows(
+      "SELECT pg_current_wal_lsn()::text, "
+      "  ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int",
+      &rows));
+  s->current_lsn = rows[0][0];
+  s->timeline = static_cast<int>(ToInt(rows[0][1], 0));
+  PGK_RETURN_IF_ERROR(conn.QueryRows(
+      "SELECT application_name, COALESCE(host(client_addr), 'local'), state, "
+      "  COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, -1), "
+      "  COALESCE(extract(epoch FROM replay_lag), 0) "
+      "FROM pg_stat_replication ORDER BY application_name, client_addr",
+      &rows));
+  s->replicants.clear();
+  for (const auto& r : rows) {
+    s->replicants.push_back(ReplicantInfo{r[0], r[1], r[2], ToInt(r[3]), ToDouble(r[4])});
+  }
+  return Status::Ok();
+}
+
+Monitor::Monitor(const Config& config, KeeperState initial) : config_(config), keeper_(initial) {
+  keeper_.pid = getpid();
+  latest_.keeper = keeper_;
+  latest_.taken_at_ms = NowMs();
+  WriteStatusFile(keeper_);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Monitor::~Monitor() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Monitor::WriteStatusFile(const KeeperState& k) {
+  // Not fsynced: the file describes the running process and is rewritten often.
+  std::string path = JoinPath(config_.run_dir, kStatusFile);
+  std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (!f) return;
+  std::string text = KeeperStateToJson(k) + "\n";
+  fwrite(text.data(), 1, text.size(), f);
+  fclose(f);
+  if (rename(tmp.c_str(), path.c_str()) != 0) LogWarn("cannot write " + path);
+}
+
+void Monitor::SetPhase(const std::string& phase, const std::string& message) {
+  KeeperState k;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keeper_.phase = phase;
+    keeper_.message = message;
+    if (phase != "cloning") keeper_.clone = CloneProgress();
+    latest_.keeper = keeper_;
+    k = keeper_;
+  }
+  WriteStatusFile(k);
+}
+
+void Monitor::SetClone(const CloneProgress& clone) {
+  KeeperState k;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keeper_.clone = clone;
+    latest_.keeper = keeper_;
+    k = keeper_;
+  }
+  WriteStatusFile(k);
+}
+
+void Monitor::SetPromoted() {
+  KeeperState k;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keeper_.promoted = true;
+    latest_.keeper = keeper_;
+    k = keeper_;
+  }
+  WriteStatusFile(k);
+}
+
+void Monitor::NoteWalMissing(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  keeper_.wal_missing = line;
+}
+
+void Monitor::ExpectPostgres(bool expected) {
+  expect_postgres_.store(expected);
+  cv_.notify_all();
+}
+
+Snapshot Monitor::Latest() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return latest_;
+}
+
+KeeperState Monitor::Keeper() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return keeper_;
+}
+
+void Monitor::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    Poll();
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+  }
+}
+
+void Monitor::Poll() {
+  Snapshot s;
+  if (expect_postgres_.load()) {
+    if (!connected_) connected_ = conn_.Connect(MonitorParams(config_)).ok();
+    if (connected_ && !CollectPostgresFacts(conn_, &s).ok()) {
+      connected_ = false;
+      s = Snapshot();
+    }
+  } else if (connected_) {
+    conn_.Close();
+    connected_ = false;
+  }
+  s.taken_at_ms = NowMs();
+
+  std::string log_line;
+  bool log_error = false;
+  KeeperState k;
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string& phase = keeper_.phase;
+    bool standby_phase = phase == "standby" || phase == "streaming" || phase == "stalled";
+    if (s.postgres_up && standby_phase) {
+      auto now = std::chrono::steady_clock::now();
+      if (s.streaming && !streaming_) streaming_since_ = now;
+      streaming_ = s.streaming;
+      if (!keeper_.wal_missing.empty() && streaming_ && now - streaming_since_ > kStreamingClearsStall) {
+        keeper_.wal_missing.clear();
+      }
+      std::string next = StandbyPhase(s.in_recovery, s.streaming, !keeper_.wal_missing.empty());
+      if (next != phase) {
+        changed = true;
+        if (next == "running") {
+          keeper_.promoted = true;
+          keeper_.message = "promoted while running; this node now accepts writes";
+          log_line = keeper_.message;
+        } else if (next == "stalled") {
+          keeper_.message = "cannot resume: the master " + keeper_.master +
+                            " no longer has WAL this replicant needs; set "
+                            "DESTROY_DATABASE_ON_RESTART=True and restart to take a fresh copy";
+          log_line = keeper_.message + " (postgres said: " + keeper_.wal_missing + ")";
+          log_error = true;
+        } else if (next == "streaming") {
+          keeper_.message = "streaming from " + keeper_.master;
+          log_line = keeper_.message;
+        } else {
+          keeper_.message = "following " + keeper_.master + ", not streaming";
+          if (phase == "streaming") log_line = "stopped streaming from " + keeper_.master;
+        }
+        keeper_.phase = next;
+      }
+    }
+    s.keeper = keeper_;
+    latest_ = s;
+    k = keeper_;
+  }
+  if (!log_line.empty()) log_error ? LogError(log_line) : LogInfo(log_line);
+  if (changed) WriteStatusFile(k);
+}
+
+}  // namespace pgkeeper

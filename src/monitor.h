@@ -1,0 +1,66 @@
+// The monitor keeps the node's snapshot: pgkeeper's phase (set by the
+// executor) and PostgreSQL's facts (polled once a second on its own thread,
+// with short timeouts, so neither the supervisor nor the API ever waits on
+// PostgreSQL). It also writes the status file read by `pgkeeper health`
+// and `pgkeeper status`.
+#ifndef PGKEEPER_MONITOR_H_
+#define PGKEEPER_MONITOR_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "config.h"
+#include "pg.h"
+#include "snapshot.h"
+#include "status.h"
+
+namespace pgkeeper {
+
+inline constexpr const char kStatusFile[] = "pgkeeper.status";
+
+// Reads PostgreSQL's replication facts into *s (postgres_up and the rest).
+Status CollectPostgresFacts(PgConn& conn, Snapshot* s);
+// Connection parameters for the monitor: the local socket with timeouts.
+ConnParams MonitorParams(const Config& c);
+
+class Monitor {
+ public:
+  Monitor(const Config& config, KeeperState initial);
+  ~Monitor();
+
+  void SetPhase(const std::string& phase, const std::string& message);
+  void SetClone(const CloneProgress& clone);
+  void SetPromoted();
+  void NoteWalMissing(const std::string& postgres_line);
+  // From now on PostgreSQL is expected to run: poll it.
+  void ExpectPostgres(bool expected);
+
+  Snapshot Latest();
+  KeeperState Keeper();
+
+ private:
+  void Loop();
+  void Poll();
+  void WriteStatusFile(const KeeperState& k);
+
+  const Config config_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  KeeperState keeper_;
+  Snapshot latest_;
+  bool stop_ = false;
+  std::atomic<bool> expect_postgres_{false};
+  bool streaming_ = false;
+  std::chrono::steady_clock::time_point streaming_since_;
+  PgConn conn_;  // used by the polling thread only
+  bool connected_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_MONITOR_H_

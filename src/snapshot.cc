@@ -1,0 +1,281 @@
+#include "snapshot.h"
+
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace pgkeeper {
+
+using nlohmann::json;
+
+std::string Snapshot::role() const {
+  const std::string& p = keeper.phase;
+  if (p == "waiting-for-master" || p == "cloning") return "cloning";
+  if (p == "starting" || p == "initialising" || p == "promoting") return "starting";
+  if (!postgres_up) return "stopped";
+  if (in_recovery) return "replicant";
+  return keeper.promoted || keeper.configured_replicant ? "promoted" : "master";
+}
+
+bool Snapshot::serving() const {
+  std::string r = role();
+  return postgres_up && (r == "master" || r == "promoted" || r == "replicant");
+}
+
+std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing) {
+  if (!in_recovery) return "running";
+  if (wal_missing) return "stalled";
+  return streaming ? "streaming" : "standby";
+}
+
+namespace {
+
+json CloneJson(const CloneProgress& c) {
+  return {{"active", c.active},
+          {"done_bytes", c.done_bytes},
+          {"total_bytes", c.total_bytes},
+          {"percent", std::round(c.percent() * 10) / 10},
+          {"rate_bytes_per_second", std::round(c.rate_bytes_per_s)},
+          {"eta_seconds", c.eta_seconds < 0 ? json(nullptr) : json(std::round(c.eta_seconds))}};
+}
+
+json KeeperJson(const KeeperState& k) {
+  return {{"pid", k.pid},
+          {"phase", k.phase},
+          {"message", k.message},
+          {"configured_replicant", k.configured_replicant},
+          {"promoted", k.promoted},
+          {"master", k.master},
+          {"clone", CloneJson(k.clone)},
+          {"wal_missing", k.wal_missing}};
+}
+
+json NullIfNegative(double v) { return v < 0 ? json(nullptr) : json(v); }
+json NullIfNegative(int64_t v) { return v < 0 ? json(nullptr) : json(v); }
+json NullIfEmpty(const std::string& v) { return v.empty() ? json(nullptr) : json(v); }
+
+}  // namespace
+
+std::string KeeperStateToJson(const KeeperState& k) { return KeeperJson(k).dump(); }
+
+bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  try {
+    k->pid = j.value("pid", 0);
+    k->phase = j.value("phase", "unknown");
+    k->message = j.value("message", "");
+    k->configured_replicant = j.value("configured_replicant", false);
+    k->promoted = j.value("promoted", false);
+    k->master = j.value("master", "");
+    k->wal_missing = j.value("wal_missing", "");
+    if (j.contains("clone") && j["clone"].is_object()) {
+      const json& c = j["clone"];
+      k->clone.active = c.value("active", false);
+      k->clone.done_bytes = c.value("done_bytes", int64_t{0});
+      k->clone.total_bytes = c.value("total_bytes", int64_t{0});
+      k->clone.rate_bytes_per_s = c.value("rate_bytes_per_second", 0.0);
+      k->clone.eta_seconds = c["eta_seconds"].is_number() ? c["eta_seconds"].get<double>() : -1;
+    }
+  } catch (const json::exception&) {
+    return false;
+  }
+  return true;
+}
+
+std::string ToJson(const Snapshot& s) {
+  json replicants = json::array();
+  for (const auto& r : s.replicants) {
+    replicants.push_back({{"name", r.name},
+                          {"address", r.address},
+                          {"state", r.state},
+                          {"lag_bytes", NullIfNegative(r.lag_bytes)},
+                          {"lag_seconds", NullIfNegative(r.lag_seconds)}});
+  }
+  json j = {{"role", s.role()},
+            {"phase", s.keeper.phase},
+            {"message", s.keeper.message},
+            {"postgres_up", s.postgres_up},
+            {"in_recovery", s.in_recovery},
+            {"server_version", NullIfEmpty(s.server_version)},
+            {"timeline", s.timeline > 0 ? json(s.timeline) : json(nullptr)},
+            {"current_lsn", NullIfEmpty(s.current_lsn)},
+            {"received_lsn", NullIfEmpty(s.received_lsn)},
+            {"replayed_lsn", NullIfEmpty(s.replayed_lsn)},
+            {"master", NullIfEmpty(s.keeper.master)},
+            {"streaming", s.streaming},
+            {"lag_bytes", NullIfNegative(s.lag_bytes)},
+            {"lag_seconds", NullIfNegative(s.lag_seconds)},
+            {"replicants", replicants},
+            {"clone", CloneJson(s.keeper.clone)},
+            {"pgkeeper_pid", s.keeper.pid},
+            {"taken_at_ms", s.taken_at_ms}};
+  return j.dump(2);
+}
+
+std::string FormatBytes(int64_t bytes) {
+  if (bytes < 0) return "-";
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+namespace {
+std::string Seconds(double s) {
+  if (s < 0) return "-";
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.1f s", s);
+  return buf;
+}
+}  // namespace
+
+std::string RenderStatusTable(const Snapshot& s) {
+  std::ostringstream o;
+  auto row = [&](const std::string& k, const std::string& v) {
+    o << std::left << std::setw(12) << k << v << "\n";
+  };
+  row("role", s.role());
+  row("phase", s.keeper.phase + (s.keeper.message.empty() ? "" : ": " + s.keeper.message));
+  row("postgres", s.postgres_up ? s.server_version + " (accepting connections)" : "not running");
+  if (s.timeline > 0) row("timeline", std::to_string(s.timeline));
+  if (!s.keeper.master.empty() && s.in_recovery) {
+    row("master", s.keeper.master + (s.streaming ? " (streaming)" : " (not streaming)"));
+  }
+  if (!s.current_lsn.empty()) row("lsn", "current " + s.current_lsn);
+  if (!s.received_lsn.empty() || !s.replayed_lsn.empty()) {
+    row("lsn", "received " + (s.received_lsn.empty() ? "-" : s.received_lsn) + ", replayed " +
+                   (s.replayed_lsn.empty() ? "-" : s.replayed_lsn));
+  }
+  if (s.in_recovery) row("lag", FormatBytes(s.lag_bytes) + ", " + Seconds(s.lag_seconds));
+  if (s.keeper.clone.active) {
+    char buf[160];
+    snprintf(buf, sizeof(buf), "%.1f%% of %s at %s/s", s.keeper.clone.percent(),
+             FormatBytes(s.keeper.clone.total_bytes).c_str(),
+             FormatBytes(static_cast<int64_t>(s.keeper.clone.rate_bytes_per_s)).c_str());
+    row("clone", buf);
+  }
+  if (!s.keeper.wal_missing.empty()) row("problem", s.keeper.wal_missing);
+  if (s.postgres_up && !s.in_recovery) {
+    row("replicants", std::to_string(s.replicants.size()));
+    for (const auto& r : s.replicants) {
+      o << "  " << std::left << std::setw(20) << r.name << std::setw(18) << r.address
+        << std::setw(11) << r.state << FormatBytes(r.lag_bytes) << ", " << Seconds(r.lag_seconds)
+        << "\n";
+    }
+  }
+  return o.str();
+}
+
+namespace {
+
+std::string EscapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+class MetricWriter {
+ public:
+  void Family(const std::string& name, const std::string& help) {
+    o_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n";
+  }
+  void Sample(const std::string& name, double value, const std::string& labels = "") {
+    o_ << name;
+    if (!labels.empty()) o_ << "{" << labels << "}";
+    o_ << " ";
+    if (std::floor(value) == value && std::fabs(value) < 1e15) {
+      o_ << static_cast<int64_t>(value);
+    } else {
+      o_ << std::setprecision(6) << value;
+    }
+    o_ << "\n";
+  }
+  void Gauge(const std::string& name, const std::string& help, double value) {
+    Family(name, help);
+    Sample(name, value);
+  }
+  std::string str() const { return o_.str(); }
+
+ private:
+  std::ostringstream o_;
+};
+
+}  // namespace
+
+std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
+  MetricWriter m;
+  m.Gauge("pgkeeper_postgres_up", "1 when PostgreSQL accepts connections.", s.postgres_up ? 1 : 0);
+  m.Family("pgkeeper_role", "The node's role: 1 on the label of the current one.");
+  for (const char* r : {"master", "replicant", "promoted", "cloning", "starting", "stopped"}) {
+    m.Sample("pgkeeper_role", s.role() == r ? 1 : 0, std::string("role=\"") + r + "\"");
+  }
+  m.Gauge("pgkeeper_timeline", "PostgreSQL timeline ID (0 when unknown).", s.timeline);
+  m.Gauge("pgkeeper_in_recovery", "1 on a replicant (PostgreSQL in recovery).", s.in_recovery ? 1 : 0);
+  m.Gauge("pgkeeper_streaming", "1 when this replicant streams from its master.", s.streaming ? 1 : 0);
+  m.Gauge("pgkeeper_replication_lag_bytes",
+          "WAL the master has that this replicant has not replayed (-1 when unknown or master).",
+          static_cast<double>(s.lag_bytes));
+  m.Gauge("pgkeeper_replication_lag_seconds",
+          "Age of the last replayed transaction while behind (-1 when unknown or master).",
+          s.lag_seconds);
+  m.Gauge("pgkeeper_connected_replicants", "Replicants streaming from this node.",
+          static_cast<double>(s.replicants.size()));
+  if (!s.replicants.empty()) {
+    m.Family("pgkeeper_replicant_lag_bytes", "Per connected replicant: WAL not yet replayed there.");
+    for (const auto& r : s.replicants) {
+      m.Sample("pgkeeper_replicant_lag_bytes", static_cast<double>(r.lag_bytes),
+               "name=\"" + EscapeLabel(r.name) + "\",address=\"" + EscapeLabel(r.address) + "\"");
+    }
+  }
+  const CloneProgress& c = s.keeper.clone;
+  m.Gauge("pgkeeper_clone_active", "1 while this node copies its master.", c.active ? 1 : 0);
+  m.Gauge("pgkeeper_clone_done_bytes", "Bytes copied by the current clone.", static_cast<double>(c.done_bytes));
+  m.Gauge("pgkeeper_clone_total_bytes", "Estimated size of the current clone.", static_cast<double>(c.total_bytes));
+  m.Gauge("pgkeeper_clone_rate_bytes_per_second", "Average copy rate of the current clone.", c.rate_bytes_per_s);
+  m.Gauge("pgkeeper_snapshot_age_seconds", "Age of the facts these metrics come from.",
+          s.taken_at_ms > 0 ? static_cast<double>(now_ms - s.taken_at_ms) / 1000.0 : -1);
+  return m.str();
+}
+
+HealthVerdict JudgeHealth(const KeeperState& k, bool keeper_alive, bool postgres_accepting,
+                          HealthMode mode) {
+  const std::string& p = k.phase;
+  bool serving_phase = p == "running" || p == "streaming" || p == "standby";
+  bool broken = p == "failed" || p == "refused" || p == "stopped" || p == "stalled";
+  bool live = keeper_alive && !broken;
+  bool ready = live && serving_phase && postgres_accepting;
+  bool copying = k.configured_replicant && (p == "waiting-for-master" || p == "cloning");
+  bool use_live = mode == HealthMode::kLive || (mode == HealthMode::kDefault && copying);
+  HealthVerdict v;
+  v.ok = use_live ? live : ready;
+  std::string detail = p + (k.message.empty() ? "" : ": " + k.message);
+  if (!keeper_alive) {
+    detail = "pgkeeper (pid " + std::to_string(k.pid) + ") is not running; last phase " + detail;
+  } else if (serving_phase && !postgres_accepting) {
+    detail = p + ", but postgres does not accept connections";
+  } else if (v.ok && !ready) {
+    detail = "alive, not ready: " + detail;
+  }
+  v.text = std::string(v.ok ? "healthy: " : "unhealthy: ") + detail;
+  return v;
+}
+
+}  // namespace pgkeeper

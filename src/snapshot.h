@@ -1,0 +1,95 @@
+// What a node knows about itself at one moment: pgkeeper's own phase and
+// PostgreSQL's replication facts. Pure data plus pure functions that derive,
+// serialise and render it; the monitor fills it, the API, `pgkeeper status`
+// and `pgkeeper health` read it.
+#ifndef PGKEEPER_SNAPSHOT_H_
+#define PGKEEPER_SNAPSHOT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pgkeeper {
+
+struct CloneProgress {
+  bool active = false;
+  int64_t done_bytes = 0;
+  int64_t total_bytes = 0;
+  double rate_bytes_per_s = 0;  // average since the copy started
+  double eta_seconds = -1;      // -1: unknown
+  double percent() const {
+    return total_bytes > 0 ? 100.0 * static_cast<double>(done_bytes) / total_bytes : 0;
+  }
+};
+
+// pgkeeper's own state, kept by the executor and written to the status file.
+struct KeeperState {
+  int pid = 0;
+  std::string phase = "starting";  // see README, "Health"
+  std::string message;
+  bool configured_replicant = false;  // REPLICATE_FROM is set
+  bool promoted = false;              // this node's data was promoted at some time
+  std::string master;                 // host:port followed, if any
+  CloneProgress clone;
+  std::string wal_missing;            // postgres' line, while the master lacks our WAL
+};
+
+struct ReplicantInfo {
+  std::string name;     // application_name
+  std::string address;  // client address
+  std::string state;    // streaming, catchup, backup, ...
+  int64_t lag_bytes = -1;
+  double lag_seconds = -1;
+};
+
+struct Snapshot {
+  KeeperState keeper;
+  int64_t taken_at_ms = 0;  // wall clock, milliseconds since the epoch
+  bool postgres_up = false;
+  bool in_recovery = false;
+  std::string server_version;
+  int timeline = 0;
+  std::string current_lsn;   // master: pg_current_wal_lsn()
+  std::string received_lsn;  // replicant
+  std::string replayed_lsn;  // replicant
+  bool streaming = false;    // replicant: the walreceiver streams
+  int64_t lag_bytes = -1;    // replicant: WAL the master has that is not replayed
+  double lag_seconds = -1;   // replicant: age of the last replayed transaction while behind
+  std::vector<ReplicantInfo> replicants;  // master: connected walsenders
+
+  // master | replicant | promoted | cloning | starting | stopped
+  std::string role() const;
+  // True when the node answers queries (reads at least).
+  bool serving() const;
+};
+
+// The phase a running replicant is in, from what postgres shows.
+std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing);
+
+std::string ToJson(const Snapshot& s);
+std::string KeeperStateToJson(const KeeperState& k);
+// Parses KeeperStateToJson's output; false on malformed input.
+bool KeeperStateFromJson(const std::string& text, KeeperState* k);
+
+// The human table of `pgkeeper status`.
+std::string RenderStatusTable(const Snapshot& s);
+// Prometheus text exposition format, version 0.0.4.
+std::string RenderMetrics(const Snapshot& s, int64_t now_ms);
+
+std::string FormatBytes(int64_t bytes);
+
+// `pgkeeper health`: kReady is 0 only when the node serves queries; kLive is
+// 0 while pgkeeper works normally (also while it waits or clones); kDefault
+// is kLive for a replicant that is waiting for its master or cloning (an
+// orchestrator must not kill it mid-copy) and kReady otherwise.
+enum class HealthMode { kDefault, kReady, kLive };
+struct HealthVerdict {
+  bool ok = false;
+  std::string text;  // "healthy: streaming: streaming from pg-master:5432"
+};
+HealthVerdict JudgeHealth(const KeeperState& k, bool keeper_alive, bool postgres_accepting,
+                          HealthMode mode);
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_SNAPSHOT_H_
