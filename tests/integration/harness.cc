@@ -189,6 +189,22 @@ void Node::WaitHealthy(seconds timeout) {
       << (exited ? "pgkeeper exited" : "node did not become healthy") << "; log:\n" << Log();
 }
 
+int Node::Run(const std::string& args, std::string* output) {
+  std::string cmd = "env -i PATH=/usr/bin:/bin";
+  for (const char* key : {"PGKEEPER_RUN_DIR", "PGPORT", "POSTGRES_USER", "PGDATA"}) {
+    cmd += std::string(" ") + key + "='" + Env(key) + "'";
+  }
+  cmd += std::string(" ") + PGKEEPER_BIN + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return -1;
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 bool Node::LogContains(const std::string& text) { return Log().find(text) != std::string::npos; }
 
 void Node::WaitLog(const std::string& text, seconds timeout) {

@@ -74,6 +74,11 @@ class Node {
   void WaitQuery(const std::string& sql, const std::string& expected,
                  seconds timeout = seconds(60), const std::string& db = "gis");
 
+  // Runs `pgkeeper <args>` next to the node, as `docker exec` would, with
+  // the variables that locate it (no secrets). Returns the exit code;
+  // *output gets stdout and stderr.
+  int Run(const std::string& args, std::string* output = nullptr);
+
   int port() const { return port_; }
   int api_port() const { return api_port_; }
   // GET (or another method) on the node's HTTP API; returns the status code
