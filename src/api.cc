@@ -13,7 +13,7 @@ std::optional<LagLimit> ParseLag(const std::string& text) {
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
   if (i == 0 || i > 20) return std::nullopt;
   std::string num = text.substr(0, i);
-  if (num.find('.') != num.rfind('.')) return std::nullopt;
+  if (num.find('.') != num.rfind('.') || num == ".") return std::nullopt;
   double v = std::strtod(num.c_str(), nullptr);
   std::string unit = text.substr(i);
   static const std::map<std::string, double> kSizes = {
@@ -47,7 +47,7 @@ Reply RouteGet(const Snapshot& s, const std::string& path,
   auto check = [&](bool ok) { return Json(ok ? 200 : 503, s); };
 
   if (path == "/" || path == "/primary" || path == "/master" || path == "/read-write") {
-    return check(up && !s.in_recovery);
+    return check(up && !s.in_recovery && s.serving());
   }
   if (path == "/replica") {
     bool ok = up && s.in_recovery && s.streaming;
@@ -67,7 +67,10 @@ Reply RouteGet(const Snapshot& s, const std::string& path,
     // The monitor refreshes the snapshot every second, also while cloning.
     return check(s.taken_at_ms > 0 && now_ms - s.taken_at_ms <= 3 * kStaleAfterMs);
   }
-  if (path == "/readiness") return check(up && s.serving());
+  if (path == "/readiness") {
+    // The same verdict as `pgkeeper health --ready`: a stalled replicant is not ready.
+    return check(up && s.serving() && JudgeHealth(s.keeper, true, true, HealthMode::kReady).ok);
+  }
   if (path == "/status") return Json(200, s);
   if (path == "/metrics") {
     return Reply{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(s, now_ms)};
@@ -105,6 +108,7 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot) 
                          .count();
     Reply r = Route(snapshot(), req.method, req.path, query, now_ms);
     res.status = r.status;
+    if (r.status == 405) res.set_header("Allow", "GET, HEAD, OPTIONS");
     if (req.method == "GET") {
       res.set_content(r.body, r.content_type.c_str());
     } else {

@@ -362,9 +362,9 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
     c->api_listen = SplitList(c->listen_addresses).front();
   }
   if (c->api_port != 0 && c->api_port == c->port) {
-    return Status::Config("PGKEEPER_API_PORT=" + std::to_string(c->api_port) +
-                          " is PostgreSQL's own port (PGPORT); expected another port, or 0 to "
-                          "turn the API off");
+    return Status::Config("PGPORT and PGKEEPER_API_PORT are both " + std::to_string(c->api_port) +
+                          " (8008 is the API's default); expected different ports, or "
+                          "PGKEEPER_API_PORT=0 to turn the API off");
   }
   PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_CLONE_MAX_RATE"}, &v, &found));
   if (found && !Trim(v).empty()) {

@@ -578,3 +578,106 @@ TEST(ParseConfig, RoleNamesStartingWithPgAreRefusedAsReserved) {
 
 }  // namespace
 }  // namespace pgkeeper
+
+// ---------------------------------------------------------------- HTTP API: port and address
+
+namespace pgkeeper {
+namespace {
+
+TEST(ParseConfig, ApiListensOnPort8008OfTheFirstListenAddressByDefault) {
+  Config c = ParseOk(WithPassword());
+  EXPECT_EQ(c.api_port, 8008);
+  EXPECT_EQ(c.api_listen, "*") << "like PostgreSQL's own listen_addresses";
+}
+
+TEST(ParseConfig, ApiPortAcceptsOneTo65535WithSpacesTrimmed) {
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", "9000"}})).api_port, 9000);
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", " 8080 "}})).api_port, 8080);
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", "1"}})).api_port, 1);
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", "65535"}})).api_port, 65535);
+}
+
+TEST(ParseConfig, ApiPortZeroTurnsTheApiOff) {
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", "0"}})).api_port, 0);
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", " 0 "}})).api_port, 0);
+  // Off, it cannot clash with PostgreSQL's port.
+  Config c = ParseOk(WithPassword({{"PGKEEPER_API_PORT", "0"}, {"PGPORT", "8008"}}));
+  EXPECT_EQ(c.api_port, 0);
+  EXPECT_EQ(c.port, 8008);
+}
+
+TEST(ParseConfig, ApiPortMayNotBePostgresOwnPort) {
+  for (const Env& env : {Env{{"PGKEEPER_API_PORT", "5432"}},
+                         Env{{"PGKEEPER_API_PORT", "6432"}, {"PGPORT", "6432"}},
+                         Env{{"PGPORT", "8008"}}}) {  // the default API port
+    Config c;
+    Status st = Parse(WithPassword(env), &c);
+    EXPECT_EQ(st.code(), ExitCode::kConfig);
+    EXPECT_THAT(st.message(), HasSubstr("PGKEEPER_API_PORT="));
+    EXPECT_THAT(st.message(), HasSubstr("PGPORT"));
+    EXPECT_THAT(st.message(), HasSubstr("0 to turn the API off"));
+    EXPECT_THAT(st.message(), Not(HasSubstr("\n")));
+  }
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_PORT", "5433"}, {"PGPORT", "5432"}})).api_port, 5433);
+}
+
+TEST(ParseConfig, ApiListenTakesOneAddressOrStarWithSpacesTrimmed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"0.0.0.0", "0.0.0.0"}, {"127.0.0.1", "127.0.0.1"}, {" 10.0.0.7 ", "10.0.0.7"},
+      {"*", "*"},             {"::1", "::1"},             {"pg-master.local", "pg-master.local"},
+  };
+  for (const auto& [value, want] : cases) {
+    EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_LISTEN", value}})).api_listen, want) << value;
+  }
+}
+
+TEST(ParseConfig, EmptyApiListenFollowsTheFirstListenAddress) {
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_LISTEN", ""}})).api_listen, "*");
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_API_LISTEN", "  "}})).api_listen, "*");
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_LISTEN_ADDRESSES", " 127.0.0.1, ::1"}})).api_listen,
+            "127.0.0.1");
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_LISTEN_ADDRESSES", "10.0.0.2"},
+                                  {"PGKEEPER_API_LISTEN", ""}}))
+                .api_listen,
+            "10.0.0.2");
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_LISTEN_ADDRESSES", "10.0.0.2"},
+                                  {"PGKEEPER_API_LISTEN", "127.0.0.1"}}))
+                .api_listen,
+            "127.0.0.1");
+}
+
+TEST(ParseConfig, BadApiPortOrListenIsAOneLineConfigErrorNamingTheVariable) {
+  struct Case {
+    Env env;
+    std::vector<std::string> named;
+  };
+  const Case cases[] = {
+      {{{"PGKEEPER_API_PORT", "abc"}}, {"PGKEEPER_API_PORT='abc'", "1 to 65535"}},
+      {{{"PGKEEPER_API_PORT", ""}}, {"PGKEEPER_API_PORT=''"}},
+      {{{"PGKEEPER_API_PORT", "65536"}}, {"PGKEEPER_API_PORT='65536'"}},
+      {{{"PGKEEPER_API_PORT", "-1"}}, {"PGKEEPER_API_PORT='-1'"}},
+      {{{"PGKEEPER_API_PORT", "00"}}, {"PGKEEPER_API_PORT='00'"}},
+      {{{"PGKEEPER_API_PORT", "8008x"}}, {"PGKEEPER_API_PORT='8008x'"}},
+      {{{"PGKEEPER_API_PORT", "80 08"}}, {"PGKEEPER_API_PORT"}},
+      {{{"PGKEEPER_API_PORT", "80\n08"}}, {"PGKEEPER_API_PORT='80\\n08'"}},
+      {{{"PGKEEPER_API_LISTEN", "bad addr!"}}, {"PGKEEPER_API_LISTEN='bad addr!'", "one host name or IP"}},
+      {{{"PGKEEPER_API_LISTEN", "127.0.0.1,::1"}}, {"PGKEEPER_API_LISTEN='127.0.0.1,::1'"}},
+      {{{"PGKEEPER_API_LISTEN", "host;rm"}}, {"PGKEEPER_API_LISTEN"}},
+      {{{"PGKEEPER_API_LISTEN", "10.0.0.1/8"}}, {"PGKEEPER_API_LISTEN"}},
+      {{{"PGKEEPER_API_LISTEN", "a\nb"}}, {"PGKEEPER_API_LISTEN"}},
+      {{{"PGKEEPER_API_LISTEN", std::string(254, 'h')}}, {"PGKEEPER_API_LISTEN"}},
+  };
+  for (const auto& c : cases) {
+    Config config;
+    Status st = Parse(WithPassword(c.env), &config);
+    std::string where = c.env.begin()->first + "='" + c.env.begin()->second + "'";
+    ASSERT_FALSE(st.ok()) << where;
+    EXPECT_EQ(st.code(), ExitCode::kConfig) << where;
+    for (const auto& word : c.named) EXPECT_THAT(st.message(), HasSubstr(word)) << where;
+    EXPECT_THAT(st.message(), Not(HasSubstr("\n"))) << where;
+    EXPECT_THAT(st.message(), Not(HasSubstr(kSecret)));
+  }
+}
+
+}  // namespace
+}  // namespace pgkeeper

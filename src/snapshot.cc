@@ -56,9 +56,14 @@ json NullIfNegative(double v) { return v < 0 ? json(nullptr) : json(v); }
 json NullIfNegative(int64_t v) { return v < 0 ? json(nullptr) : json(v); }
 json NullIfEmpty(const std::string& v) { return v.empty() ? json(nullptr) : json(v); }
 
+// Text from postgres or the OS may not be UTF-8; dump() would throw on it.
+std::string Dump(const json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace
 
-std::string KeeperStateToJson(const KeeperState& k) { return KeeperJson(k).dump(); }
+std::string KeeperStateToJson(const KeeperState& k) { return Dump(KeeperJson(k)); }
 
 bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
   json j = json::parse(text, nullptr, false);
@@ -77,7 +82,8 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
       k->clone.done_bytes = c.value("done_bytes", int64_t{0});
       k->clone.total_bytes = c.value("total_bytes", int64_t{0});
       k->clone.rate_bytes_per_s = c.value("rate_bytes_per_second", 0.0);
-      k->clone.eta_seconds = c["eta_seconds"].is_number() ? c["eta_seconds"].get<double>() : -1;
+      auto eta = c.find("eta_seconds");  // c is const: operator[] on a missing key is UB
+      k->clone.eta_seconds = eta != c.end() && eta->is_number() ? eta->get<double>() : -1;
     }
   } catch (const json::exception&) {
     return false;
@@ -112,7 +118,7 @@ std::string ToJson(const Snapshot& s) {
             {"clone", CloneJson(s.keeper.clone)},
             {"pgkeeper_pid", s.keeper.pid},
             {"taken_at_ms", s.taken_at_ms}};
-  return j.dump(2);
+  return Dump(j, 2);
 }
 
 std::string FormatBytes(int64_t bytes) {
