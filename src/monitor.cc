@@ -121,39 +121,32 @@ void Monitor::WriteStatusFile(const KeeperState& k) {
   if (rename(tmp.c_str(), path.c_str()) != 0) LogWarn("cannot write " + path);
 }
 
-void Monitor::SetPhase(const std::string& phase, const std::string& message) {
+template <typename Change>
+void Monitor::Update(Change change) {
   KeeperState k;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    keeper_.phase = phase;
-    keeper_.message = message;
-    if (phase != "cloning") keeper_.clone = CloneProgress();
+    change(keeper_);
     latest_.keeper = keeper_;
     k = keeper_;
   }
   WriteStatusFile(k);
+}
+
+void Monitor::SetPhase(const std::string& phase, const std::string& message) {
+  Update([&](KeeperState& k) {
+    k.phase = phase;
+    k.message = message;
+    if (phase != "cloning") k.clone = CloneProgress();
+  });
 }
 
 void Monitor::SetClone(const CloneProgress& clone) {
-  KeeperState k;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    keeper_.clone = clone;
-    latest_.keeper = keeper_;
-    k = keeper_;
-  }
-  WriteStatusFile(k);
+  Update([&](KeeperState& k) { k.clone = clone; });
 }
 
 void Monitor::SetPromoted() {
-  KeeperState k;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    keeper_.promoted = true;
-    latest_.keeper = keeper_;
-    k = keeper_;
-  }
-  WriteStatusFile(k);
+  Update([](KeeperState& k) { k.promoted = true; });
 }
 
 void Monitor::NoteWalMissing(const std::string& line) {

@@ -46,6 +46,9 @@ class Monitor {
   void Loop();
   void Poll();
   void WriteStatusFile(const KeeperState& k);
+  // Applies change to the keeper state under the lock, then writes the file.
+  template <typename Change>
+  void Update(Change change);
 
   const Config config_;
   std::mutex mu_;
