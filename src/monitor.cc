@@ -68,8 +68,9 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
     s->streaming = r[0] == "streaming";
     s->received_lsn = r[1];
     s->replayed_lsn = r[2];
-    s->lag_bytes = ToInt(r[3]);
-    s->lag_seconds = ToDouble(r[4]);
+    // Without a stream, how far the master has moved on is unknown.
+    s->lag_bytes = s->streaming ? ToInt(r[3]) : -1;
+    s->lag_seconds = s->streaming ? ToDouble(r[4]) : -1;
     s->timeline = static_cast<int>(ToInt(r[5], 0));
     return Status::Ok();
   }
