@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test unit integration e2e clean image
+.PHONY: all build test unit integration e2e clean image bench bench-quick
 
 all: build
 
@@ -24,6 +24,13 @@ e2e: build
 
 image:
 	./build.sh
+
+# Benchmarks against raw PostgreSQL in the same run (bench/bench.py).
+bench: build
+	python3 bench/bench.py
+
+bench-quick: build
+	python3 bench/bench.py --quick
 
 clean:
 	rm -rf $(BUILD)
