@@ -1,6 +1,5 @@
 #include "keeper.h"
 
-#include <grp.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -11,18 +10,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <iostream>
 #include <optional>
 
+#include "api.h"
 #include "datadir.h"
 #include "fs.h"
 #include "log.h"
+#include "monitor.h"
 #include "pg.h"
 #include "plan.h"
-#include "progress.h"
-#include "api.h"
-#include "monitor.h"
 #include "postmaster.h"
+#include "progress.h"
 #include "process.h"
 #include "render.h"
 #include "swap.h"
