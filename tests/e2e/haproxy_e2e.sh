@@ -28,64 +28,32 @@
 # E2E_SKIP_BUILD=1 (use the pgkeeper image already built).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sample=$root/sample/haproxy
-image=pgkeeper/postgis:latest
 write_port=5000
 read_port=5001
 stats_url='http://127.0.0.1:7000/;csv'
 nodes=(pg-master pg-replicant-1 pg-replicant-2)
 declare -A api_port=([pg-master]=8008 [pg-replicant-1]=8009 [pg-replicant-2]=8010)
-t0=$SECONDS
+# wait_until fails at once when one of these has exited (changed at the
+# failover); cleanup prints the last log lines of those.
+running=("${nodes[@]}" haproxy)
+wait_poll=0.2
+log_services=("${nodes[@]}" haproxy)
+log_lines=60
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-log() { echo "e2e [$((SECONDS - t0))s]: $*"; }
-fail() {
-  echo "e2e [$((SECONDS - t0))s]: FAIL: $*" >&2
-  exit 1
-}
 
-# --- settings: the sample's .env, but our own project and a unique password --
-env_value() { sed -n "s/^$1=//p" "$sample/.env" | tail -n 1; }
+# The sample's .env, but our own project and a unique password.
+load_settings pgkeeper-haproxy-e2e REPLICANT_2_FROM
+smake_vars=(DB="$db")
 
-export COMPOSE_PROJECT_NAME=${E2E_PROJECT:-pgkeeper-haproxy-e2e}
-POSTGRES_USER=$(env_value POSTGRES_USER)
-POSTGRES_DBNAME=$(env_value POSTGRES_DBNAME)
-export POSTGRES_USER POSTGRES_DBNAME
-export DESTROY_DATABASE_ON_RESTART=True
-POSTGRES_PASS="e2e-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export POSTGRES_PASS
-unset PROMOTE_MASTER ALLOW_IP_RANGE POSTGRES_MULTIPLE_EXTENSIONS POSTGRES_PASSWORD REPLICANT_2_FROM
-db=${POSTGRES_DBNAME%%,*}
-[[ -n $POSTGRES_USER && -n $db ]] || fail "cannot read POSTGRES_USER / POSTGRES_DBNAME from $sample/.env"
-
-# psql from the host reads the password from its environment, never argv.
-export PGPASSWORD=$POSTGRES_PASS PGCONNECT_TIMEOUT=3
-
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-else
-  compose=(docker-compose)
-fi
-compose() { (cd "$sample" && "${compose[@]}" "$@"); }
-smake() { make -C "$sample" COMPOSE="${compose[*]}" DB="$db" "$@"; }
-
-# Container id of a service of our project (empty when there is none).
-cid() {
-  docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
-    --filter "label=com.docker.compose.service=$1" | head -n 1
-}
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid "$1")"; }
 
-# psql through one of HAProxy's ports. A fresh connection each time, so
-# HAProxy chooses the server again for each call.
-sql() {
-  local port=$1
-  shift
-  psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$POSTGRES_USER" -d "$db" \
-    -c "$*"
-}
+# `sql PORT SQL` (lib.sh) goes through one of HAProxy's ports. A fresh
+# connection each time, so HAProxy chooses the server again for each call.
+
 # psql inside a node's container, over its Unix socket (no HAProxy involved).
 sql_in() {
   local s=$1
@@ -115,30 +83,6 @@ haproxy_status() {
 }
 haproxy_says() { [[ $(haproxy_status "$1" "$2") == "$3" ]]; }
 
-# wait_until DESCRIPTION SECONDS COMMAND...: runs COMMAND until it succeeds.
-# Fails at the deadline, or at once when a container of ours that should be
-# running has exited.
-running=("${nodes[@]}" haproxy)
-wait_until() {
-  local what=$1 limit=$2
-  shift 2
-  local deadline=$((SECONDS + limit)) s id state
-  log "waiting (up to ${limit}s) until $what"
-  until "$@" >/dev/null 2>&1; do
-    for s in "${running[@]}"; do
-      id=$(cid "$s")
-      [[ -n $id ]] || continue
-      state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" 2>/dev/null || true)
-      if [[ $state == exited* || $state == dead* ]]; then
-        fail "$s stopped ($state) while waiting until $what"
-      fi
-    done
-    ((SECONDS < deadline)) || fail "timed out after ${limit}s waiting until $what"
-    sleep 0.2
-  done
-  log "ok: $what"
-}
-
 writable_via_haproxy() { [[ $(sql $write_port 'SELECT pg_is_in_recovery()') == f ]]; }
 reads_from_replicant() { [[ $(sql $read_port 'SELECT pg_is_in_recovery()') == t ]]; }
 read_back() { [[ $(sql $read_port "SELECT note FROM e2e_haproxy WHERE id = $1") == "$2" ]]; }
@@ -148,65 +92,17 @@ read_back_n() {
   for ((i = 0; i < $3; i++)); do read_back "$1" "$2" || return 1; done
 }
 
-# --- cleanup: only this project's containers, network and volumes -----------
-cleanup() {
-  local rc=$?
-  set +e
-  if ((rc != 0)); then
-    echo "e2e: --- state at failure (project $COMPOSE_PROJECT_NAME) ---" >&2
-    compose ps >&2
-    curl -fsS --max-time 3 "$stats_url" 2>/dev/null |
-      awk -F, '$2 != "FRONTEND" && $2 != "BACKEND" && NR > 1 { print "haproxy:", $1 "/" $2, $18, $37, $38 }' >&2
-    for s in "${nodes[@]}" haproxy; do
-      id=$(cid "$s")
-      [[ -n $id ]] || continue
-      echo "e2e: --- last log lines of $s ---" >&2
-      docker logs --tail 60 "$id" 2>&1 | sed "s/$POSTGRES_PASS/<password>/g" >&2
-    done
-    if [[ ${E2E_KEEP:-0} == 1 ]]; then
-      echo "e2e: E2E_KEEP=1: containers left running; remove them with:" >&2
-      echo "  COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME make -C $sample clean" >&2
-      exit "$rc"
-    fi
-  fi
-  smake clean >/dev/null 2>&1
-  rm -rf "$workdir"
-  exit "$rc"
+# At a failure, cleanup (lib.sh) shows HAProxy's view of the servers too.
+show_state_at_failure() {
+  curl -fsS --max-time 3 "$stats_url" 2>/dev/null |
+    awk -F, '$2 != "FRONTEND" && $2 != "BACKEND" && NR > 1 { print "haproxy:", $1 "/" $2, $18, $37, $38 }' >&2
 }
 
-# --- preflight --------------------------------------------------------------
-docker info >/dev/null 2>&1 ||
-  fail "no Docker daemon answers; this test needs one (.ci/run starts dockerd)"
-command -v psql >/dev/null || fail "psql is not installed on the host (postgresql-client-15)"
-command -v curl >/dev/null || fail "curl is not installed on the host"
-"${compose[@]}" version >/dev/null 2>&1 || fail "neither 'docker compose' nor 'docker-compose' works"
-
-workdir=$(mktemp -d /tmp/pgkeeper-haproxy-e2e.XXXXXX)
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Leftovers of an earlier, killed run of this test.
-smake clean >/dev/null 2>&1 || true
-for port in $write_port $read_port 7000 "${api_port[@]}"; do
-  if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
-    fail "port $port is already in use (is the sample running? 'make -C sample/haproxy down')"
-  fi
-done
-
-# --- build and start ---------------------------------------------------------
-if [[ ${E2E_SKIP_BUILD:-0} == 1 ]]; then
-  docker image inspect "$image" >/dev/null 2>&1 || fail "E2E_SKIP_BUILD=1 but $image is missing"
-  log "using the existing $image"
-else
-  log "building the image with ./build.sh"
-  b0=$SECONDS
-  "$root/build.sh" >"$workdir/build.log" 2>&1 || {
-    tail -n 60 "$workdir/build.log" >&2
-    fail "./build.sh failed (last lines above)"
-  }
-  log "image built in $((SECONDS - b0))s"
-fi
+# --- preflight, leftovers, build and start ------------------------------------
+preflight curl
+start_run pgkeeper-haproxy-e2e
+clear_leftovers $write_port $read_port 7000 "${api_port[@]}"
+build_image
 
 log "make up (project $COMPOSE_PROJECT_NAME; builds HAProxy's image too)"
 u0=$SECONDS
@@ -390,8 +286,8 @@ log "ok: 'make up' after the failover refuses to start pg-master again"
 smake clean >/dev/null 2>&1 || fail "'make clean' failed"
 [[ -z $(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME") ]] ||
   fail "'make clean' left containers behind"
-[[ -z $(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME") ]] ||
+[[ -z $(project_volumes) ]] ||
   fail "'make clean' left volumes behind"
 log "ok: make clean removes the containers and volumes"
 
-echo "e2e: PASS in $((SECONDS - t0))s"
+pass

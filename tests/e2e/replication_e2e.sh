@@ -21,143 +21,28 @@
 # E2E_SKIP_BUILD=1 (use the image already built).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sample=$root/sample/replication
-image=pgkeeper/postgis:latest
 master_port=7777
 replicant_port=7776
-t0=$SECONDS
+running=(pg-master pg-replicant)
+wait_poll=0.5
+log_services=(pg-master pg-replicant)
+log_lines=80
 
-log() { echo "e2e [$((SECONDS - t0))s]: $*"; }
-fail() {
-  echo "e2e [$((SECONDS - t0))s]: FAIL: $*" >&2
-  exit 1
-}
+# The sample's .env, but our own project and a unique password.
+load_settings pgkeeper-e2e
 
-# --- settings: the sample's .env, but our own project and a unique password --
-env_value() { sed -n "s/^$1=//p" "$sample/.env" | tail -n 1; }
-
-export COMPOSE_PROJECT_NAME=${E2E_PROJECT:-pgkeeper-e2e}
-export POSTGRES_USER=$(env_value POSTGRES_USER)
-export POSTGRES_DBNAME=$(env_value POSTGRES_DBNAME)
-export DESTROY_DATABASE_ON_RESTART=True
-# The demo password equals the demo user name, which legitimately appears in
-# logs; a random one can be searched for.
-POSTGRES_PASS="e2e-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export POSTGRES_PASS
-unset PROMOTE_MASTER ALLOW_IP_RANGE POSTGRES_MULTIPLE_EXTENSIONS POSTGRES_PASSWORD
-db=${POSTGRES_DBNAME%%,*}
-[[ -n $POSTGRES_USER && -n $db ]] || fail "cannot read POSTGRES_USER / POSTGRES_DBNAME from $sample/.env"
-
-# psql from the host reads the password from its environment, never argv.
-export PGPASSWORD=$POSTGRES_PASS PGCONNECT_TIMEOUT=3
-
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-else
-  compose=(docker-compose)
-fi
-compose() { (cd "$sample" && "${compose[@]}" "$@"); }
-smake() { make -C "$sample" COMPOSE="${compose[*]}" "$@"; }
-
-# Container id of a service of our project (empty when there is none).
-cid() {
-  docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
-    --filter "label=com.docker.compose.service=$1" | head -n 1
-}
-
-# psql against the master or the replicant through the published port.
-sql() {
-  local port=$1
-  shift
-  psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$POSTGRES_USER" -d "$db" \
-    -c "$*"
-}
-
-# wait_until DESCRIPTION SECONDS COMMAND...: runs COMMAND until it succeeds.
-# Fails at the deadline, or at once when a container of ours has exited.
-wait_until() {
-  local what=$1 limit=$2
-  shift 2
-  local deadline=$((SECONDS + limit)) s id state
-  log "waiting (up to ${limit}s) until $what"
-  until "$@" >/dev/null 2>&1; do
-    for s in pg-master pg-replicant; do
-      id=$(cid "$s")
-      [[ -n $id ]] || continue
-      state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" 2>/dev/null || true)
-      if [[ $state == exited* || $state == dead* ]]; then
-        fail "$s stopped ($state) while waiting until $what"
-      fi
-    done
-    ((SECONDS < deadline)) || fail "timed out after ${limit}s waiting until $what"
-    sleep 0.5
-  done
-  log "ok: $what"
-}
-
-health_is() { [[ $(docker inspect -f '{{.State.Health.Status}}' "$(cid "$1")") == "$2" ]]; }
 answers() { [[ $(sql "$1" 'SELECT 1') == 1 ]]; }
 in_recovery_is() { [[ $(sql "$1" 'SELECT pg_is_in_recovery()') == "$2" ]]; }
 replicant_has_row() { [[ $(sql $replicant_port "SELECT note FROM e2e_sync WHERE id = $1") == "$2" ]]; }
 
-# --- cleanup: only this project's containers, network and volumes -----------
-cleanup() {
-  local rc=$?
-  set +e
-  if ((rc != 0)); then
-    echo "e2e: --- state at failure (project $COMPOSE_PROJECT_NAME) ---" >&2
-    compose ps >&2
-    for s in pg-master pg-replicant; do
-      id=$(cid "$s")
-      [[ -n $id ]] || continue
-      echo "e2e: --- last log lines of $s ---" >&2
-      docker logs --tail 80 "$id" 2>&1 | sed "s/$POSTGRES_PASS/<password>/g" >&2
-    done
-    if [[ ${E2E_KEEP:-0} == 1 ]]; then
-      echo "e2e: E2E_KEEP=1: containers left running; remove them with:" >&2
-      echo "  COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME make -C $sample clean" >&2
-      exit "$rc"
-    fi
-  fi
-  smake clean >/dev/null 2>&1
-  rm -rf "$workdir"
-  exit "$rc"
-}
-
-# --- preflight --------------------------------------------------------------
-docker info >/dev/null 2>&1 ||
-  fail "no Docker daemon answers; this test needs one (.ci/run starts dockerd)"
-command -v psql >/dev/null || fail "psql is not installed on the host (postgresql-client-15)"
-"${compose[@]}" version >/dev/null 2>&1 || fail "neither 'docker compose' nor 'docker-compose' works"
-
-workdir=$(mktemp -d /tmp/pgkeeper-e2e.XXXXXX)
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Leftovers of an earlier, killed run of this test.
-smake clean >/dev/null 2>&1 || true
-for port in $master_port $replicant_port; do
-  if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
-    fail "port $port is already in use (is the sample running? 'make -C sample/replication down')"
-  fi
-done
-
-# --- build and start ---------------------------------------------------------
-if [[ ${E2E_SKIP_BUILD:-0} == 1 ]]; then
-  docker image inspect "$image" >/dev/null 2>&1 || fail "E2E_SKIP_BUILD=1 but $image is missing"
-  log "using the existing $image"
-else
-  log "building the image with ./build.sh"
-  b0=$SECONDS
-  "$root/build.sh" >"$workdir/build.log" 2>&1 || {
-    tail -n 60 "$workdir/build.log" >&2
-    fail "./build.sh failed (last lines above)"
-  }
-  log "image built in $((SECONDS - b0))s, $(docker image inspect -f '{{.Size}}' "$image") bytes"
-fi
+# --- preflight, leftovers, build and start ------------------------------------
+preflight
+start_run pgkeeper-e2e
+clear_leftovers $master_port $replicant_port
+build_image --report-size
 
 log "make up (project $COMPOSE_PROJECT_NAME)"
 u0=$SECONDS
@@ -211,7 +96,7 @@ wait_until "a new row reaches the restarted replicant" 60 replicant_has_row 2 'a
 # --- make down keeps the data ----------------------------------------------------
 smake down || fail "'make down' failed"
 [[ -z $(cid pg-master)$(cid pg-replicant) ]] || fail "'make down' left containers behind"
-[[ $(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l) == 2 ]] ||
+[[ $(project_volumes | wc -l) == 2 ]] ||
   fail "'make down' removed data volumes; expected it to keep both"
 smake up || fail "'make up' after 'make down' failed"
 wait_until "the master answers after down and up" 180 answers $master_port
@@ -288,8 +173,8 @@ log "ok: no password in argv or world-readable files"
 # --- down and clean ----------------------------------------------------------
 smake down || fail "'make down' failed"
 smake clean || fail "'make clean' failed"
-[[ -z $(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME") ]] ||
+[[ -z $(project_volumes) ]] ||
   fail "'make clean' left volumes behind"
 log "ok: make clean removes the volumes"
 
-echo "e2e: PASS in $((SECONDS - t0))s"
+pass
