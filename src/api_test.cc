@@ -1,4 +1,5 @@
 #include "api.h"
+#include "snapshot_fixtures.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,30 +17,17 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-constexpr int64_t kNow = 1'700'000'000'000;  // the request's wall clock
-constexpr int64_t kMB = 1024 * 1024;
+using fixtures::Fresh;
+using fixtures::kMB;
+using fixtures::kNow;
+using fixtures::Streaming;
 
 // ---------------------------------------------------------------- snapshots
 
-// Every snapshot below was taken half a second before the request unless the
-// scenario is about its age.
-Snapshot Fresh() {
-  Snapshot s;
-  s.taken_at_ms = kNow - 500;
-  return s;
-}
+// Every snapshot below was taken a quarter second before the request unless
+// the scenario is about its age.
 
-Snapshot MasterUp() {
-  Snapshot s = Fresh();
-  s.keeper.phase = "running";
-  s.keeper.message = "master accepting reads and writes";
-  s.postgres_up = true;
-  s.server_version = "15.6 (Debian 15.6-0+deb12u1)";
-  s.timeline = 1;
-  s.current_lsn = "0/3000148";
-  s.replicants = {{"pg-replicant", "172.18.0.3", "streaming", 0, 0}};
-  return s;
-}
+Snapshot MasterUp() { return fixtures::Master(); }
 
 // A replicant started with PROMOTE_MASTER (REPLICATE_FROM still set).
 Snapshot PromotedMaster() {
@@ -60,23 +48,6 @@ Snapshot LivePromotedReplicant() {
   return s;
 }
 
-Snapshot Streaming(int64_t lag_bytes, double lag_seconds) {
-  Snapshot s = Fresh();
-  s.keeper.phase = "streaming";
-  s.keeper.message = "streaming from pg-master:5432";
-  s.keeper.configured_replicant = true;
-  s.keeper.master = "pg-master:5432";
-  s.postgres_up = true;
-  s.in_recovery = true;
-  s.server_version = "15.6";
-  s.timeline = 1;
-  s.received_lsn = "0/3000148";
-  s.replayed_lsn = "0/3000100";
-  s.streaming = true;
-  s.lag_bytes = lag_bytes;
-  s.lag_seconds = lag_seconds;
-  return s;
-}
 
 Snapshot StreamingSmallLag() { return Streaming(512, 0.1); }
 // Exactly on the thresholds ?lag=1024 and ?lag=500ms: still within.
@@ -99,25 +70,11 @@ Snapshot ReplicantMasterGone() {
 }
 
 // The master no longer has the WAL this replicant needs.
-Snapshot StalledReplicant() {
-  Snapshot s = ReplicantMasterGone();
-  s.keeper.phase = "stalled";
-  s.keeper.message = "cannot resume: the master pg-master:5432 no longer has WAL this replicant needs";
-  s.keeper.wal_missing =
-      "FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment "
-      "000000010000000000000003 has already been removed";
-  s.lag_bytes = -1;
-  s.lag_seconds = -1;
-  return s;
-}
+Snapshot StalledReplicant() { return fixtures::Stalled(); }
 
 Snapshot CloningReplicant() {
-  Snapshot s = Fresh();
-  s.keeper.phase = "cloning";
-  s.keeper.message = "copying pg-master:5432 with pg_basebackup";
-  s.keeper.configured_replicant = true;
-  s.keeper.master = "pg-master:5432";
-  s.keeper.clone = {true, 350 * kMB, 780 * kMB, 52.0 * kMB, 8};
+  Snapshot s = fixtures::Cloning();
+  s.keeper.clone.eta_seconds = 8;
   return s;
 }
 
@@ -408,7 +365,7 @@ TEST(Route, MetricsBodyIsRenderMetricsAtTheRequestTime) {
   Snapshot s = StreamingMediumLag();
   EXPECT_EQ(Request(s, "GET", "/metrics").body, RenderMetrics(s, kNow));
   EXPECT_THAT(Request(s, "GET", "/metrics", kNow + 1500).body,
-              HasSubstr("\npgkeeper_snapshot_age_seconds 2\n"));
+              HasSubstr("\npgkeeper_snapshot_age_seconds 1.75\n"));
 }
 
 TEST(Route, CheckBodiesCarryTheFactsAHealthCheckerShows) {

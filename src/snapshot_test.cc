@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "snapshot_fixtures.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -26,8 +27,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr int64_t kNow = 1'700'000'000'000;
-constexpr int64_t kMB = 1024 * 1024;
+using fixtures::kMB;
+using fixtures::kNow;
 
 // Every phase pgkeeper writes (README, "Health"), and one it does not know.
 const char* const kPhases[] = {"starting", "initialising", "waiting-for-master", "cloning",
@@ -40,64 +41,17 @@ const char* const kRoles[] = {"master", "replicant", "promoted", "cloning", "sta
 // ---------------------------------------------------------------- sample snapshots
 
 Snapshot Master() {
-  Snapshot s;
-  s.taken_at_ms = kNow - 250;
-  s.keeper.pid = 7;
-  s.keeper.phase = "running";
-  s.keeper.message = "master accepting reads and writes";
-  s.postgres_up = true;
-  s.server_version = "15.6";
-  s.timeline = 1;
-  s.current_lsn = "0/3000148";
+  Snapshot s = fixtures::Master();
   s.replicants = {{"pg-replicant-1", "172.18.0.3", "streaming", 0, 0},
                   {"pg-replicant-2", "172.18.0.4", "catchup", 3 * kMB, 1.5}};
   return s;
 }
 
-Snapshot StreamingReplicant() {
-  Snapshot s;
-  s.taken_at_ms = kNow - 250;
-  s.keeper.pid = 7;
-  s.keeper.phase = "streaming";
-  s.keeper.message = "streaming from pg-master:5432";
-  s.keeper.configured_replicant = true;
-  s.keeper.master = "pg-master:5432";
-  s.postgres_up = true;
-  s.in_recovery = true;
-  s.server_version = "15.6";
-  s.timeline = 1;
-  s.received_lsn = "0/3000148";
-  s.replayed_lsn = "0/3000100";
-  s.streaming = true;
-  s.lag_bytes = 72;
-  s.lag_seconds = 0.25;
-  return s;
-}
+Snapshot StreamingReplicant() { return fixtures::Streaming(72, 0.25); }
 
-Snapshot Cloning() {
-  Snapshot s;
-  s.taken_at_ms = kNow - 250;
-  s.keeper.pid = 7;
-  s.keeper.phase = "cloning";
-  s.keeper.message = "copying pg-master:5432 with pg_basebackup";
-  s.keeper.configured_replicant = true;
-  s.keeper.master = "pg-master:5432";
-  s.keeper.clone = {true, 350 * kMB, 780 * kMB, 52.0 * kMB, 8.3};
-  return s;
-}
+Snapshot Cloning() { return fixtures::Cloning(); }
 
-Snapshot Stalled() {
-  Snapshot s = StreamingReplicant();
-  s.keeper.phase = "stalled";
-  s.keeper.message = "cannot resume: the master pg-master:5432 no longer has WAL this replicant needs";
-  s.keeper.wal_missing =
-      "FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment "
-      "000000010000000000000003 has already been removed";
-  s.streaming = false;
-  s.lag_bytes = -1;
-  s.lag_seconds = -1;
-  return s;
-}
+Snapshot Stalled() { return fixtures::Stalled(); }
 
 // ---------------------------------------------------------------- role(), serving()
 
