@@ -3,7 +3,6 @@
 #include <httplib.h>
 
 #include <cctype>
-#include <chrono>
 #include <cstdlib>
 
 namespace pgkeeper {
@@ -103,9 +102,7 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot) 
   auto handler = [snapshot](const httplib::Request& req, httplib::Response& res) {
     std::map<std::string, std::string> query;
     for (const auto& [k, v] : req.params) query.emplace(k, v);
-    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    int64_t now_ms = WallClockMs();
     Reply r = Route(snapshot(), req.method, req.path, query, now_ms);
     res.status = r.status;
     if (r.status == 405) res.set_header("Allow", "GET, HEAD, OPTIONS");

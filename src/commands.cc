@@ -102,9 +102,7 @@ int RunStatus(const Env& env, const Args& args) {
     Status st = CollectPostgresFacts(conn, &s);
     if (!st.ok()) s.postgres_up = false;
   }
-  s.taken_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  s.taken_at_ms = WallClockMs();
   std::cout << (json ? ToJson(s) + "\n" : RenderStatusTable(s));
   return 0;
 }

@@ -309,24 +309,18 @@ Status WaitForMaster(const Node& n) {
   }
 }
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Logs pg_basebackup's output; progress goes to the monitor at once and to
 // the log every few seconds as percent, rate and time left.
 class CloneLogger {
  public:
-  explicit CloneLogger(Monitor* monitor) : monitor_(monitor), tracker_(WallMs()) {}
+  explicit CloneLogger(Monitor* monitor) : monitor_(monitor), tracker_(WallClockMs()) {}
   void operator()(const std::string& line) {
     std::optional<BasebackupProgress> p = ParseBasebackupProgress(line);
     if (!p) {
       LogInfo(line);
       return;
     }
-    CloneProgress progress = tracker_.Update(*p, WallMs());
+    CloneProgress progress = tracker_.Update(*p, WallClockMs());
     monitor_->SetClone(progress);
     auto now = std::chrono::steady_clock::now();
     bool done = p->done_kb >= p->total_kb;

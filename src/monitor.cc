@@ -8,12 +8,6 @@
 namespace pgkeeper {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 int64_t ToInt(const std::string& v, int64_t fallback = -1) {
   if (v.empty()) return fallback;
   try {
@@ -96,7 +90,7 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
 Monitor::Monitor(const Config& config, KeeperState initial) : config_(config), keeper_(initial) {
   keeper_.pid = getpid();
   latest_.keeper = keeper_;
-  latest_.taken_at_ms = NowMs();
+  latest_.taken_at_ms = WallClockMs();
   WriteStatusFile(keeper_);
   thread_ = std::thread([this] { Loop(); });
 }
@@ -192,7 +186,7 @@ void Monitor::Poll() {
     conn_.Close();
     connected_ = false;
   }
-  s.taken_at_ms = NowMs();
+  s.taken_at_ms = WallClockMs();
 
   std::string log_line;
   bool log_error = false;

@@ -1,5 +1,6 @@
 #include "snapshot.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -22,6 +23,12 @@ std::string Snapshot::role() const {
 bool Snapshot::serving() const {
   std::string r = role();
   return postgres_up && (r == "master" || r == "promoted" || r == "replicant");
+}
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing) {

@@ -63,6 +63,9 @@ struct Snapshot {
   bool serving() const;
 };
 
+// Wall-clock milliseconds since the epoch: the clock of taken_at_ms.
+int64_t WallClockMs();
+
 // The phase a running replicant is in, from what postgres shows.
 std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing);
 
