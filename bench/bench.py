@@ -234,6 +234,25 @@ def raw_master(scratch, name="r-master"):
     return r
 
 
+def keeper_replicant(scratch, binary, master, extra=None):
+    """A pgkeeper replicant of master, started; returns once it streams."""
+    env = {"REPLICATE_FROM": "127.0.0.1", "REPLICATE_PORT": str(master.port)}
+    env.update(extra or {})
+    k = Keeper(scratch, binary, "k-replicant", env)
+    k.start()
+    wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant to stream")
+    return k
+
+
+def raw_replicant(scratch, master):
+    """pg_basebackup of master, started as a standby; returns once it streams."""
+    r = Raw(scratch, "r-replicant")
+    r.basebackup_from(master)
+    r.start()
+    wait_until(lambda: streaming(r.port), 120, "raw replicant to stream")
+    return r
+
+
 def fig_master_cold_start(binary):
     s = Scratch()
     try:
@@ -248,18 +267,8 @@ def fig_replicant_bootstrap(binary):
         km = keeper_master(s, binary)
         rm = raw_master(s)
 
-        def keeper():
-            k = Keeper(s, binary, "k-replicant", {"REPLICATE_FROM": "127.0.0.1",
-                                                  "REPLICATE_PORT": str(km.port)})
-            k.start()
-            wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant to stream")
-
-        def raw():
-            r = Raw(s, "r-replicant")
-            r.basebackup_from(rm)
-            r.start()
-            wait_until(lambda: streaming(r.port), 120, "raw replicant to stream")
-        return timed(keeper), timed(raw)
+        return (timed(lambda: keeper_replicant(s, binary, km)),
+                timed(lambda: raw_replicant(s, rm)))
     finally:
         s.close()
 
@@ -267,18 +276,10 @@ def fig_replicant_bootstrap(binary):
 def fig_restart_keep(binary):
     s = Scratch()
     try:
-        km = keeper_master(s, binary)
-        k = Keeper(s, binary, "k-replicant", {"REPLICATE_FROM": "127.0.0.1",
-                                              "REPLICATE_PORT": str(km.port),
-                                              "DESTROY_DATABASE_ON_RESTART": "False"})
-        k.start()
-        wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant")
+        k = keeper_replicant(s, binary, keeper_master(s, binary),
+                             {"DESTROY_DATABASE_ON_RESTART": "False"})
         k.stop()
-        rm = raw_master(s)
-        r = Raw(s, "r-replicant")
-        r.basebackup_from(rm)
-        r.start()
-        wait_until(lambda: streaming(r.port), 120, "raw replicant")
+        r = raw_replicant(s, raw_master(s))
         r.stop()
 
         def keeper():
@@ -296,16 +297,8 @@ def fig_restart_keep(binary):
 def fig_promotion(binary):
     s = Scratch()
     try:
-        km = keeper_master(s, binary)
-        k = Keeper(s, binary, "k-replicant", {"REPLICATE_FROM": "127.0.0.1",
-                                              "REPLICATE_PORT": str(km.port)})
-        k.start()
-        wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant")
-        rm = raw_master(s)
-        r = Raw(s, "r-replicant")
-        r.basebackup_from(rm)
-        r.start()
-        wait_until(lambda: streaming(r.port), 120, "raw replicant")
+        k = keeper_replicant(s, binary, keeper_master(s, binary))
+        r = raw_replicant(s, raw_master(s))
 
         def keeper():
             out = k.run("promote")
@@ -340,10 +333,7 @@ def fig_footprint(binary, seconds):
     s = Scratch()
     try:
         km = keeper_master(s, binary)
-        k = Keeper(s, binary, "k-replicant", {"REPLICATE_FROM": "127.0.0.1",
-                                              "REPLICATE_PORT": str(km.port)})
-        k.start()
-        wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant")
+        k = keeper_replicant(s, binary, km)
         result = {}
         for name, node in (("master", km), ("replicant", k)):
             c0, t0 = cpu_seconds(node.proc.pid), time.monotonic()

@@ -189,6 +189,15 @@ void Node::WaitHealthy(seconds timeout) {
       << (exited ? "pgkeeper exited" : "node did not become healthy") << "; log:\n" << Log();
 }
 
+void Node::AddInitScript(const std::string& name, const std::string& content) {
+  mkdir(Env("PGKEEPER_INITDB_DIR").c_str(), 0755);
+  WriteFile(Env("PGKEEPER_INITDB_DIR") + "/" + name, content);
+}
+
+void Node::RemoveInitScript(const std::string& name) {
+  unlink((Env("PGKEEPER_INITDB_DIR") + "/" + name).c_str());
+}
+
 int Node::Run(const std::string& args, std::string* output) {
   std::string cmd = "env -i PATH=/usr/bin:/bin";
   for (const char* key : {"PGKEEPER_RUN_DIR", "PGPORT", "POSTGRES_USER", "PGDATA"}) {

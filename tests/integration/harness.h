@@ -57,6 +57,10 @@ class Node {
   int Wait(seconds timeout);          // wait for exit; -1 on timeout
   bool Running();
 
+  // Puts a first-start script into the node's PGKEEPER_INITDB_DIR.
+  void AddInitScript(const std::string& name, const std::string& content);
+  void RemoveInitScript(const std::string& name);
+
   void SetEnv(const std::string& key, const std::string& value) { env_[key] = value; }
   void UnsetEnv(const std::string& key) { env_.erase(key); }
 

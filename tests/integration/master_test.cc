@@ -15,11 +15,9 @@ TEST(Master, FirstStartCreatesDatabasesDefaultExtensionsAndRunsInitScriptsOnce) 
   Scratch scratch;
   Node master(scratch, "master", {{"POSTGRES_DBNAME", "gis,other"}});
   master.UnsetEnv("POSTGRES_MULTIPLE_EXTENSIONS");  // the defaults, PostGIS included
-  std::string initdb = scratch.path() + "/master/initdb.d";
-  mkdir(initdb.c_str(), 0755);
-  WriteFile(initdb + "/01-table.sql", "CREATE TABLE from_init(x int); INSERT INTO from_init VALUES (42);\n");
-  WriteFile(initdb + "/02-count.sh", "echo ran >> '" + scratch.shared() + "/script-runs'\n");
-  WriteFile(initdb + "/03-readme.txt", "not a script\n");
+  master.AddInitScript("01-table.sql", "CREATE TABLE from_init(x int); INSERT INTO from_init VALUES (42);\n");
+  master.AddInitScript("02-count.sh", "echo ran >> '" + scratch.shared() + "/script-runs'\n");
+  master.AddInitScript("03-readme.txt", "not a script\n");
   master.Start();
   master.WaitHealthy();
   EXPECT_EQ(master.Query("SELECT x FROM from_init"), "42");
@@ -79,16 +77,14 @@ TEST(Master, SigtermShutsDownCleanlySoTheNextStartNeedsNoRecovery) {
 TEST(Master, InterruptedFirstInitIsRedoneNotMistakenForComplete) {
   Scratch scratch;
   Node master(scratch, "master");
-  std::string initdb = scratch.path() + "/master/initdb.d";
-  mkdir(initdb.c_str(), 0755);
-  WriteFile(initdb + "/01-slow.sh", "touch '" + scratch.shared() + "/in-script'; exec sleep 600\n");
+  master.AddInitScript("01-slow.sh", "touch '" + scratch.shared() + "/in-script'; exec sleep 600\n");
   master.Start();
   ASSERT_TRUE(WaitFor([&] { return FileExists(scratch.shared() + "/in-script"); }, seconds(120)))
       << master.Log();
   master.Kill();  // as if the container were killed mid-initialisation
   // Nothing looks like a finished master in PGDATA itself.
   EXPECT_FALSE(FileExists(master.pgdata() + "/PG_VERSION"));
-  std::filesystem::remove(initdb + "/01-slow.sh");
+  master.RemoveInitScript("01-slow.sh");
   // The orphaned temporary server dies with pgkeeper (parent-death signal);
   // wait for its socket lock to go before starting again.
   ASSERT_TRUE(WaitFor([&] { return !FileExists(master.run_dir() + "/.s.PGSQL." + std::to_string(master.port()) + ".lock"); }, seconds(30)));
