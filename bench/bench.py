@@ -6,7 +6,14 @@ pg_basebackup, pg_promote, psql) with the same settings, on loopback, side
 by side, several times, and prints the medians and their ratio. Absolute
 times on a shared machine mean little; the ratio is the figure that holds.
 
-usage: bench.py [--quick] [--runs N] [--json FILE] [--pgkeeper PATH]
+usage: bench.py [--quick] [--runs N] [--out DIR] [--pgkeeper PATH] [--only N,N]
+
+Figures (see docs/benchmarks.md): 1 master cold start, 2 replicant bootstrap
+from an empty master, 3 the same from a loaded master (pgbench data) with the
+disk's own copy rate, 4 replicant restart keeping its data, 5 promotion, 6
+replication lag and TPS under pgbench load, 7 pgkeeper's own memory and CPU
+idle and under load, 8 the HTTP API under wrk during load, 9 the Docker
+sample (needs the image; skipped without it).
 """
 import argparse
 import json
@@ -18,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -113,7 +121,7 @@ class Keeper:
         self.binary = binary
         self.port = free_port()
         self.api_port = free_port()
-        base = scratch.dir(name)
+        base = self.base = scratch.dir(name)
         self.pgdata = os.path.join(base, "data")
         self.run_dir = os.path.join(base, "run")
         self.log = base + ".log"
@@ -132,6 +140,12 @@ class Keeper:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
 
+    def discard(self):
+        """Stops the node and deletes everything it wrote, so the name can be reused."""
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+        os.unlink(self.log)
+
     def run(self, *args):
         env = {k: self.env[k] for k in ("PATH", "PGDATA", "PGPORT", "PGKEEPER_RUN_DIR", "POSTGRES_USER")}
         return subprocess.run([self.binary, *args], env=env, capture_output=True, text=True)
@@ -145,7 +159,7 @@ class Raw:
     def __init__(self, scratch, name):
         self.scratch = scratch
         self.port = free_port()
-        base = scratch.dir(name)
+        base = self.base = scratch.dir(name)
         self.pgdata = os.path.join(base, "data")
         self.sock = scratch.dir(name + "-run")
         self.log = base + ".log"
@@ -154,7 +168,8 @@ class Raw:
     def conf(self, standby_of=None):
         lines = [f"listen_addresses = '127.0.0.1'", f"port = {self.port}",
                  f"unix_socket_directories = '{self.sock}'", "wal_level = replica",
-                 "max_wal_senders = 10", "hot_standby = on", "wal_keep_size = '512MB'",
+                 "max_wal_senders = 10", "max_replication_slots = 10", "hot_standby = on",
+                 "hot_standby_feedback = on", "wal_log_hints = on", "wal_keep_size = '512MB'",
                  "password_encryption = 'scram-sha-256'"]
         if standby_of:
             passfile = os.path.join(self.sock, "pgpass")
@@ -192,6 +207,12 @@ class Raw:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=60)
 
+    def discard(self):
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+        shutil.rmtree(self.sock, ignore_errors=True)
+        os.unlink(self.log)
+
     def basebackup_from(self, master):
         env = dict(os.environ, PGPASSWORD=PASSWORD)
         subprocess.run([f"{PG_BIN}/pg_basebackup", "-D", self.pgdata, "-h", "127.0.0.1",
@@ -202,13 +223,110 @@ class Raw:
         self.conf(standby_of=master)
 
 
-# ---- figures -----------------------------------------------------------------------
+# ---- measuring helpers -----------------------------------------------------------
 
 def timed(fn):
+    """(seconds fn took, what it returned)."""
     start = time.monotonic()
-    fn()
-    return time.monotonic() - start
+    value = fn()
+    return time.monotonic() - start, value
 
+
+def side_by_side(keeper, raw, raw_first):
+    """Runs both sides, in the order given, and returns (keeper's, raw's) results.
+    Alternating the order from run to run keeps a warm-cache or order effect
+    from always favouring the same side."""
+    if raw_first:
+        r = raw()
+        return keeper(), r
+    k = keeper()
+    return k, raw()
+
+
+def percentile(values, q):
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, int(round(q / 100 * len(ordered) + 0.5)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def du_bytes(path):
+    out = subprocess.run(["du", "-sb", path], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pss_kb(pid):
+    """Proportional set size: shared pages divided among the processes sharing them."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Session:
+    """One psql connection kept open, so sampling every 100 ms costs a query,
+    not a new process and a login."""
+
+    def __init__(self, port, db="postgres"):
+        env = dict(os.environ, PGPASSWORD=PASSWORD)
+        self.proc = subprocess.Popen(
+            [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", db, "-XAtq"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=env, bufsize=1)
+
+    def query(self, sql):
+        """The rows of sql's answer, as psql's unaligned lines (fields split by |)."""
+        self.proc.stdin.write(sql + ";\n\\echo __end__\n")
+        self.proc.stdin.flush()
+        rows = []
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            if line == "__end__":
+                return rows
+            rows.append(line)
+        raise RuntimeError("psql session ended")
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+class Usage:
+    """pgkeeper's own CPU (% of one core) and peak RSS over a span, for some PIDs."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.start = {p: cpu_seconds(p) for p in pids}
+        self.t0 = time.monotonic()
+        self.peak_rss_kb = {p: rss_kb(p) for p in pids}
+
+    def sample(self):
+        for p in self.pids:
+            self.peak_rss_kb[p] = max(self.peak_rss_kb[p], rss_kb(p))
+
+    def result(self):
+        span = time.monotonic() - self.t0
+        return [{"rss_mb": rss_kb(p) / 1024, "peak_rss_mb": self.peak_rss_kb[p] / 1024,
+                 "pss_mb": pss_kb(p) / 1024,
+                 "cpu_percent": (cpu_seconds(p) - self.start[p]) / span * 100} for p in self.pids]
+
+
+# ---- set-ups shared by the figures -------------------------------------------------
 
 def writable(port, db="gis"):
     return psql(port, "CREATE TABLE IF NOT EXISTS bench_probe(x int); INSERT INTO bench_probe VALUES (1)",
@@ -240,7 +358,7 @@ def keeper_replicant(scratch, binary, master, extra=None):
     env.update(extra or {})
     k = Keeper(scratch, binary, "k-replicant", env)
     k.start()
-    wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant to stream")
+    wait_until(lambda: streaming(k.port), 600, "pgkeeper replicant to stream")
     return k
 
 
@@ -249,104 +367,370 @@ def raw_replicant(scratch, master):
     r = Raw(scratch, "r-replicant")
     r.basebackup_from(master)
     r.start()
-    wait_until(lambda: streaming(r.port), 120, "raw replicant to stream")
+    wait_until(lambda: streaming(r.port), 600, "raw replicant to stream")
     return r
 
 
-def fig_master_cold_start(binary):
+def pgbench(port, *args):
+    env = dict(os.environ, PGPASSWORD=PASSWORD)
+    out = subprocess.run([f"{PG_BIN}/pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", USER,
+                          *args, "gis"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"pgbench {' '.join(args)}: {out.stderr.strip()[-500:]}")
+    return out.stdout
+
+
+def caught_up(master):
+    """The master's only replicant has replayed everything the master wrote."""
+    return psql(master.port, "SELECT count(*) FROM pg_stat_replication "
+                "WHERE replay_lsn = pg_current_wal_lsn()") == "1"
+
+
+# ---- figures ---------------------------------------------------------------------
+# Each figure takes the run settings and returns a list of result rows; a row
+# has a name, pgkeeper's runs, the raw side's runs (or None), a unit and a target.
+
+class Settings:
+    def __init__(self, args):
+        self.binary = os.path.abspath(args.pgkeeper)
+        self.quick = args.quick
+        self.runs = 1 if args.quick else args.runs
+        self.idle_seconds = 5 if args.quick else 60
+        self.scale = 2 if args.quick else 50          # figure 3: pgbench -i -s
+        self.load_scale = 1 if args.quick else 10     # figure 6: pgbench -i -s
+        self.load_seconds = 5 if args.quick else 30   # figure 6: pgbench -T
+        self.wrk_seconds = 3 if args.quick else 20    # figure 8: wrk -d
+        self.out = args.out
+
+
+def row(name, keeper, raw, unit, target, better="lower", **extra):
+    r = {"name": name, "unit": unit, "target": target, "better": better,
+         "pgkeeper": summary(keeper), "raw": summary(raw) if raw else None}
+    if raw:
+        r["ratio"] = r["pgkeeper"]["median"] / r["raw"]["median"]
+    r.update(extra)
+    return r
+
+
+def repeat(cfg, one_run):
+    """Runs one_run(raw_first) cfg.runs times, alternating the order of the sides."""
+    keeper, raw = [], []
+    for i in range(cfg.runs):
+        k, r = one_run(raw_first=i % 2 == 1)
+        keeper.append(k)
+        raw.append(r)
+    return keeper, raw
+
+
+def fig_master_cold_start(cfg):
+    def one(raw_first):
+        s = Scratch()
+        try:
+            return side_by_side(lambda: timed(lambda: keeper_master(s, cfg.binary))[0],
+                                lambda: timed(lambda: raw_master(s))[0], raw_first)
+        finally:
+            s.close()
+    k, r = repeat(cfg, one)
+    return [row("1 master cold start", k, r, "s", "ratio <= 1.2")]
+
+
+def fig_replicant_bootstrap(cfg):
     s = Scratch()
     try:
-        return timed(lambda: keeper_master(s, binary)), timed(lambda: raw_master(s))
+        km, rm = keeper_master(s, cfg.binary), raw_master(s)
+
+        def one(raw_first):
+            def keeper():
+                t, node = timed(lambda: keeper_replicant(s, cfg.binary, km))
+                node.discard()
+                return t
+
+            def raw():
+                t, node = timed(lambda: raw_replicant(s, rm))
+                node.discard()
+                return t
+            return side_by_side(keeper, raw, raw_first)
+        k, r = repeat(cfg, one)
     finally:
         s.close()
+    return [row("2 replicant bootstrap, empty master", k, r, "s", "ratio <= 1.2")]
 
 
-def fig_replicant_bootstrap(binary):
+def fig_loaded_bootstrap(cfg):
     s = Scratch()
     try:
-        km = keeper_master(s, binary)
+        km, rm = keeper_master(s, cfg.binary), raw_master(s)
+        for m in (km, rm):
+            pgbench(m.port, "-i", "-q", "-s", str(cfg.scale))
+            psql(m.port, "CHECKPOINT", check=True)
+        disk = []
+
+        def copy_rate():
+            dest = os.path.join(s.path, "copy")
+            start = time.monotonic()
+            subprocess.run(["cp", "-a", rm.pgdata, dest], check=True)
+            subprocess.run(["sync"], check=True)
+            rate = du_bytes(dest) / (time.monotonic() - start) / 2**20
+            shutil.rmtree(dest)
+            return rate
+
+        def one(raw_first):
+            def measure(make):
+                t, node = timed(make)
+                rate = du_bytes(node.pgdata) / t / 2**20
+                node.discard()
+                return rate
+            disk.append(copy_rate())
+            return side_by_side(lambda: measure(lambda: keeper_replicant(s, cfg.binary, km)),
+                                lambda: measure(lambda: raw_replicant(s, rm)), raw_first)
+        k, r = repeat(cfg, one)
+        size_mb = du_bytes(rm.pgdata) / 2**20
+    finally:
+        s.close()
+    return [row(f"3 replicant bootstrap, loaded master ({size_mb:.0f} MB)", k, r, "MB/s",
+                "ratio >= 0.9", better="higher"),
+            row("3 disk copy rate, cp -a + sync (the limit)", disk, None, "MB/s", "", better="higher")]
+
+
+def fig_restart_keep(cfg):
+    def one(raw_first):
+        s = Scratch()
+        try:
+            k = keeper_replicant(s, cfg.binary, keeper_master(s, cfg.binary),
+                                 {"DESTROY_DATABASE_ON_RESTART": "False"})
+            k.stop()
+            r = raw_replicant(s, raw_master(s))
+            r.stop()
+
+            def keeper():
+                k.start()
+                wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant to resume")
+
+            def raw():
+                r.start()
+                wait_until(lambda: streaming(r.port), 120, "raw replicant to resume")
+            return side_by_side(lambda: timed(keeper)[0], lambda: timed(raw)[0], raw_first)
+        finally:
+            s.close()
+    k, r = repeat(cfg, one)
+    return [row("4 replicant restart, destroy False", k, r, "s", "ratio <= 1.2")]
+
+
+def fig_promotion(cfg):
+    def one(raw_first):
+        s = Scratch()
+        try:
+            k = keeper_replicant(s, cfg.binary, keeper_master(s, cfg.binary))
+            r = raw_replicant(s, raw_master(s))
+
+            def keeper():
+                out = k.run("promote")
+                if out.returncode != 0:
+                    raise RuntimeError("pgkeeper promote: " + out.stdout + out.stderr)
+                wait_until(lambda: writable(k.port), 30, "promoted pgkeeper node to take a write")
+
+            def raw():
+                psql(r.port, "SELECT pg_promote(true, 60)", check=True)
+                wait_until(lambda: writable(r.port), 30, "promoted raw node to take a write")
+            return side_by_side(lambda: timed(keeper)[0], lambda: timed(raw)[0], raw_first)
+        finally:
+            s.close()
+    k, r = repeat(cfg, one)
+    return [row("5 promotion to first write", k, r, "s", "ratio <= 1.5, < 0.2 s")]
+
+
+LAG_SQL = ("SELECT COALESCE(EXTRACT(epoch FROM replay_lag) * 1000, 0), "
+           "COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0) "
+           "FROM pg_stat_replication LIMIT 1")
+
+
+def load_run(cfg, master, usage_pids=(), wrk_url=None):
+    """pgbench -c 8 against master for cfg.load_seconds while replay lag is
+    sampled on the master every 100 ms. Returns TPS, the (t, lag ms, lag bytes)
+    samples, pgkeeper's usage over the run and wrk's output, if asked for."""
+    session = Session(master.port)
+    samples, done = [], threading.Event()
+    usage = Usage(list(usage_pids)) if usage_pids else None
+
+    def sample():
+        t0 = time.monotonic()
+        tick = t0
+        while not done.is_set():
+            rows = session.query(LAG_SQL)
+            if rows:
+                ms, nbytes = rows[0].split("|")
+                samples.append((time.monotonic() - t0, float(ms), float(nbytes)))
+            if usage:
+                usage.sample()
+            tick += 0.1
+            done.wait(max(0.0, tick - time.monotonic()))
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    wrk = None
+    if wrk_url:
+        wrk = subprocess.Popen(["wrk", "-t", "2", "-c", "16", "-d", f"{cfg.wrk_seconds}s",
+                                "--latency", wrk_url], stdout=subprocess.PIPE, text=True)
+    try:
+        out = pgbench(master.port, "-n", "-c", "8", "-j", "2", "-T", str(cfg.load_seconds))
+    finally:
+        done.set()
+        sampler.join()
+        session.close()
+    wrk_out = wrk.communicate(timeout=60)[0] if wrk else None
+    tps = float(next(line for line in out.splitlines() if line.startswith("tps =")).split()[2])
+    return {"tps": tps, "samples": samples, "usage": usage.result() if usage else None,
+            "wrk": wrk_out}
+
+
+def parse_wrk(text):
+    """Requests/s, p99 latency (ms) and non-2xx answers from `wrk --latency` output."""
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    rps, p99, bad = None, None, 0
+    for line in text.splitlines():
+        f = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(f[1])
+        elif len(f) == 2 and f[0] == "99%":
+            num = f[1].rstrip("usm")
+            p99 = float(num) * units[f[1][len(num):]]
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            bad = int(f[-1])
+    return rps, p99, bad
+
+
+def write_series(path, samples):
+    with open(path, "w") as f:
+        f.write("# seconds\treplay_lag_ms\tlag_bytes\n")
+        for t, ms, nbytes in samples:
+            f.write(f"{t:.3f}\t{ms:.3f}\t{nbytes:.0f}\n")
+
+
+def fig_lag_under_load(cfg):
+    """Figures 6, 7 (under load) and 8 share the two loaded pairs."""
+    s = Scratch()
+    try:
+        km = keeper_master(s, cfg.binary)
+        kr = keeper_replicant(s, cfg.binary, km)
         rm = raw_master(s)
+        rr = raw_replicant(s, rm)
+        for m in (km, rm):
+            pgbench(m.port, "-i", "-q", "-s", str(cfg.load_scale))
+            psql(m.port, "CHECKPOINT", check=True)
+            wait_until(lambda: caught_up(m), 120, "the replicant to catch up before the load")
+        runs = {"pgkeeper": [], "raw": []}
+        usage = []
+        for i in range(cfg.runs):
+            def keeper():
+                r = load_run(cfg, km, usage_pids=(km.proc.pid, kr.proc.pid))
+                usage.append(r["usage"])
+                return r
 
-        return (timed(lambda: keeper_replicant(s, binary, km)),
-                timed(lambda: raw_replicant(s, rm)))
+            def raw():
+                return load_run(cfg, rm)
+            k, r = side_by_side(keeper, raw, raw_first=i % 2 == 1)
+            runs["pgkeeper"].append(k)
+            runs["raw"].append(r)
+            for m in (km, rm):
+                wait_until(lambda: caught_up(m), 120, "the replicant to catch up between runs")
+        wrk = load_run(cfg, km, wrk_url=f"http://127.0.0.1:{kr.api_port}/replica")
     finally:
         s.close()
 
+    os.makedirs(cfg.out, exist_ok=True)
+    for side in ("pgkeeper", "raw"):
+        write_series(os.path.join(cfg.out, f"lag-{side}.tsv"), runs[side][-1]["samples"])
 
-def fig_restart_keep(binary):
+    def stat(side, fn):
+        return [fn(r) for r in runs[side]]
+
+    def lag(q, column):
+        return lambda r: percentile([x[column] for x in r["samples"]] or [0], q)
+    rows = [row("6 master TPS under pgbench -c 8", stat("pgkeeper", lambda r: r["tps"]),
+                stat("raw", lambda r: r["tps"]), "tps", "ratio >= 0.9", better="higher")]
+    for q, label in ((50, "p50"), (99, "p99"), (100, "max")):
+        rows.append(row(f"6 replay lag {label}", stat("pgkeeper", lag(q, 1)),
+                        stat("raw", lag(q, 1)), "ms", "ratio <= 1.1"))
+    for q, label in ((50, "p50"), (99, "p99")):
+        rows.append(row(f"6 byte lag {label}", [v / 1024 for v in stat("pgkeeper", lag(q, 2))],
+                        [v / 1024 for v in stat("raw", lag(q, 2))], "kB", "ratio <= 1.1"))
+    for idx, node in ((0, "master"), (1, "replicant")):
+        rows.append(row(f"7 pgkeeper {node} under load, RSS", [u[idx]["peak_rss_mb"] for u in usage],
+                        None, "MB", "< 10 MB", pss_mb=usage[-1][idx]["pss_mb"]))
+        rows.append(row(f"7 pgkeeper {node} under load, CPU", [u[idx]["cpu_percent"] for u in usage],
+                        None, "% core", ""))
+    rps, p99, bad = parse_wrk(wrk["wrk"] or "")
+    if rps is None or p99 is None:
+        raise RuntimeError("cannot read wrk's output:\n" + (wrk["wrk"] or ""))
+    rows.append(row("8 API /replica under load, wrk -c 16", [rps], None, "req/s", "",
+                    better="higher", non_2xx=bad, tps_during=wrk["tps"]))
+    rows.append(row("8 API /replica under load, p99 latency", [p99], None, "ms", "< 5 ms"))
+    if bad:
+        raise RuntimeError(f"/replica answered {bad} requests with an error status under load")
+    return rows
+
+
+def fig_footprint_idle(cfg):
     s = Scratch()
     try:
-        k = keeper_replicant(s, binary, keeper_master(s, binary),
-                             {"DESTROY_DATABASE_ON_RESTART": "False"})
-        k.stop()
-        r = raw_replicant(s, raw_master(s))
-        r.stop()
-
-        def keeper():
-            k.start()
-            wait_until(lambda: streaming(k.port), 120, "pgkeeper replicant to resume")
-
-        def raw():
-            r.start()
-            wait_until(lambda: streaming(r.port), 120, "raw replicant to resume")
-        return timed(keeper), timed(raw)
+        km = keeper_master(s, cfg.binary)
+        kr = keeper_replicant(s, cfg.binary, km)
+        usage = Usage([km.proc.pid, kr.proc.pid])
+        time.sleep(cfg.idle_seconds)  # the figure is idle behaviour over this span
+        result = usage.result()
     finally:
         s.close()
+    rows = []
+    for idx, node in ((0, "master"), (1, "replicant")):
+        rows.append(row(f"7 pgkeeper {node} idle {cfg.idle_seconds} s, RSS", [result[idx]["rss_mb"]],
+                        None, "MB", "< 10 MB", pss_mb=result[idx]["pss_mb"]))
+        rows.append(row(f"7 pgkeeper {node} idle {cfg.idle_seconds} s, CPU",
+                        [result[idx]["cpu_percent"]], None, "% core", "< 1 %"))
+    return rows
 
 
-def fig_promotion(binary):
-    s = Scratch()
-    try:
-        k = keeper_replicant(s, binary, keeper_master(s, binary))
-        r = raw_replicant(s, raw_master(s))
-
-        def keeper():
-            out = k.run("promote")
-            if out.returncode != 0:
-                raise RuntimeError("pgkeeper promote: " + out.stdout + out.stderr)
-            wait_until(lambda: writable(k.port), 30, "promoted pgkeeper node to take a write")
-
-        def raw():
-            psql(r.port, "SELECT pg_promote(true, 60)", check=True)
-            wait_until(lambda: writable(r.port), 30, "promoted raw node to take a write")
-        return timed(keeper), timed(raw)
-    finally:
-        s.close()
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample", "replication")
+IMAGE = "pgkeeper/postgis:latest"
 
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+def container_skip_reason():
+    if not shutil.which("docker"):
+        return "no docker command"
+    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
+        return f"no image {IMAGE} (build it with ./build.sh)"
+    for port in (7777, 7776):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return f"port {port} is in use (is the sample running?)"
+    return None
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def fig_containers(cfg):
+    """The replication sample: `make up` until the replicant streams."""
+    env = dict(os.environ, COMPOSE_PROJECT_NAME="pgkeeper-bench", POSTGRES_USER=USER,
+               POSTGRES_PASS=PASSWORD, POSTGRES_DBNAME="gis", DESTROY_DATABASE_ON_RESTART="True")
+    env.pop("PROMOTE_MASTER", None)
+    env.pop("ALLOW_IP_RANGE", None)
 
+    def make(target):
+        out = subprocess.run(["make", "-s", "-C", SAMPLE, target], env=env, capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"make {target} in the sample: {out.stdout[-800:]}{out.stderr[-800:]}")
 
-def fig_footprint(binary, seconds):
-    """pgkeeper's own RSS (MB) and CPU (% of a core) on an idle streaming pair."""
-    s = Scratch()
-    try:
-        km = keeper_master(s, binary)
-        k = keeper_replicant(s, binary, km)
-        result = {}
-        for name, node in (("master", km), ("replicant", k)):
-            c0, t0 = cpu_seconds(node.proc.pid), time.monotonic()
-            result[name] = (c0, t0)
-        time.sleep(seconds)  # the figure is idle behaviour over this span
-        out = {}
-        for name, node in (("master", km), ("replicant", k)):
-            c0, t0 = result[name]
-            cpu = (cpu_seconds(node.proc.pid) - c0) / (time.monotonic() - t0) * 100
-            out[name] = {"rss_mb": rss_kb(node.proc.pid) / 1024, "cpu_percent": cpu}
-        return out
-    finally:
-        s.close()
+    times = []
+    for _ in range(min(cfg.runs, 3)):
+        make("clean")
+        try:
+            start = time.monotonic()
+            make("up")
+            wait_until(lambda: streaming(7776), 600, "the sample's replicant to stream")
+            times.append(time.monotonic() - start)
+        finally:
+            make("clean")
+    size = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", IMAGE],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    return [row("9 sample make up to a streaming replicant", times, None, "s", ""),
+            row("9 image size", [int(size) / 1e6], None, "MB", "")]
 
 
 def summary(values):
@@ -354,43 +738,61 @@ def summary(values):
             "runs": len(values)}
 
 
+def chart(out_dir):
+    """Draws figure 6's lag over time with gnuplot, when it is installed."""
+    png = os.path.join(out_dir, "lag.png")
+    if not shutil.which("gnuplot"):
+        print("gnuplot is not installed; no chart")
+        return
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lag.gp")
+    subprocess.run(["gnuplot", "-e", f"dir='{out_dir}'; out='{png}'", script], check=True)
+    print(f"chart of figure 6 written to {png}")
+
+
+def print_row(r):
+    k = r["pgkeeper"]
+    line = f"{r['name']:48} {k['median']:10.2f}"
+    line += f" {r['raw']['median']:10.2f} {r['ratio']:6.2f}" if r.get("raw") else f" {'':10} {'':6}"
+    line += f"  {r['unit']:6} {r['target']:22} {k['min']:.2f}..{k['max']:.2f}"
+    if "pss_mb" in r:
+        line += f"  (PSS {r['pss_mb']:.1f} MB)"
+    print(line, flush=True)
+
+
+FIGURES = {"1": fig_master_cold_start, "2": fig_replicant_bootstrap, "3": fig_loaded_bootstrap,
+           "4": fig_restart_keep, "5": fig_promotion, "6": fig_lag_under_load,
+           "7": fig_footprint_idle, "9": fig_containers}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one run of each, short idle span")
+    ap.add_argument("--quick", action="store_true",
+                    help="small data, one run of each, short load and idle spans")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--json", default="bench/results.json")
+    ap.add_argument("--out", default="bench/out", help="results.json, lag series and chart")
     ap.add_argument("--pgkeeper", default="build/pgkeeper")
+    ap.add_argument("--only", default="", help="comma-separated figure numbers (6 includes 8)")
     args = ap.parse_args()
-    runs = 1 if args.quick else args.runs
-    binary = os.path.abspath(args.pgkeeper)
-    figures = [("1 master cold start (s)", fig_master_cold_start, 1.2),
-               ("2 replicant bootstrap, empty master (s)", fig_replicant_bootstrap, 1.2),
-               ("4 replicant restart, destroy False (s)", fig_restart_keep, 1.2),
-               ("5 promotion to first write (s)", fig_promotion, 1.5)]
+    cfg = Settings(args)
+    os.makedirs(cfg.out, exist_ok=True)
+    chosen = [f for f in args.only.split(",") if f] or list(FIGURES)
     results = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cores": os.cpu_count(),
-               "runs": runs, "figures": []}
-    print(f"{'figure':44} {'pgkeeper':>10} {'raw':>10} {'ratio':>7}  target  range (pgkeeper)")
-    for name, fn, target in figures:
-        keeper, raw = [], []
-        for _ in range(runs):
-            k, r = fn(binary)
-            keeper.append(k)
-            raw.append(r)
-        ks, rs = summary(keeper), summary(raw)
-        ratio = ks["median"] / rs["median"]
-        print(f"{name:44} {ks['median']:10.3f} {rs['median']:10.3f} {ratio:7.2f}  <={target:<5} "
-              f"{ks['min']:.3f}..{ks['max']:.3f}", flush=True)
-        results["figures"].append({"name": name, "pgkeeper": ks, "raw": rs, "ratio": ratio,
-                                   "target_ratio": target})
-    idle = 5 if args.quick else 60
-    fp = fig_footprint(binary, idle)
-    for node, v in fp.items():
-        print(f"{'7 footprint idle ' + str(idle) + ' s, ' + node:44} {v['rss_mb']:8.1f} MB "
-              f"{v['cpu_percent']:8.2f} % CPU  (targets: <10 MB, <1 %)", flush=True)
-    results["footprint_idle"] = fp
-    with open(args.json, "w") as f:
+               "runs": cfg.runs, "quick": cfg.quick, "figures": []}
+    print(f"{'figure':48} {'pgkeeper':>10} {'raw':>10} {'ratio':>6}  {'unit':6} {'target':22} range")
+    for key in chosen:
+        if key == "9" and (reason := container_skip_reason()):
+            print(f"9 containers: skipped, {reason}")
+            results["figures"].append({"name": "9 containers", "skipped": reason})
+            continue
+        for r in FIGURES[key](cfg):
+            print_row(r)
+            results["figures"].append(r)
+    path = os.path.join(cfg.out, "results.json")
+    with open(path, "w") as f:
         json.dump(results, f, indent=2)
-    print(f"results written to {args.json}")
+    print(f"results written to {path}")
+    if "6" in chosen:
+        chart(cfg.out)
 
 
 if __name__ == "__main__":
