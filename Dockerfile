@@ -12,7 +12,8 @@ RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends \
         g++ cmake make pkg-config libpq-dev \
-        libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev; \
+        libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libmicrohttpd-dev \
+        libcpp-httplib-dev; \
     rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -21,7 +22,8 @@ COPY src ./src
 COPY tests ./tests
 
 # The image is not built when a unit test fails. Integration and e2e tests
-# are only registered here; they run on the host (make test).
+# are only registered here (which is why cmake still wants libcpp-httplib-dev,
+# their HTTP client); they run on the host (make test).
 RUN set -eux; \
     cmake -S . -B build -DBUILD_TESTING=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; \
     cmake --build build -j"$(nproc)" --target pgkeeper pgkeeper_unit_tests; \
@@ -49,7 +51,7 @@ RUN set -eux; \
         postgresql-15-postgis-3-scripts \
         postgresql-15-pgrouting \
         libpq5 \
-        libcpp-httplib0.11 \
+        libmicrohttpd12 \
         ca-certificates; \
     rm -rf /var/lib/apt/lists/*; \
     test ! -e /etc/postgresql/15/main; \

@@ -1,9 +1,12 @@
 #include "api.h"
 
-#include <httplib.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <cctype>
 #include <cstdlib>
+#include <utility>
 
 namespace pgkeeper {
 
@@ -90,47 +93,102 @@ Reply Route(const Snapshot& s, const std::string& method, const std::string& pat
   return r;
 }
 
+namespace {
+
+constexpr unsigned int kMaxConnections = 64;
+constexpr unsigned int kIdleTimeoutSeconds = 5;
+
+MHD_Result AddQueryParam(void* cls, MHD_ValueKind, const char* key, const char* value) {
+  // The first of repeated keys wins; "?a" is a = "".
+  static_cast<std::map<std::string, std::string>*>(cls)->emplace(key, value ? value : "");
+  return MHD_YES;
+}
+
+// MHD calls this once when the headers are in, then with each piece of a
+// request body, then once more with none left; the reply goes out on the last.
+MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const char* method,
+                  const char* /*version*/, const char* /*upload_data*/, size_t* upload_data_size,
+                  void** request_state) {
+  static int started;
+  if (*request_state == nullptr) {
+    *request_state = &started;
+    return MHD_YES;
+  }
+  if (*upload_data_size != 0) {
+    *upload_data_size = 0;  // a body is read and ignored
+    return MHD_YES;
+  }
+  std::map<std::string, std::string> query;
+  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, AddQueryParam, &query);
+  // For HEAD, MHD drops the body itself but sends its Content-Length, so it
+  // gets GET's reply: HTTP wants the same Content-Length as GET, or none.
+  const std::string m = method;
+  const auto& snapshot = *static_cast<ApiServer::SnapshotFn*>(cls);
+  Reply r = Route(snapshot(), m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m, path, query,
+                  WallClockMs());
+  MHD_Response* response =
+      MHD_create_response_from_buffer(r.body.size(), r.body.data(), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
+  if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
+  }
+  MHD_Result queued = MHD_queue_response(connection, static_cast<unsigned int>(r.status), response);
+  MHD_destroy_response(response);
+  return queued;
+}
+
+// nullptr when addr cannot be bound (in use, not an address of this host).
+MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::SnapshotFn* snapshot) {
+  // One polling thread (epoll on Linux) serves every connection. SIGPIPE is
+  // blocked in every thread, and MHD sends with MSG_NOSIGNAL anyway.
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+  if (addr->sa_family == AF_INET6) {
+    flags |= MHD_USE_DUAL_STACK;
+  } else if (addr->sa_family != AF_INET) {
+    return nullptr;
+  }
+  return MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, snapshot,
+                          MHD_OPTION_SOCK_ADDR, addr,
+                          MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+                          MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+                          MHD_OPTION_END);
+}
+
+}  // namespace
+
 ApiServer::ApiServer() = default;
 ApiServer::~ApiServer() { Stop(); }
 
 Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot) {
-  server_ = std::make_unique<httplib::Server>();
-  server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  server_->set_keep_alive_max_count(100);
-  server_->set_read_timeout(5, 0);
-  server_->set_write_timeout(5, 0);
-  auto handler = [snapshot](const httplib::Request& req, httplib::Response& res) {
-    std::map<std::string, std::string> query;
-    for (const auto& [k, v] : req.params) query.emplace(k, v);
-    int64_t now_ms = WallClockMs();
-    Reply r = Route(snapshot(), req.method, req.path, query, now_ms);
-    res.status = r.status;
-    if (r.status == 405) res.set_header("Allow", "GET, HEAD, OPTIONS");
-    if (req.method == "GET") {
-      res.set_content(r.body, r.content_type.c_str());
-    } else {
-      res.set_header("Content-Type", r.content_type);
-    }
-  };
-  const std::string any = ".*";
-  server_->Get(any, handler);  // cpp-httplib routes HEAD to GET handlers
-  server_->Options(any, handler);
-  server_->Post(any, handler);
-  server_->Put(any, handler);
-  server_->Patch(any, handler);
-  server_->Delete(any, handler);
+  Stop();
+  snapshot_ = std::move(snapshot);
   std::string bind_host = host == "*" || host.empty() ? "0.0.0.0" : host;
-  if (!server_->bind_to_port(bind_host.c_str(), port)) {
+  // The configuration allows an IPv4 or IPv6 address or a host name; the
+  // first of its addresses that can be bound is used.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* addrs = nullptr;
+  if (port > 0 && port <= 65535 &&
+      ::getaddrinfo(bind_host.c_str(), std::to_string(port).c_str(), &hints, &addrs) == 0) {
+    for (addrinfo* a = addrs; a != nullptr && daemon_ == nullptr; a = a->ai_next) {
+      daemon_ = Serve(a->ai_addr, port, &snapshot_);
+    }
+    ::freeaddrinfo(addrs);
+  }
+  if (daemon_ == nullptr) {
     return Status::System("cannot listen for the HTTP API on " + bind_host + ":" +
                           std::to_string(port) + " (PGKEEPER_API_PORT); is the port in use?");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
   return Status::Ok();
 }
 
 void ApiServer::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (daemon_ == nullptr) return;
+  MHD_stop_daemon(daemon_);
+  daemon_ = nullptr;
 }
 
 }  // namespace pgkeeper

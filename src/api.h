@@ -1,24 +1,20 @@
 // The HTTP API: Patroni-style role checks, status and metrics.
 //
 // Route() is pure: it answers from a snapshot, so a slow or hung PostgreSQL
-// never blocks a request. ApiServer only binds cpp-httplib to Route().
+// never blocks a request. ApiServer only binds libmicrohttpd to Route().
 #ifndef PGKEEPER_API_H_
 #define PGKEEPER_API_H_
 
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "snapshot.h"
 #include "status.h"
 
-namespace httplib {
-class Server;
-}
+struct MHD_Daemon;
 
 namespace pgkeeper {
 
@@ -49,13 +45,17 @@ class ApiServer {
   using SnapshotFn = std::function<Snapshot()>;
   ApiServer();
   ~ApiServer();
-  // Binds host:port (host "*" means every IPv4 address) and serves on a thread.
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+  // Binds host:port (host "*" or "" means every IPv4 address) and serves on
+  // one thread of its own; snapshot is called there, once per request.
   Status Start(const std::string& host, int port, SnapshotFn snapshot);
+  // Closes the socket and joins the thread; harmless when not started.
   void Stop();
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  SnapshotFn snapshot_;
+  MHD_Daemon* daemon_ = nullptr;
 };
 
 }  // namespace pgkeeper

@@ -131,7 +131,7 @@ Snapshot NeverTaken() {
 
 // ---------------------------------------------------------------- the decision table
 
-// "/replica?lag=16MB" -> path and query, as cpp-httplib hands them to Route.
+// "/replica?lag=16MB" -> path and query, as the HTTP server hands them to Route.
 struct Target {
   std::string path;
   std::map<std::string, std::string> query;
