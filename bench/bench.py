@@ -566,10 +566,7 @@ def load_run(cfg, master, usage_pids=(), wrk_url=None):
             done.wait(max(0.0, tick - time.monotonic()))
     sampler = threading.Thread(target=sample)
     sampler.start()
-    wrk = None
-    if wrk_url:
-        wrk = subprocess.Popen(["wrk", "-t", "2", "-c", "16", "-d", f"{cfg.wrk_seconds}s",
-                                "--latency", wrk_url], stdout=subprocess.PIPE, text=True)
+    wrk = start_wrk(cfg, wrk_url) if wrk_url else None
     try:
         out = pgbench(master.port, "-n", "-c", "8", "-j", "2", "-T", str(cfg.load_seconds))
     finally:
@@ -580,6 +577,34 @@ def load_run(cfg, master, usage_pids=(), wrk_url=None):
     tps = float(next(line for line in out.splitlines() if line.startswith("tps =")).split()[2])
     return {"tps": tps, "samples": samples, "usage": usage.result() if usage else None,
             "wrk": wrk_out}
+
+
+def start_wrk(cfg, url):
+    return subprocess.Popen(["wrk", "-t", "2", "-c", "16", "-d", f"{cfg.wrk_seconds}s", "--latency",
+                             url], stdout=subprocess.PIPE, text=True)
+
+
+class StaticHttp:
+    """HAProxy answering every request itself with a fixed 200: the cheapest
+    HTTP server at hand, as the reference for the API's latency. One thread,
+    like pgkeeper's API."""
+
+    def __init__(self, scratch):
+        self.port = free_port()
+        conf = os.path.join(scratch.path, "haproxy.cfg")
+        with open(conf, "w") as f:
+            f.write("global\n  nbthread 1\n  maxconn 256\n"
+                    "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n"
+                    "  timeout server 5s\n"
+                    f"frontend reference\n  bind 127.0.0.1:{self.port}\n"
+                    "  http-request return status 200 content-type application/json "
+                    "string \"{}\"\n")
+        self.proc = scratch.spawn(["haproxy", "-db", "-f", conf], log=conf + ".log")
+        wait_until(self.answers, 10, "the reference HTTP server")
+
+    def answers(self):
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
 
 def parse_wrk(text):
@@ -605,67 +630,76 @@ def write_series(path, samples):
             f.write(f"{t:.3f}\t{ms:.3f}\t{nbytes:.0f}\n")
 
 
-def fig_lag_under_load(cfg):
-    """Figures 6, 7 (under load) and 8 share the two loaded pairs."""
+def measure_load(cfg):
+    """Loads a pgkeeper pair and a raw pair in turn (figures 6 and 7), then hits
+    the pgkeeper replicant's API with wrk, idle and under the same load, and
+    a fixed-reply HAProxy the same way for reference (figure 8)."""
     s = Scratch()
     try:
         km = keeper_master(s, cfg.binary)
         kr = keeper_replicant(s, cfg.binary, km)
         rm = raw_master(s)
-        rr = raw_replicant(s, rm)
-        for m in (km, rm):
-            pgbench(m.port, "-i", "-q", "-s", str(cfg.load_scale))
-            psql(m.port, "CHECKPOINT", check=True)
-            wait_until(lambda: caught_up(m), 120, "the replicant to catch up before the load")
-        runs = {"pgkeeper": [], "raw": []}
-        usage = []
+        raw_replicant(s, rm)
+        for master in (km, rm):
+            pgbench(master.port, "-i", "-q", "-s", str(cfg.load_scale))
+            psql(master.port, "CHECKPOINT", check=True)
+            wait_until(lambda: caught_up(master), 120, "the replicant to catch up before the load")
+        m = {"pgkeeper": [], "raw": [], "usage": [], "wrk": {}}
         for i in range(cfg.runs):
-            def keeper():
-                r = load_run(cfg, km, usage_pids=(km.proc.pid, kr.proc.pid))
-                usage.append(r["usage"])
-                return r
-
-            def raw():
-                return load_run(cfg, rm)
-            k, r = side_by_side(keeper, raw, raw_first=i % 2 == 1)
-            runs["pgkeeper"].append(k)
-            runs["raw"].append(r)
-            for m in (km, rm):
-                wait_until(lambda: caught_up(m), 120, "the replicant to catch up between runs")
-        wrk = load_run(cfg, km, wrk_url=f"http://127.0.0.1:{kr.api_port}/replica")
+            k, r = side_by_side(lambda: load_run(cfg, km, usage_pids=(km.proc.pid, kr.proc.pid)),
+                                lambda: load_run(cfg, rm), raw_first=i % 2 == 1)
+            m["pgkeeper"].append(k)
+            m["raw"].append(r)
+            m["usage"].append(k["usage"])
+            for master in (km, rm):
+                wait_until(lambda: caught_up(master), 120, "the replicant to catch up between runs")
+        urls = {"API /replica": f"http://127.0.0.1:{kr.api_port}/replica"}
+        if shutil.which("haproxy"):
+            urls["HAProxy fixed reply"] = f"http://127.0.0.1:{StaticHttp(s).port}/"
+        for label, url in urls.items():
+            m["wrk"][label + " idle"] = {"wrk": start_wrk(cfg, url).communicate(timeout=60)[0]}
+            m["wrk"][label + " under load"] = load_run(cfg, km, wrk_url=url)
+        return m
     finally:
         s.close()
 
-    os.makedirs(cfg.out, exist_ok=True)
-    for side in ("pgkeeper", "raw"):
-        write_series(os.path.join(cfg.out, f"lag-{side}.tsv"), runs[side][-1]["samples"])
 
-    def stat(side, fn):
-        return [fn(r) for r in runs[side]]
+def wrk_rows(label, run, target):
+    rps, p99, bad = parse_wrk(run["wrk"] or "")
+    if rps is None or p99 is None:
+        raise RuntimeError(f"cannot read wrk's output for {label}:\n" + (run["wrk"] or ""))
+    if bad:
+        raise RuntimeError(f"{label}: {bad} requests got an error status")
+    extra = {"tps_during": run["tps"]} if "tps" in run else {}
+    return [row(f"8 {label}, wrk -c 16", [rps], None, "req/s", "", better="higher", **extra),
+            row(f"8 {label}, p99 latency", [p99], None, "ms", target)]
+
+
+def fig_lag_under_load(cfg):
+    """Figures 6, 7 (under load) and 8."""
+    m = measure_load(cfg)
+    for side in ("pgkeeper", "raw"):
+        write_series(os.path.join(cfg.out, f"lag-{side}.tsv"), m[side][-1]["samples"])
+
+    def each(fn, scale=1.0):
+        return ([fn(r) / scale for r in m["pgkeeper"]], [fn(r) / scale for r in m["raw"]])
 
     def lag(q, column):
         return lambda r: percentile([x[column] for x in r["samples"]] or [0], q)
-    rows = [row("6 master TPS under pgbench -c 8", stat("pgkeeper", lambda r: r["tps"]),
-                stat("raw", lambda r: r["tps"]), "tps", "ratio >= 0.9", better="higher")]
+    rows = [row("6 master TPS under pgbench -c 8", *each(lambda r: r["tps"]), "tps", "ratio >= 0.9",
+                better="higher")]
     for q, label in ((50, "p50"), (99, "p99"), (100, "max")):
-        rows.append(row(f"6 replay lag {label}", stat("pgkeeper", lag(q, 1)),
-                        stat("raw", lag(q, 1)), "ms", "ratio <= 1.1"))
+        rows.append(row(f"6 replay lag {label}", *each(lag(q, 1)), "ms", "ratio <= 1.1"))
     for q, label in ((50, "p50"), (99, "p99")):
-        rows.append(row(f"6 byte lag {label}", [v / 1024 for v in stat("pgkeeper", lag(q, 2))],
-                        [v / 1024 for v in stat("raw", lag(q, 2))], "kB", "ratio <= 1.1"))
+        rows.append(row(f"6 byte lag {label}", *each(lag(q, 2), 1024), "kB", "ratio <= 1.1"))
     for idx, node in ((0, "master"), (1, "replicant")):
-        rows.append(row(f"7 pgkeeper {node} under load, RSS", [u[idx]["peak_rss_mb"] for u in usage],
-                        None, "MB", "< 10 MB", pss_mb=usage[-1][idx]["pss_mb"]))
-        rows.append(row(f"7 pgkeeper {node} under load, CPU", [u[idx]["cpu_percent"] for u in usage],
+        usage = [u[idx] for u in m["usage"]]
+        rows.append(row(f"7 pgkeeper {node} under load, RSS", [u["peak_rss_mb"] for u in usage],
+                        None, "MB", "< 10 MB", pss_mb=usage[-1]["pss_mb"]))
+        rows.append(row(f"7 pgkeeper {node} under load, CPU", [u["cpu_percent"] for u in usage],
                         None, "% core", ""))
-    rps, p99, bad = parse_wrk(wrk["wrk"] or "")
-    if rps is None or p99 is None:
-        raise RuntimeError("cannot read wrk's output:\n" + (wrk["wrk"] or ""))
-    rows.append(row("8 API /replica under load, wrk -c 16", [rps], None, "req/s", "",
-                    better="higher", non_2xx=bad, tps_during=wrk["tps"]))
-    rows.append(row("8 API /replica under load, p99 latency", [p99], None, "ms", "< 5 ms"))
-    if bad:
-        raise RuntimeError(f"/replica answered {bad} requests with an error status under load")
+    for label, run in m["wrk"].items():
+        rows += wrk_rows(label, run, "< 5 ms" if label.startswith("API") else "")
     return rows
 
 
@@ -751,7 +785,7 @@ def chart(out_dir):
 
 def print_row(r):
     k = r["pgkeeper"]
-    line = f"{r['name']:48} {k['median']:10.2f}"
+    line = f"{r['name']:52} {k['median']:10.2f}"
     line += f" {r['raw']['median']:10.2f} {r['ratio']:6.2f}" if r.get("raw") else f" {'':10} {'':6}"
     line += f"  {r['unit']:6} {r['target']:22} {k['min']:.2f}..{k['max']:.2f}"
     if "pss_mb" in r:
@@ -778,7 +812,7 @@ def main():
     chosen = [f for f in args.only.split(",") if f] or list(FIGURES)
     results = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cores": os.cpu_count(),
                "runs": cfg.runs, "quick": cfg.quick, "figures": []}
-    print(f"{'figure':48} {'pgkeeper':>10} {'raw':>10} {'ratio':>6}  {'unit':6} {'target':22} range")
+    print(f"{'figure':52} {'pgkeeper':>10} {'raw':>10} {'ratio':>6}  {'unit':6} {'target':22} range")
     for key in chosen:
         if key == "9" and (reason := container_skip_reason()):
             print(f"9 containers: skipped, {reason}")

@@ -12,6 +12,11 @@ namespace pgkeeper {
 // Runs the node until postgres exits; returns the process exit code.
 int RunKeeper(const Env& env);
 
+// `pgkeeper apply-master`, run by RunKeeper as its own child: sets the
+// passwords, databases and extensions the environment asks for on the local
+// server, then exits (see ApplyMasterObjectsInChild in keeper.cc).
+int RunApplyMaster(const Env& env);
+
 // Promotes the local PostgreSQL (REQUIRES: it runs, in recovery) with
 // pg_promote, checks that it takes writes, and records the promotion in
 // $PGDATA/pgkeeper.state. *elapsed_ms: from the request to a working write.

@@ -41,6 +41,8 @@ const Command kCommands[] = {
      pgkeeper::RunHealth},
     {"status", "[--json] role, phase, LSNs, lag and replicants of this node", pgkeeper::RunStatus},
     {"promote", "promote this running replicant to master now", pgkeeper::RunPromote},
+    {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",
+     [](const Env& env, const Args&) { return pgkeeper::RunApplyMaster(env); }},
 };
 
 int Usage(std::ostream& out, int code) {

@@ -97,6 +97,14 @@ Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
   return Status::Ok();
 }
 
+Status SelfExecutable(std::string* path) {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return Status::System(std::string("readlink /proc/self/exe: ") + strerror(errno));
+  path->assign(buf, static_cast<size_t>(n));
+  return Status::Ok();
+}
+
 Status BecomeUser(const std::string& name, uid_t uid, gid_t gid) {
   if (::initgroups(name.c_str(), gid) != 0) return Status::FromErrno("initgroups", errno);
   if (::setgid(gid) != 0) return Status::FromErrno("setgid", errno);

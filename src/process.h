@@ -33,6 +33,9 @@ struct SpawnSpec {
 
 Status Spawn(const SpawnSpec& spec, pid_t* pid);
 
+// The absolute path of the running binary, from /proc/self/exe.
+Status SelfExecutable(std::string* path);
+
 // Drops root privileges for good: supplementary groups, gid, then uid.
 Status BecomeUser(const std::string& name, uid_t uid, gid_t gid);
 // If running as root, becomes the postgres user; otherwise does nothing.
