@@ -30,7 +30,7 @@ std::optional<LagLimit> ParseLag(const std::string& text) {
 
 namespace {
 
-Reply Json(int status, const Snapshot& s) { return Reply{status, "application/json", ToJson(s) + "\n"}; }
+Reply Json(int status, const std::string& json) { return Reply{status, "application/json", json}; }
 
 Reply Text(int status, const std::string& body) {
   return Reply{status, "text/plain; charset=utf-8", body};
@@ -41,12 +41,13 @@ bool WithinLag(const Snapshot& s, const LagLimit& limit) {
   return s.lag_bytes >= 0 && static_cast<double>(s.lag_bytes) <= limit.value;
 }
 
-Reply RouteGet(const Snapshot& s, const std::string& path,
+Reply RouteGet(const PublishedSnapshot& p, const std::string& path,
                const std::map<std::string, std::string>& query, int64_t now_ms) {
+  const Snapshot& s = p.snapshot;
   const bool fresh = s.taken_at_ms > 0 && now_ms - s.taken_at_ms <= kStaleAfterMs;
   const bool up = fresh && s.postgres_up;
   const std::string role = s.role();
-  auto check = [&](bool ok) { return Json(ok ? 200 : 503, s); };
+  auto check = [&](bool ok) { return Json(ok ? 200 : 503, p.json); };
 
   if (path == "/" || path == "/primary" || path == "/master" || path == "/read-write") {
     return check(up && !s.in_recovery && s.serving());
@@ -73,7 +74,7 @@ Reply RouteGet(const Snapshot& s, const std::string& path,
     // The same verdict as `pgkeeper health --ready`: a stalled replicant is not ready.
     return check(up && s.serving() && JudgeHealth(s.keeper, true, true, HealthMode::kReady).ok);
   }
-  if (path == "/status") return Json(200, s);
+  if (path == "/status") return Json(200, p.json);
   if (path == "/metrics") {
     return Reply{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(s, now_ms)};
   }
@@ -82,15 +83,20 @@ Reply RouteGet(const Snapshot& s, const std::string& path,
 
 }  // namespace
 
-Reply Route(const Snapshot& s, const std::string& method, const std::string& path,
+Reply Route(const PublishedSnapshot& p, const std::string& method, const std::string& path,
             const std::map<std::string, std::string>& query, int64_t now_ms) {
   if (method != "GET" && method != "HEAD" && method != "OPTIONS") {
     Reply r = Text(405, "method " + method + " not allowed; use GET, HEAD or OPTIONS\n");
     return r;
   }
-  Reply r = RouteGet(s, path, query, now_ms);
+  Reply r = RouteGet(p, path, query, now_ms);
   if (method != "GET") r.body.clear();
   return r;
+}
+
+Reply Route(const Snapshot& s, const std::string& method, const std::string& path,
+            const std::map<std::string, std::string>& query, int64_t now_ms) {
+  return Route(Publish(s), method, path, query, now_ms);
 }
 
 namespace {
@@ -124,7 +130,8 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const
   // gets GET's reply: HTTP wants the same Content-Length as GET, or none.
   const std::string m = method;
   const auto& snapshot = *static_cast<ApiServer::SnapshotFn*>(cls);
-  Reply r = Route(snapshot(), m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m, path, query,
+  std::shared_ptr<const PublishedSnapshot> published = snapshot();
+  Reply r = Route(*published, m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m, path, query,
                   WallClockMs());
   MHD_Response* response =
       MHD_create_response_from_buffer(r.body.size(), r.body.data(), MHD_RESPMEM_MUST_COPY);

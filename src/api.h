@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -36,13 +37,18 @@ struct Reply {
 inline constexpr int64_t kStaleAfterMs = 10000;
 
 // Answers a request. method is GET, HEAD, OPTIONS, ...; HEAD and OPTIONS get
-// GET's status and headers with no body.
+// GET's status and headers with no body. JSON answers send published.json
+// as it is; the verdicts are still judged against now_ms per request.
+Reply Route(const PublishedSnapshot& published, const std::string& method, const std::string& path,
+            const std::map<std::string, std::string>& query, int64_t now_ms);
+// The same answer, rendering the snapshot's JSON first.
 Reply Route(const Snapshot& snapshot, const std::string& method, const std::string& path,
             const std::map<std::string, std::string>& query, int64_t now_ms);
 
 class ApiServer {
  public:
-  using SnapshotFn = std::function<Snapshot()>;
+  // Returns the current snapshot, never null (Monitor::Published()).
+  using SnapshotFn = std::function<std::shared_ptr<const PublishedSnapshot>()>;
   ApiServer();
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;

@@ -380,6 +380,54 @@ TEST(Route, CheckBodiesCarryTheFactsAHealthCheckerShows) {
   EXPECT_EQ(j["clone"]["done_bytes"], 350 * kMB);
 }
 
+// ---------------------------------------------------------------- published snapshots
+
+// Route(const Snapshot&) delegates to the published variant today; this
+// keeps the two from drifting apart if either changes.
+TEST(Route, APublishedSnapshotAnswersAsItsSnapshotDoes) {
+  for (const auto& sc : Scenarios()) {
+    Snapshot s = sc.make();
+    PublishedSnapshot published = Publish(s);
+    for (const char* method : {"GET", "HEAD", "OPTIONS", "POST"}) {
+      for (const char* url : {"/replica", "/replica?lag=1024", "/primary", "/status", "/metrics",
+                              "/readiness", "/nothing", "/replica?lag=abc"}) {
+        for (int64_t now : {kNow, kNow + kStaleAfterMs}) {
+          Target t = Split(url);
+          Reply want = Route(s, method, t.path, t.query, now);
+          Reply got = Route(published, method, t.path, t.query, now);
+          EXPECT_EQ(got.status, want.status) << sc.name << " " << method << " " << url;
+          EXPECT_EQ(got.content_type, want.content_type) << sc.name << " " << method << " " << url;
+          EXPECT_EQ(got.body, want.body) << sc.name << " " << method << " " << url;
+        }
+      }
+    }
+  }
+}
+
+// JSON answers send the body rendered once, as it is; the verdict, /metrics
+// and the 404 text still come from the snapshot and the request.
+TEST(Route, APublishedSnapshotIsSentAsRenderedAndJudgedAtTheRequestTime) {
+  const std::string kJson = "{\"rendered\": \"once\"}\n";
+  PublishedSnapshot p{StreamingSmallLag(), kJson};
+  auto get = [&](const std::string& path, int64_t now_ms = kNow) {
+    return Route(p, "GET", path, {}, now_ms);
+  };
+  EXPECT_EQ(get("/replica").status, 200);
+  EXPECT_EQ(get("/replica").body, kJson);
+  EXPECT_EQ(get("/primary").status, 503);
+  EXPECT_EQ(get("/primary").body, kJson);
+  EXPECT_EQ(get("/status").body, kJson);
+  EXPECT_EQ(get("/status").content_type, "application/json");
+  EXPECT_EQ(get("/metrics").body, RenderMetrics(p.snapshot, kNow));
+  EXPECT_EQ(get("/nothing").body, "not found: /nothing\n");
+  // The snapshot was taken 250 ms before kNow: this much later it is stale.
+  EXPECT_EQ(get("/replica", kNow + kStaleAfterMs).status, 503);
+  EXPECT_EQ(get("/replica", kNow + kStaleAfterMs).body, kJson);
+  Reply head = Route(p, "HEAD", "/replica", {}, kNow);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+}
+
 // ---------------------------------------------------------------- ParseLag
 
 struct LagCase {

@@ -483,7 +483,7 @@ int RunKeeper(const Env& env) {
   n.monitor = &monitor;
   ApiServer api;
   if (c.api_port > 0) {
-    st = api.Start(c.api_listen, c.api_port, [&monitor] { return monitor.Latest(); });
+    st = api.Start(c.api_listen, c.api_port, [&monitor] { return monitor.Published(); });
     if (!st.ok()) return Fail(&monitor, st, "cannot start the HTTP API");
     LogInfo("HTTP API listening on " + c.api_listen + ":" + std::to_string(c.api_port));
   }

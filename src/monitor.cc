@@ -123,6 +123,7 @@ void Monitor::Update(Change change) {
     std::lock_guard<std::mutex> lock(mu_);
     change(keeper_);
     latest_.keeper = keeper_;
+    published_.reset();
     k = keeper_;
   }
   WriteStatusFile(k);
@@ -157,6 +158,16 @@ void Monitor::ExpectPostgres(bool expected) {
 Snapshot Monitor::Latest() {
   std::lock_guard<std::mutex> lock(mu_);
   return latest_;
+}
+
+std::shared_ptr<const PublishedSnapshot> Monitor::Published() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Rendering under the lock holds up the poll and the executor for tens of
+  // microseconds, once per change; it keeps published_ exactly latest_'s.
+  if (published_ == nullptr) {
+    published_ = std::make_shared<const PublishedSnapshot>(Publish(latest_));
+  }
+  return published_;
 }
 
 KeeperState Monitor::Keeper() {
@@ -228,6 +239,7 @@ void Monitor::Poll() {
     }
     s.keeper = keeper_;
     latest_ = s;
+    published_.reset();
     k = keeper_;
   }
   if (!log_line.empty()) log_error ? LogError(log_line) : LogInfo(log_line);

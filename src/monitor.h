@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,6 +41,10 @@ class Monitor {
   void ExpectPostgres(bool expected);
 
   Snapshot Latest();
+  // The latest snapshot and its JSON, never null. Rendered on the first call
+  // after a change and shared until the next one, so the API, which calls
+  // this per request, neither copies nor renders the snapshot per request.
+  std::shared_ptr<const PublishedSnapshot> Published();
   KeeperState Keeper();
 
  private:
@@ -55,6 +60,7 @@ class Monitor {
   std::condition_variable cv_;
   KeeperState keeper_;
   Snapshot latest_;
+  std::shared_ptr<const PublishedSnapshot> published_;  // of latest_; reset when it changes
   bool stop_ = false;
   std::atomic<bool> expect_postgres_{false};
   bool streaming_ = false;

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 namespace pgkeeper {
 
@@ -126,6 +127,11 @@ std::string ToJson(const Snapshot& s) {
             {"pgkeeper_pid", s.keeper.pid},
             {"taken_at_ms", s.taken_at_ms}};
   return Dump(j, 2);
+}
+
+PublishedSnapshot Publish(Snapshot s) {
+  std::string text = ToJson(s) + "\n";
+  return PublishedSnapshot{std::move(s), std::move(text)};
 }
 
 std::string FormatBytes(int64_t bytes) {

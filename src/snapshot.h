@@ -74,6 +74,15 @@ std::string KeeperStateToJson(const KeeperState& k);
 // Parses KeeperStateToJson's output; false on malformed input.
 bool KeeperStateFromJson(const std::string& text, KeeperState* k);
 
+// A snapshot with its JSON rendered once: the API answers every request
+// from one of these until the snapshot changes (about once a second) instead
+// of copying and rendering the snapshot per request.
+struct PublishedSnapshot {
+  Snapshot snapshot;
+  std::string json;  // ToJson(snapshot) + "\n": the body of the API's JSON answers
+};
+PublishedSnapshot Publish(Snapshot s);
+
 // The human table of `pgkeeper status`.
 std::string RenderStatusTable(const Snapshot& s);
 // Prometheus text exposition format, version 0.0.4.

@@ -389,6 +389,17 @@ TEST(ToJson, EveryDocumentedKeyIsPresentForEveryRole) {
   }
 }
 
+// ---------------------------------------------------------------- Publish
+
+TEST(Publish, KeepsTheSnapshotWithItsJsonAndANewline) {
+  for (const Snapshot& s : {Master(), StreamingReplicant(), Cloning()}) {
+    PublishedSnapshot p = Publish(s);
+    EXPECT_EQ(p.json, ToJson(s) + "\n");
+    EXPECT_EQ(ToJson(p.snapshot), ToJson(s));
+    EXPECT_EQ(p.snapshot.taken_at_ms, s.taken_at_ms);
+  }
+}
+
 // ---------------------------------------------------------------- RenderStatusTable
 
 TEST(RenderStatusTable, MasterListsEachConnectedReplicantWithItsLag) {
