@@ -474,20 +474,22 @@ def fig_loaded_bootstrap(cfg):
             shutil.rmtree(dest)
             return rate
 
+        sizes = []
+
         def one(raw_first):
             def measure(make):
                 t, node = timed(make)
-                rate = du_bytes(node.pgdata) / t / 2**20
+                sizes.append(du_bytes(node.pgdata) / 2**20)
                 node.discard()
-                return rate
+                return sizes[-1] / t
             disk.append(copy_rate())
             return side_by_side(lambda: measure(lambda: keeper_replicant(s, cfg.binary, km)),
                                 lambda: measure(lambda: raw_replicant(s, rm)), raw_first)
         k, r = repeat(cfg, one)
-        size_mb = du_bytes(rm.pgdata) / 2**20
     finally:
         s.close()
-    return [row(f"3 replicant bootstrap, loaded master ({size_mb:.0f} MB)", k, r, "MB/s",
+    size_mb = statistics.median(sizes)
+    return [row(f"3 replicant bootstrap, loaded master ({size_mb:.0f} MB copy)", k, r, "MB/s",
                 "ratio >= 0.9", better="higher"),
             row("3 disk copy rate, cp -a + sync (the limit)", disk, None, "MB/s", "", better="higher")]
 
@@ -793,6 +795,24 @@ def print_row(r):
     print(line, flush=True)
 
 
+def markdown(results):
+    """results.json as the Markdown table docs/benchmarks.md carries."""
+    def num(v):
+        return "" if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+    lines = ["| figure | pgkeeper | raw | ratio | unit | target | pgkeeper min..max |",
+             "|---|---:|---:|---:|---|---|---|"]
+    for r in results["figures"]:
+        if "skipped" in r:
+            lines.append(f"| {r['name']} | skipped: {r['skipped']} | | | | | |")
+            continue
+        k, raw = r["pgkeeper"], r.get("raw")
+        extra = f" (PSS {r['pss_mb']:.1f} MB)" if "pss_mb" in r else ""
+        ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
+        lines.append(f"| {r['name']} | {num(k['median'])}{extra} | {num(raw['median']) if raw else ''} "
+                     f"| {ratio} | {r['unit']} | {r['target']} | {num(k['min'])}..{num(k['max'])} |")
+    return "\n".join(lines) + "\n"
+
+
 FIGURES = {"1": fig_master_cold_start, "2": fig_replicant_bootstrap, "3": fig_loaded_bootstrap,
            "4": fig_restart_keep, "5": fig_promotion, "6": fig_lag_under_load,
            "7": fig_footprint_idle, "9": fig_containers}
@@ -806,7 +826,13 @@ def main():
     ap.add_argument("--out", default="bench/out", help="results.json, lag series and chart")
     ap.add_argument("--pgkeeper", default="build/pgkeeper")
     ap.add_argument("--only", default="", help="comma-separated figure numbers (6 includes 8)")
+    ap.add_argument("--markdown", metavar="RESULTS_JSON",
+                    help="print an earlier run's results as a Markdown table, and run nothing")
     args = ap.parse_args()
+    if args.markdown:
+        with open(args.markdown) as f:
+            print(markdown(json.load(f)), end="")
+        return 0
     cfg = Settings(args)
     os.makedirs(cfg.out, exist_ok=True)
     chosen = [f for f in args.only.split(",") if f] or list(FIGURES)
@@ -824,7 +850,9 @@ def main():
     path = os.path.join(cfg.out, "results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
-    print(f"results written to {path}")
+    with open(os.path.join(cfg.out, "results.md"), "w") as f:
+        f.write(markdown(results))
+    print(f"results written to {path} and results.md")
     if "6" in chosen:
         chart(cfg.out)
 
