@@ -4,6 +4,7 @@ set terminal pngcairo size 1000,640 font ",10"
 set output out
 set multiplot layout 2,1 title "Replication lag under pgbench -c 8 (sampled every 100 ms on the master)"
 set grid
+set autoscale xfix
 set key top right
 set xlabel "seconds into the run"
 set ylabel "replay lag (ms)"
