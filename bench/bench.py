@@ -255,21 +255,22 @@ def du_bytes(path):
     return int(out.stdout.split()[0])
 
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
+def proc_kb(pid, name, field):
+    """A "Field:   N kB" line of /proc/PID/NAME, in kB (0 when absent)."""
+    with open(f"/proc/{pid}/{name}") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kb(pid):
+    return proc_kb(pid, "status", "VmRSS")
 
 
 def pss_kb(pid):
     """Proportional set size: shared pages divided among the processes sharing them."""
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
+    return proc_kb(pid, "smaps_rollup", "Pss")
 
 
 def cpu_seconds(pid):
@@ -679,6 +680,18 @@ def wrk_rows(label, run, target):
             row(f"8 {label}, p99 latency", [p99], None, "ms", target)]
 
 
+def footprint_rows(span, usages, rss_key, cpu_target):
+    """Figure 7's rows from Usage.result() lists, one per run, of [master, replicant]."""
+    rows = []
+    for idx, node in ((0, "master"), (1, "replicant")):
+        runs = [u[idx] for u in usages]
+        rows.append(row(f"7 pgkeeper {node} {span}, RSS", [u[rss_key] for u in runs], None, "MB",
+                        "< 10 MB", pss_mb=runs[-1]["pss_mb"]))
+        rows.append(row(f"7 pgkeeper {node} {span}, CPU", [u["cpu_percent"] for u in runs], None,
+                        "% core", cpu_target))
+    return rows
+
+
 def fig_lag_under_load(cfg):
     """Figures 6, 7 (under load) and 8."""
     m = measure_load(cfg)
@@ -696,12 +709,7 @@ def fig_lag_under_load(cfg):
         rows.append(row(f"6 replay lag {label}", *each(lag(q, 1)), "ms", "ratio <= 1.1"))
     for q, label in ((50, "p50"), (99, "p99")):
         rows.append(row(f"6 byte lag {label}", *each(lag(q, 2), 1024), "kB", "ratio <= 1.1"))
-    for idx, node in ((0, "master"), (1, "replicant")):
-        usage = [u[idx] for u in m["usage"]]
-        rows.append(row(f"7 pgkeeper {node} under load, RSS", [u["peak_rss_mb"] for u in usage],
-                        None, "MB", "< 10 MB", pss_mb=usage[-1]["pss_mb"]))
-        rows.append(row(f"7 pgkeeper {node} under load, CPU", [u["cpu_percent"] for u in usage],
-                        None, "% core", ""))
+    rows += footprint_rows("under load", m["usage"], "peak_rss_mb", "")
     for label, run in m["wrk"].items():
         rows += wrk_rows(label, run, "< 5 ms" if label.startswith("API") else "")
     return rows
@@ -717,13 +725,7 @@ def fig_footprint_idle(cfg):
         result = usage.result()
     finally:
         s.close()
-    rows = []
-    for idx, node in ((0, "master"), (1, "replicant")):
-        rows.append(row(f"7 pgkeeper {node} idle {cfg.idle_seconds} s, RSS", [result[idx]["rss_mb"]],
-                        None, "MB", "< 10 MB", pss_mb=result[idx]["pss_mb"]))
-        rows.append(row(f"7 pgkeeper {node} idle {cfg.idle_seconds} s, CPU",
-                        [result[idx]["cpu_percent"]], None, "% core", "< 1 %"))
-    return rows
+    return footprint_rows(f"idle {cfg.idle_seconds} s", [result], "rss_mb", "< 1 %")
 
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample", "replication")

@@ -100,7 +100,7 @@ Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
 Status SelfExecutable(std::string* path) {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return Status::System(std::string("readlink /proc/self/exe: ") + strerror(errno));
+  if (n <= 0) return Status::FromErrno("readlink /proc/self/exe", errno);
   path->assign(buf, static_cast<size_t>(n));
   return Status::Ok();
 }
