@@ -531,7 +531,9 @@ int RunKeeper(const Env& env) {
   st = pm.Start(c, c.pgdata, {}, BaseEnv(n));
   if (st.ok()) st = pm.WaitReady(kStartTimeoutMs);
   if (st.ok() && promote) st = Promote(n);
-  if (st.ok() && !standby) st = ApplyMasterObjectsInChild(n);
+  // A master just initialised got its roles, databases and extensions on the
+  // temporary server; every other master start re-applies the environment's.
+  if (st.ok() && !standby && plan.action != Action::kInitMaster) st = ApplyMasterObjectsInChild(n);
   if (!st.ok()) {
     int code = Fail(&monitor, st, "cannot start postgres");
     pm.Stop(SIGINT);
