@@ -52,6 +52,9 @@ def as_postgres():
         os.setgid(pw.pw_gid)
         os.initgroups("postgres", pw.pw_gid)
         os.setuid(pw.pw_uid)
+        # The checkout may lie where postgres may not enter (root's home);
+        # initdb fails when it cannot return to its working directory.
+        os.chdir("/")
     return drop
 
 

@@ -41,8 +41,8 @@ struct Identity {
 // Everything the executor needs, gathered once.
 struct Node {
   Config config;
-  Env env;               // pgkeeper's own environment, for the apply-master child
-  std::string self_exe;  // this binary, for the apply-master child
+  Env env;          // pgkeeper's own environment, for the apply-master child
+  SelfBinary self;  // this binary, opened before privileges were dropped
   Identity id;
   std::vector<std::string> ranges;  // resolved ALLOW_IP_RANGE
   Monitor* monitor = nullptr;       // set once the run directory exists
@@ -59,6 +59,15 @@ std::vector<std::string> BaseEnv(const Node& n) {
 
 // ---- privileges and directories -----------------------------------------
 
+// Every path pgkeeper uses is absolute (the configuration insists), so it
+// runs from / like any daemon: its children (initdb, postgres, apply-master)
+// then never inherit a directory their user may not enter, and the directory
+// it was started from is not held busy.
+Status LeaveStartDirectory() {
+  if (::chdir("/") != 0) return Status::FromErrno("chdir /", errno);
+  return Status::Ok();
+}
+
 Status PrepareDirectories(const Config& c, Identity* id) {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) == 0 && host[0]) id->hostname = host;
@@ -69,7 +78,7 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(MakeDirs(c.run_dir, 0755));
     PGK_RETURN_IF_ERROR(MakeDirs(c.pgdata, 0700));
     if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
-    return Status::Ok();
+    return LeaveStartDirectory();
   }
   // Running as root (the container's default): prepare the directories for
   // the postgres user, then become it for good.
@@ -89,7 +98,8 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(ChownTree(c.pgdata, uid, gid));
   }
   if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
-  return BecomeUser("postgres", uid, gid);
+  PGK_RETURN_IF_ERROR(BecomeUser("postgres", uid, gid));
+  return LeaveStartDirectory();
 }
 
 std::vector<std::string> AttachedNetworks() {
@@ -219,9 +229,15 @@ Status ApplyMasterObjects(const Config& c) {
 // resident for the rest of a process's life; the supervisor runs for months.
 Status ApplyMasterObjectsInChild(const Node& n) {
   SpawnSpec spec;
-  spec.argv = {n.self_exe, "apply-master"};
+  spec.argv = {n.self.path, "apply-master"};
+  spec.exec_fd = n.self.fd;
   for (const auto& [k, v] : n.env) spec.env.push_back(k + "=" + v);
-  return RunTool(spec, LogRaw);
+  Status st = RunTool(spec, LogRaw);
+  if (st.code() == ExitCode::kSystem) {
+    return Status::System("cannot start `pgkeeper apply-master` as user " + n.id.os_user + ": " +
+                          st.message());
+  }
+  return st;
 }
 
 Status RunInitScripts(const Node& n) {
@@ -468,7 +484,7 @@ int RunKeeper(const Env& env) {
   }
   const Config& c = n.config;
   n.env = env;
-  st = SelfExecutable(&n.self_exe);
+  st = OpenSelfExecutable(&n.self);
   if (!st.ok()) return Fail(nullptr, st, "cannot find pgkeeper's own binary");
   st = PrepareDirectories(c, &n.id);
   if (!st.ok()) return Fail(nullptr, st, "cannot prepare directories");

@@ -53,6 +53,22 @@ void DrainSignals() {
   ReapAll();
 }
 
+// What a child that failed before exec reports to Spawn through its pipe.
+struct SpawnFailure {
+  int stage;  // kStageCwd or kStageExec
+  int err;    // errno
+};
+constexpr int kStageCwd = 1;
+constexpr int kStageExec = 2;
+
+// Child side, async-signal-safe: report and exit with 127 like a shell.
+[[noreturn]] void ReportSpawnFailure(int fd, int stage, int err) {
+  SpawnFailure f{stage, err};
+  ssize_t ignored = ::write(fd, &f, sizeof(f));
+  (void)ignored;
+  _exit(127);
+}
+
 }  // namespace
 
 Status InitSignals() {
@@ -69,9 +85,17 @@ Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
   argv.push_back(nullptr);
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  // Closed by a successful exec; a failing child writes a SpawnFailure first.
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   pid_t parent = getpid();
   pid_t pid = ::fork();
-  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid < 0) {
+    int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return Status::FromErrno("fork", err);
+  }
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
     sigset_t empty;
@@ -85,23 +109,44 @@ Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
     if (spec.stdout_fd >= 0) ::dup2(spec.stdout_fd, STDOUT_FILENO);
     if (spec.stderr_fd >= 0) ::dup2(spec.stderr_fd, STDERR_FILENO);
-    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) _exit(127);
-    ::execve(argv[0], argv.data(), envp.data());
-    const char msg[] = "pgkeeper: exec failed\n";
-    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    (void)ignored;
-    _exit(127);
+    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
+      ReportSpawnFailure(report[1], kStageCwd, errno);
+    }
+    if (spec.exec_fd >= 0) {
+      ::fexecve(spec.exec_fd, argv.data(), envp.data());
+    } else {
+      ::execve(argv[0], argv.data(), envp.data());
+    }
+    ReportSpawnFailure(report[1], kStageExec, errno);
   }
+  ::close(report[1]);
   ::setpgid(pid, pid);
-  *out_pid = pid;
-  return Status::Ok();
+  SpawnFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report[0], &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n != static_cast<ssize_t>(sizeof(failure))) {
+    *out_pid = pid;
+    return Status::Ok();
+  }
+  int ws = 0;
+  ::waitpid(pid, &ws, 0);
+  if (failure.stage == kStageCwd) {
+    return Status::FromErrno("cannot start " + spec.argv[0] + ": cannot enter its working directory " + spec.cwd,
+                             failure.err);
+  }
+  return Status::FromErrno("cannot execute " + spec.argv[0], failure.err);
 }
 
-Status SelfExecutable(std::string* path) {
+Status OpenSelfExecutable(SelfBinary* self) {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   if (n <= 0) return Status::FromErrno("readlink /proc/self/exe", errno);
-  path->assign(buf, static_cast<size_t>(n));
+  self->path.assign(buf, static_cast<size_t>(n));
+  self->fd = ::open("/proc/self/exe", O_PATH | O_CLOEXEC);
+  if (self->fd < 0) return Status::FromErrno("open /proc/self/exe", errno);
   return Status::Ok();
 }
 

@@ -24,6 +24,7 @@ Status InitSignals();
 
 struct SpawnSpec {
   std::vector<std::string> argv;  // argv[0] is an absolute path
+  int exec_fd = -1;               // >= 0: execute this open file instead of argv[0]
   std::vector<std::string> env;   // "NAME=value"; the child gets only these
   std::string cwd;                // empty: inherit
   int stdout_fd = -1;             // -1: inherit
@@ -31,10 +32,19 @@ struct SpawnSpec {
   int pdeathsig = SIGKILL;        // sent to the child if pgkeeper dies
 };
 
+// Starts the child and returns once it has exec'd. A child that cannot enter
+// spec.cwd or cannot be executed is reported here, with the path and errno
+// (and reaped), instead of as an anonymous exit code 127 later.
 Status Spawn(const SpawnSpec& spec, pid_t* pid);
 
-// The absolute path of the running binary, from /proc/self/exe.
-Status SelfExecutable(std::string* path);
+// This binary, opened (O_PATH) so that it can still be executed after
+// privileges are dropped, even when it lies under a directory the new user
+// may not enter (a build tree in root's home). fd is close-on-exec.
+struct SelfBinary {
+  std::string path;  // for messages and the child's argv[0]
+  int fd = -1;
+};
+Status OpenSelfExecutable(SelfBinary* self);
 
 // Drops root privileges for good: supplementary groups, gid, then uid.
 Status BecomeUser(const std::string& name, uid_t uid, gid_t gid);

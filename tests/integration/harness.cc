@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -56,6 +59,9 @@ int FreePort() {
 }
 
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  // After a fatal failure (a node that did not start, say) the test is lost;
+  // waiting out every later deadline would only slow the run down.
+  if (::testing::Test::HasFatalFailure()) return cond();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (cond()) return true;
@@ -130,26 +136,43 @@ void Node::Start() {
   if (pid == 0) {
     dup2(log_fd, 1);
     dup2(log_fd, 2);
-    char* argv[] = {const_cast<char*>(PGKEEPER_BIN), const_cast<char*>("run"), nullptr};
-    execve(PGKEEPER_BIN, argv, envp.data());
+    if (!cwd_.empty() && chdir(cwd_.c_str()) != 0) {
+      fprintf(stderr, "test harness: cannot enter %s: %s\n", cwd_.c_str(), strerror(errno));
+      _exit(127);
+    }
+    char* argv[] = {const_cast<char*>(binary_.c_str()), const_cast<char*>("run"), nullptr};
+    execve(binary_.c_str(), argv, envp.data());
+    fprintf(stderr, "test harness: cannot execute %s: %s\n", binary_.c_str(), strerror(errno));
     _exit(127);
   }
   close(log_fd);
   pid_ = pid;
+  exit_code_ = -1;
+  stopping_ = false;
+}
+
+void Node::Reap() {
+  if (pid_ <= 0) return;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return;
+  pid_ = -1;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int Node::Wait(seconds timeout) {
-  if (pid_ <= 0) return -1;
-  int status = 0;
-  bool done = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
-  if (!done) return -1;
-  pid_ = -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  if (pid_ <= 0) return exit_code_;
+  bool done = WaitFor(
+      [&] {
+        Reap();
+        return pid_ <= 0;
+      },
+      timeout);
+  return done ? exit_code_ : -1;
 }
 
 int Node::Stop(int sig, seconds timeout) {
-  if (pid_ <= 0) return -1;
+  stopping_ = true;
+  if (pid_ <= 0) return exit_code_;
   kill(pid_, sig);
   int code = Wait(timeout);
   if (code == -1 && pid_ > 0) {
@@ -160,16 +183,18 @@ int Node::Stop(int sig, seconds timeout) {
 }
 
 void Node::Kill() {
+  stopping_ = true;
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   Wait(seconds(10));
 }
 
 bool Node::Running() {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  return waitpid(pid_, &status, WNOHANG) == 0;
+  Reap();
+  return pid_ > 0;
 }
+
+bool Node::Died() { return !stopping_ && exit_code_ != -1 && !Running(); }
 
 bool Node::Healthy() {
   std::string cmd = "PGKEEPER_RUN_DIR='" + run_dir_ + "' PGPORT=" + std::to_string(port_) +
@@ -186,7 +211,9 @@ void Node::WaitHealthy(seconds timeout) {
         return exited || Healthy();
       },
       timeout) && !exited)
-      << (exited ? "pgkeeper exited" : "node did not become healthy") << "; log:\n" << Log();
+      << (exited ? "pgkeeper exited (code " + std::to_string(exit_code_) + ")"
+                 : std::string("node did not become healthy"))
+      << "; log:\n" << Log();
 }
 
 void Node::AddInitScript(const std::string& name, const std::string& content) {
@@ -217,8 +244,17 @@ int Node::Run(const std::string& args, std::string* output) {
 bool Node::LogContains(const std::string& text) { return Log().find(text) != std::string::npos; }
 
 void Node::WaitLog(const std::string& text, seconds timeout) {
-  ASSERT_TRUE(WaitFor([&] { return LogContains(text); }, timeout))
-      << "log never said '" << text << "'; log:\n" << Log();
+  // Once pgkeeper has exited its log is final: look once more, then stop.
+  bool died = false;
+  bool found = WaitFor(
+      [&] {
+        died = Died();
+        return LogContains(text) || died;
+      },
+      timeout) && LogContains(text);
+  ASSERT_TRUE(found) << "log never said '" << text << "'"
+                     << (died ? " and pgkeeper exited (code " + std::to_string(exit_code_) + ")" : "")
+                     << "; log:\n" << Log();
 }
 
 std::string Node::Query(const std::string& sql, const std::string& db) {
@@ -253,14 +289,17 @@ std::string Node::Query(const std::string& sql, const std::string& db) {
 void Node::WaitQuery(const std::string& sql, const std::string& expected, seconds timeout,
                      const std::string& db) {
   std::string last;
+  bool died = false;
   bool ok = WaitFor(
       [&] {
+        died = Died();
         last = Query(sql, db);
-        return last == expected;
+        return last == expected || died;
       },
-      timeout);
-  ASSERT_TRUE(ok) << "query '" << sql << "' gave '" << last << "', expected '" << expected
-                  << "'; log:\n" << Log();
+      timeout) && last == expected;
+  ASSERT_TRUE(ok) << "query '" << sql << "' gave '" << last << "', expected '" << expected << "'"
+                  << (died ? " and pgkeeper exited (code " + std::to_string(exit_code_) + ")" : "")
+                  << "; log:\n" << Log();
 }
 
 int Node::Http(const std::string& path, std::string* body, const std::string& method) {

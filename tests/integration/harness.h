@@ -37,7 +37,8 @@ class Scratch {
 // Returns a TCP port on 127.0.0.1 that nothing listens on.
 int FreePort();
 
-// Polls cond every 50 ms until it holds or timeout passes.
+// Polls cond every 50 ms until it holds or timeout passes. Once the test has
+// a fatal failure it only checks cond once.
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
 
 std::string ReadFile(const std::string& path);
@@ -54,8 +55,18 @@ class Node {
   void Start();                       // spawn `pgkeeper run`
   int Stop(int sig = SIGTERM, seconds timeout = seconds(60));  // signal, wait, exit code
   void Kill();                        // SIGKILL pgkeeper only, reap
-  int Wait(seconds timeout);          // wait for exit; -1 on timeout
+  // Waits for exit and returns the exit code (128 + n for signal n); -1 on
+  // timeout or when the node was never started.
+  int Wait(seconds timeout);
   bool Running();
+  // True when pgkeeper was started and has exited without the test stopping
+  // it: waiting for it to become healthy, log or answer is then pointless.
+  bool Died();
+
+  // Runs `pgkeeper run` from another binary and working directory (empty:
+  // the build's binary, the test's directory).
+  void SetBinary(const std::string& path) { binary_ = path; }
+  void SetWorkingDir(const std::string& dir) { cwd_ = dir; }
 
   // Puts a first-start script into the node's PGKEEPER_INITDB_DIR.
   void AddInitScript(const std::string& name, const std::string& content);
@@ -97,7 +108,13 @@ class Node {
   std::string dir_, pgdata_, run_dir_, log_path_;
   int port_;
   int api_port_;
+  void Reap();  // if pgkeeper has exited: pid_ = -1, exit_code_ = its code
+
   pid_t pid_ = -1;
+  int exit_code_ = -1;
+  bool stopping_ = false;  // Stop or Kill was called since Start
+  std::string binary_ = PGKEEPER_BIN;
+  std::string cwd_;
   std::map<std::string, std::string> env_;
 };
 
