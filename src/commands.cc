@@ -10,6 +10,7 @@
 #include "monitor.h"
 #include "pg.h"
 #include "process.h"
+#include "slots.h"
 #include "snapshot.h"
 
 namespace pgkeeper {
@@ -119,6 +120,23 @@ int RunPromote(const Env& env, const Args& args) {
     return st.exit_code();
   }
   std::cout << "promoted in " << ms << " ms; this node now accepts writes\n";
+  return 0;
+}
+
+int RunDropSlot(const Env& env, const Args& args) {
+  if (args.size() != 1 || args[0].empty() || args[0][0] == '-') {
+    return UsageError("drop-slot takes one argument, the slot's name (see `pgkeeper status`)");
+  }
+  Config c = LocalConfig(env);
+  PgConn conn;
+  Status st = conn.Connect(MonitorParams(c));
+  if (st.ok()) st = DropLocalSlot(conn, args[0]);
+  if (!st.ok()) {
+    std::cerr << "pgkeeper: drop-slot: " << st.message() << "\n";
+    return st.exit_code();
+  }
+  std::cout << "dropped replication slot " << args[0]
+            << "; the WAL it held back is released at the next checkpoint\n";
   return 0;
 }
 

@@ -344,6 +344,34 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
     }
     c->wal_keep_size = Trim(v);
   }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"WAL_RETAIN_MAX"}, &v, &found));
+  if (found) {
+    std::string t = Lower(Trim(v));
+    if (t == "unlimited" || t == "-1") {
+      c->wal_retain_max = "-1";
+    } else if (IsValidSize(Trim(v))) {
+      c->wal_retain_max = Trim(v);
+    } else {
+      return Status::Config("WAL_RETAIN_MAX='" + v +
+                            "' is not a size; expected a number with an optional unit kB, MB, "
+                            "GB or TB (e.g. 4GB), 0 (slots keep nothing beyond WAL_KEEP_SIZE) "
+                            "or unlimited");
+    }
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_NODE_NAME"}, &v, &found));
+  if (found && !Trim(v).empty()) {
+    v = Trim(v);
+    bool ok = v.size() <= 63 && std::all_of(v.begin(), v.end(), [](char ch) {
+                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                       ch == '.';
+              });
+    if (!ok) {
+      return Status::Config("PGKEEPER_NODE_NAME='" + v +
+                            "' is not usable; expected up to 63 letters, digits, '-', '_' or "
+                            "'.' (it names this node's replication slot)");
+    }
+    c->node_name = v;
+  }
   PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_API_PORT"}, &v, &found));
   if (found && Trim(v) == "0") {
     c->api_port = 0;

@@ -46,6 +46,12 @@ struct Config {
   std::string pg_bin = "/usr/lib/postgresql/15/bin";
   std::string initdb_dir = "/docker-entrypoint-initdb.d";
   std::string wal_keep_size = "512MB";
+  // max_slot_wal_keep_size: what replication slots may hold back at most
+  // ("-1": unlimited).
+  std::string wal_retain_max = "4GB";
+  // The name this node goes by (application_name, slot name); empty: the
+  // host name, resolved at run time.
+  std::string node_name;
   // HTTP API; port 0 turns it off. Empty listen: the first of listen_addresses.
   int api_port = 8008;
   std::string api_listen;

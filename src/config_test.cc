@@ -342,6 +342,23 @@ TEST(ParseConfig, WalKeepSizeAcceptsANumberWithAnOptionalUnit) {
   EXPECT_EQ(ParseOk(WithPassword({{"WAL_KEEP_SIZE", "0"}})).wal_keep_size, "0");
 }
 
+TEST(ParseConfig, WalRetainMaxAcceptsASizeZeroOrUnlimited) {
+  EXPECT_EQ(ParseOk(WithPassword({})).wal_retain_max, "4GB");
+  EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "10GB"}})).wal_retain_max, "10GB");
+  EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", " 512MB "}})).wal_retain_max, "512MB");
+  EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "0"}})).wal_retain_max, "0");
+  EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "unlimited"}})).wal_retain_max, "-1");
+  EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "Unlimited"}})).wal_retain_max, "-1");
+  EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "-1"}})).wal_retain_max, "-1");
+}
+
+TEST(ParseConfig, NodeNameDefaultsToTheHostNameAtRunTime) {
+  EXPECT_EQ(ParseOk(WithPassword({})).node_name, "");
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_NODE_NAME", "pg-replicant-1"}})).node_name,
+            "pg-replicant-1");
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_NODE_NAME", " "}})).node_name, "");
+}
+
 TEST(ParseConfig, CloneMaxRateAcceptsKilobytesOrKAndMSuffixes) {
   EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_CLONE_MAX_RATE", "50M"}})).clone_max_rate, "50M");
   EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_CLONE_MAX_RATE", "500k"}})).clone_max_rate, "500k");
@@ -456,6 +473,13 @@ const std::vector<BadCase>& BadCases() {
       {"WalKeepSizeLowercaseUnit", {{"WAL_KEEP_SIZE", "512mb"}}, {}, {"WAL_KEEP_SIZE"}},
       {"WalKeepSizeNegative", {{"WAL_KEEP_SIZE", "-1"}}, {}, {"WAL_KEEP_SIZE"}},
       {"WalKeepSizeEmpty", {{"WAL_KEEP_SIZE", ""}}, {}, {"WAL_KEEP_SIZE"}},
+      {"WalRetainMaxWord", {{"WAL_RETAIN_MAX", "plenty"}}, {}, {"WAL_RETAIN_MAX", "plenty", "unlimited"}},
+      {"WalRetainMaxNegative", {{"WAL_RETAIN_MAX", "-2"}}, {}, {"WAL_RETAIN_MAX"}},
+      {"WalRetainMaxEmpty", {{"WAL_RETAIN_MAX", ""}}, {}, {"WAL_RETAIN_MAX"}},
+      {"WalRetainMaxLowercaseUnit", {{"WAL_RETAIN_MAX", "4gb"}}, {}, {"WAL_RETAIN_MAX"}},
+      {"NodeNameWithSpace", {{"PGKEEPER_NODE_NAME", "my node"}}, {}, {"PGKEEPER_NODE_NAME", "my node"}},
+      {"NodeNameWithQuote", {{"PGKEEPER_NODE_NAME", "a'b"}}, {}, {"PGKEEPER_NODE_NAME"}},
+      {"NodeNameTooLong", {{"PGKEEPER_NODE_NAME", Long('n', 64)}}, {}, {"PGKEEPER_NODE_NAME", "63"}},
       {"CloneMaxRateWord", {{"PGKEEPER_CLONE_MAX_RATE", "fast"}}, {}, {"PGKEEPER_CLONE_MAX_RATE", "fast"}},
       {"CloneMaxRateTooLow", {{"PGKEEPER_CLONE_MAX_RATE", "31"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
       {"CloneMaxRateTooHigh", {{"PGKEEPER_CLONE_MAX_RATE", "1025M"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},

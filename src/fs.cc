@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,6 +55,30 @@ Status RemoveTree(const std::string& path) {
   if (::nftw(path.c_str(), RemoveEntry, 64, FTW_DEPTH | FTW_PHYS) != 0) {
     return Status::FromErrno("cannot remove " + path, errno);
   }
+  return Status::Ok();
+}
+
+namespace {
+thread_local int64_t g_tree_bytes = 0;
+int AddFileSize(const char*, const struct stat* st, int type, struct FTW*) {
+  if (type == FTW_F) g_tree_bytes += st->st_size;
+  return 0;
+}
+}  // namespace
+
+Status TreeBytes(const std::string& path, int64_t* bytes) {
+  g_tree_bytes = 0;
+  if (::nftw(path.c_str(), AddFileSize, 64, FTW_PHYS) != 0) {
+    return Status::FromErrno("cannot measure " + path, errno);
+  }
+  *bytes = g_tree_bytes;
+  return Status::Ok();
+}
+
+Status FreeBytes(const std::string& path, int64_t* bytes) {
+  struct statvfs vfs;
+  if (::statvfs(path.c_str(), &vfs) != 0) return Status::FromErrno("cannot statvfs " + path, errno);
+  *bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
   return Status::Ok();
 }
 

@@ -2,8 +2,10 @@
 #ifndef PGKEEPER_FS_H_
 #define PGKEEPER_FS_H_
 
-#include <string>
 #include <sys/types.h>
+
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "status.h"
@@ -24,6 +26,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, mode
 Status SyncDir(const std::string& path);
 // chown -R.
 Status ChownTree(const std::string& path, uid_t uid, gid_t gid);
+// Bytes that the regular files under path occupy (du -s, apparent size).
+Status TreeBytes(const std::string& path, int64_t* bytes);
+// Bytes an unprivileged user may still write on the file system holding path.
+Status FreeBytes(const std::string& path, int64_t* bytes);
 // Parent directory of an absolute path ("/a/b" -> "/a").
 std::string Dirname(const std::string& path);
 std::string JoinPath(const std::string& dir, const std::string& name);

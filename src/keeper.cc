@@ -23,19 +23,20 @@
 #include "progress.h"
 #include "process.h"
 #include "render.h"
+#include "slots.h"
 #include "swap.h"
 
 namespace pgkeeper {
 namespace {
 
 constexpr int kStartTimeoutMs = 10 * 60 * 1000;  // crash recovery may take long
-constexpr const char kPassFile[] = "pgpass";
 
 // Facts about the process pgkeeper runs as, after dropping privileges.
 struct Identity {
   std::string os_user;
   std::string home = "/";
   std::string hostname = "pgkeeper";
+  std::string node_name;  // PGKEEPER_NODE_NAME or the host name
 };
 
 // Everything the executor needs, gathered once.
@@ -141,7 +142,8 @@ Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby)
                                       RenderIdent(c, {n.id.os_user, "postgres", "root"}), 0600));
   PGK_RETURN_IF_ERROR(WriteFileAtomic(
       JoinPath(datadir, kServerConfFile),
-      RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFile), ApplicationName(n.id.hostname)),
+      RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFileName), ApplicationName(n.id.node_name),
+                       SlotName(n.id.node_name)),
       0600));
   std::string conf;
   PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(datadir, "postgresql.conf"), &conf));
@@ -154,7 +156,7 @@ Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby)
 
 Status WritePassFile(const Node& n) {
   const Config& c = n.config;
-  return WriteFileAtomic(JoinPath(c.run_dir, kPassFile),
+  return WriteFileAtomic(JoinPath(c.run_dir, kPassFileName),
                          RenderPgpass("*", c.replicate_port, c.replication_login(),
                                       c.replication_login_password()),
                          0600);
@@ -223,20 +225,37 @@ Status ApplyMasterObjects(const Config& c) {
   return ApplyDatabases(c);
 }
 
-// Roles, databases and extensions are set by a short-lived child of this
-// binary (`pgkeeper apply-master`, RunApplyMaster below). Making SCRAM
-// verifiers starts OpenSSL, and that alone leaves about 3 MB of libcrypto
-// resident for the rest of a process's life; the supervisor runs for months.
-Status ApplyMasterObjectsInChild(const Node& n) {
+// Work that logs in with SCRAM runs in short-lived children of this binary
+// (`pgkeeper apply-master`, `pgkeeper ensure-slot`): making or answering a
+// SCRAM exchange starts OpenSSL, and that alone leaves about 3 MB of
+// libcrypto resident for the rest of a process's life; the supervisor runs
+// for months. The child is started from the descriptor opened before
+// privileges were dropped (docs/design.md).
+Status RunSelfChild(const Node& n, const std::string& command,
+                    const std::function<void(const std::string&)>& on_line) {
   SpawnSpec spec;
-  spec.argv = {n.self.path, "apply-master"};
+  spec.argv = {n.self.path, command};
   spec.exec_fd = n.self.fd;
   for (const auto& [k, v] : n.env) spec.env.push_back(k + "=" + v);
-  Status st = RunTool(spec, LogRaw);
+  spec.env.push_back("PGKEEPER_NODE_NAME=" + n.id.node_name);
+  Status st = RunTool(spec, on_line);
   if (st.code() == ExitCode::kSystem) {
-    return Status::System("cannot start `pgkeeper apply-master` as user " + n.id.os_user + ": " +
+    return Status::System("cannot start `pgkeeper " + command + "` as user " + n.id.os_user + ": " +
                           st.message());
   }
+  return st;
+}
+
+Status ApplyMasterObjectsInChild(const Node& n) { return RunSelfChild(n, "apply-master", LogRaw); }
+
+// Makes sure this replicant's slot exists on its upstream; *sentence gets
+// what the child found and did (or why it could not).
+Status EnsureSlotInChild(const Node& n, std::string* sentence) {
+  sentence->clear();
+  Status st = RunSelfChild(n, "ensure-slot", [&](const std::string& line) {
+    *sentence += (sentence->empty() ? "" : "; ") + line;
+  });
+  if (sentence->empty()) *sentence = st.message();
   return st;
 }
 
@@ -375,13 +394,19 @@ Status CloneOnce(const Node& n) {
   const Config& c = n.config;
   const std::string staging = StagingDir(c.pgdata);
   PGK_RETURN_IF_ERROR(RemoveTree(staging));
+  // The slot first, so that the upstream keeps the WAL from the copy's start
+  // until this replicant streams.
+  std::string slot_sentence;
+  Status slot = EnsureSlotInChild(n, &slot_sentence);
+  if (!slot.ok()) return Status::Tool("cannot prepare the replication slot: " + slot_sentence);
+  LogInfo(slot_sentence);
   SpawnSpec spec;
   spec.argv = {c.pg_bin + "/pg_basebackup", "-D", staging, "-h", c.replicate_from,
                "-p", std::to_string(c.replicate_port), "-U", c.replication_login(),
-               "-X", "stream", "-c", "fast", "-P", "-v", "-w"};
+               "-X", "stream", "-S", SlotName(n.id.node_name), "-c", "fast", "-P", "-v", "-w"};
   if (!c.clone_max_rate.empty()) spec.argv.push_back("--max-rate=" + c.clone_max_rate);
   spec.env = BaseEnv(n);
-  spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFile));
+  spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFileName));
   spec.env.push_back("PGAPPNAME=pgkeeper_clone");
   spec.env.push_back("PGCONNECT_TIMEOUT=10");
   CloneLogger logger(n.monitor);
@@ -431,7 +456,35 @@ Status Promote(const Node& n) {
 
 // ---- supervision ---------------------------------------------------------
 
-int Supervise(const Node& n, Postmaster& pm) {
+// A replicant that does not stream checks its slot on the upstream now and
+// then: the upstream may have been down at start, or the slot dropped or
+// invalidated since. Only a changed outcome is logged.
+class SlotKeeper {
+ public:
+  explicit SlotKeeper(bool standby) : standby_(standby) {}
+  void Tick(const Node& n) {
+    if (!standby_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_try_) return;
+    Snapshot s = n.monitor->Latest();
+    if (!s.postgres_up || !s.in_recovery || s.streaming) return;
+    next_try_ = now + std::chrono::seconds(10);
+    std::string sentence;
+    Status st = EnsureSlotInChild(n, &sentence);
+    if (sentence == last_) return;
+    last_ = sentence;
+    st.ok() ? LogInfo(sentence) : LogWarn("replication slot: " + sentence);
+  }
+  // What the check before postgres started said.
+  void Seen(const std::string& sentence) { last_ = sentence; }
+
+ private:
+  bool standby_;
+  std::chrono::steady_clock::time_point next_try_{};
+  std::string last_;
+};
+
+int Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots) {
   bool stopping = false;
   for (;;) {
     int ws = 0;
@@ -457,6 +510,7 @@ int Supervise(const Node& n, Postmaster& pm) {
       n.monitor->SetPhase("stopping", "shutting down");
     }
     if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
+    if (!stopping) slots.Tick(n);
     WaitEvents(5000, {});
   }
 }
@@ -488,6 +542,7 @@ int RunKeeper(const Env& env) {
   if (!st.ok()) return Fail(nullptr, st, "cannot find pgkeeper's own binary");
   st = PrepareDirectories(c, &n.id);
   if (!st.ok()) return Fail(nullptr, st, "cannot prepare directories");
+  n.id.node_name = NodeName(c, n.id.hostname);
   n.ranges = c.allow_ip_ranges.empty() ? AttachedNetworks() : c.allow_ip_ranges;
 
   KeeperState initial;
@@ -521,6 +576,7 @@ int RunKeeper(const Env& env) {
   LogInfo("decision: " + plan.reason);
 
   bool standby = false;
+  std::string slot_sentence;
   switch (plan.action) {
     case Action::kInitMaster: st = InitMaster(n); break;
     case Action::kClone:
@@ -531,6 +587,12 @@ int RunKeeper(const Env& env) {
       break;
     case Action::kResumeStandby:
       st = WritePassFile(n);
+      if (st.ok()) {
+        // The upstream may be down: postgres retries streaming by itself,
+        // and the slot is checked again while it does not stream.
+        Status slot = EnsureSlotInChild(n, &slot_sentence);
+        slot.ok() ? LogInfo(slot_sentence) : LogWarn("replication slot: " + slot_sentence);
+      }
       standby = true;
       break;
     default: break;
@@ -562,7 +624,9 @@ int RunKeeper(const Env& env) {
     monitor.SetPhase("running", "master accepting reads and writes");
   }
   monitor.ExpectPostgres(true);
-  int code = Supervise(n, pm);
+  SlotKeeper slots(standby && !promote);
+  slots.Seen(slot_sentence);
+  int code = Supervise(n, pm, slots);
   api.Stop();
   return code;
 }

@@ -8,6 +8,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "process.h"
+#include "slots.h"
 
 extern char** environ;
 
@@ -41,8 +42,12 @@ const Command kCommands[] = {
      pgkeeper::RunHealth},
     {"status", "[--json] role, phase, LSNs, lag and replicants of this node", pgkeeper::RunStatus},
     {"promote", "promote this running replicant to master now", pgkeeper::RunPromote},
+    {"drop-slot", "NAME  drop the replication slot of a replicant that is gone for good",
+     pgkeeper::RunDropSlot},
     {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",
      [](const Env& env, const Args&) { return pgkeeper::RunApplyMaster(env); }},
+    {"ensure-slot", "(internal, run by `run`) make sure this replicant's slot exists upstream",
+     [](const Env& env, const Args&) { return pgkeeper::RunEnsureSlot(env); }},
 };
 
 int Usage(std::ostream& out, int code) {

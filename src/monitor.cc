@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "fs.h"
 #include "log.h"
 
@@ -66,23 +68,42 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
     s->lag_bytes = s->streaming ? ToInt(r[3]) : -1;
     s->lag_seconds = s->streaming ? ToDouble(r[4]) : -1;
     s->timeline = static_cast<int>(ToInt(r[5], 0));
-    return Status::Ok();
+  } else {
+    PGK_RETURN_IF_ERROR(conn.QueryRows(
+        "SELECT pg_current_wal_lsn()::text, "
+        "  ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int",
+        &rows));
+    s->current_lsn = rows[0][0];
+    s->timeline = static_cast<int>(ToInt(rows[0][1], 0));
   }
-  PGK_RETURN_IF_ERROR(conn.QueryRows(
-      "SELECT pg_current_wal_lsn()::text, "
-      "  ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int",
-      &rows));
-  s->current_lsn = rows[0][0];
-  s->timeline = static_cast<int>(ToInt(rows[0][1], 0));
+  return CollectDownstreams(conn, s);
+}
+
+Status CollectDownstreams(PgConn& conn, Snapshot* s) {
+  // A replicant may serve replicants of its own (cascading): its position is
+  // what it has replayed.
+  const std::string position = s->in_recovery ? "pg_last_wal_replay_lsn()" : "pg_current_wal_lsn()";
+  std::vector<std::vector<std::string>> rows;
   PGK_RETURN_IF_ERROR(conn.QueryRows(
       "SELECT application_name, COALESCE(host(client_addr), 'local'), state, "
-      "  COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, -1), "
+      "  COALESCE(pg_wal_lsn_diff(" + position + ", replay_lsn)::bigint, -1), "
       "  COALESCE(extract(epoch FROM replay_lag), 0) "
       "FROM pg_stat_replication ORDER BY application_name, client_addr",
       &rows));
   s->replicants.clear();
   for (const auto& r : rows) {
     s->replicants.push_back(ReplicantInfo{r[0], r[1], r[2], ToInt(r[3]), ToDouble(r[4])});
+  }
+  PGK_RETURN_IF_ERROR(conn.QueryRows(
+      "SELECT s.slot_name, s.active, COALESCE(r.application_name, ''), "
+      "  COALESCE(pg_wal_lsn_diff(" + position + ", s.restart_lsn)::bigint, -1), "
+      "  COALESCE(s.wal_status, '') "
+      "FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid "
+      "WHERE s.slot_type = 'physical' ORDER BY s.slot_name",
+      &rows));
+  s->slots.clear();
+  for (const auto& r : rows) {
+    s->slots.push_back(SlotInfo{r[0], r[1] == "t", r[2], std::max<int64_t>(-1, ToInt(r[3])), r[4]});
   }
   return Status::Ok();
 }

@@ -25,6 +25,8 @@ inline constexpr const char kStatusFile[] = "pgkeeper.status";
 
 // Reads PostgreSQL's replication facts into *s (postgres_up and the rest).
 Status CollectPostgresFacts(PgConn& conn, Snapshot* s);
+// Fills the replicants streaming from this node and its physical slots.
+Status CollectDownstreams(PgConn& conn, Snapshot* s);
 // Connection parameters for the monitor: the local socket with timeouts.
 ConnParams MonitorParams(const Config& c);
 

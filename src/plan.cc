@@ -8,6 +8,10 @@ Plan Refuse(std::string reason, ExitCode code = ExitCode::kState) {
   return Plan{Action::kRefuse, std::move(reason), code};
 }
 
+std::string FormatMB(int64_t bytes) {
+  return std::to_string((bytes + 1024 * 1024 - 1) / (1024 * 1024)) + " MB";
+}
+
 // How to discard data deliberately; part of every refusal that protects data.
 std::string DiscardHint(const Config& c) {
   return "to discard it deliberately, stop the container and delete the contents of " + c.pgdata +
@@ -115,6 +119,29 @@ Plan Decide(const Config& c, DataDirState state) {
   if (c.promote_master) return DecidePromote(c, state);
   if (c.is_replicant()) return DecideReplicant(c, state);
   return DecideMaster(c, state);
+}
+
+int64_t FreshCopyBytes(int64_t data_bytes) {
+  return data_bytes + data_bytes / 10 + int64_t{64} * 1024 * 1024;
+}
+
+Plan DecideStalled(const Config& c, const StallFacts& f) {
+  const std::string master = c.replicate_from + ":" + std::to_string(c.replicate_port);
+  const int64_t need = FreshCopyBytes(f.data_bytes);
+  const std::string sizes = "about " + FormatMB(need) + " needed beside the " +
+                            FormatMB(f.data_bytes) + " of data, " + FormatMB(f.free_bytes) +
+                            " free";
+  if (f.free_bytes >= need) {
+    return Do(Action::kReclone,
+              "take a fresh copy of " + master + ": it no longer has WAL this replicant needs (" +
+                  sizes + "); the existing data stays until the copy is complete");
+  }
+  return Refuse("cannot take a fresh copy of " + master +
+                    " although it no longer has WAL this replicant needs: the disk holding " +
+                    c.pgdata + " cannot hold two copies (" + sizes +
+                    "); give it more room (pgkeeper checks again every 30 s), or " +
+                    DiscardHint(c) + " to copy into the emptied directory",
+                ExitCode::kState);
 }
 
 const char* ActionName(Action action) {

@@ -3,6 +3,7 @@
 #ifndef PGKEEPER_PLAN_H_
 #define PGKEEPER_PLAN_H_
 
+#include <cstdint>
 #include <string>
 
 #include "config.h"
@@ -28,6 +29,21 @@ struct Plan {
 };
 
 Plan Decide(const Config& config, DataDirState state);
+
+// While a replicant runs: its upstream no longer has WAL it needs (recycled,
+// or its slot was invalidated for holding more than WAL_RETAIN_MAX), so it
+// cannot resume. What the disk holding PGDATA says:
+struct StallFacts {
+  int64_t data_bytes = 0;  // the replicant's data now
+  int64_t free_bytes = 0;  // still writable beside it
+};
+// kReclone when a fresh copy fits beside the data (never destroy first),
+// otherwise kRefuse: stay stalled, serving the old data read-only, and say
+// how much room is missing and what to do.
+Plan DecideStalled(const Config& config, const StallFacts& facts);
+// What a fresh copy of data_bytes is expected to take: the data, a tenth
+// for growth since, and 64 MB for the WAL streamed during the copy.
+int64_t FreshCopyBytes(int64_t data_bytes);
 const char* ActionName(Action action);
 
 }  // namespace pgkeeper

@@ -303,5 +303,38 @@ TEST(ActionName, NamesEveryActionDistinctly) {
   EXPECT_STREQ(ActionName(Action::kReclone), "reclone");
 }
 
+// ---------------------------------------------------------------- DecideStalled
+
+constexpr int64_t kMB = 1024 * 1024;
+
+TEST(DecideStalled, AFreshCopyThatFitsBesideTheDataIsTaken) {
+  Config c = ConfigOf(Kind::kReplicantKeep);
+  Plan p = DecideStalled(c, {1000 * kMB, 2000 * kMB});
+  EXPECT_EQ(p.action, Action::kReclone);
+  EXPECT_EQ(p.reason,
+            "take a fresh copy of pg-master:5432: it no longer has WAL this replicant needs "
+            "(about 1164 MB needed beside the 1000 MB of data, 2000 MB free); the existing "
+            "data stays until the copy is complete");
+  EXPECT_EQ(p.refuse_code, ExitCode::kOk);
+}
+
+TEST(DecideStalled, WithoutRoomForTwoCopiesTheReplicantStaysAndSaysWhatToDo) {
+  Config c = ConfigOf(Kind::kReplicantDestroy);
+  Plan p = DecideStalled(c, {1000 * kMB, 1100 * kMB});
+  EXPECT_EQ(p.action, Action::kRefuse);
+  EXPECT_THAT(p.reason, HasSubstr("cannot hold two copies (about 1164 MB needed beside the "
+                                  "1000 MB of data, 1100 MB free)"));
+  EXPECT_THAT(p.reason, HasSubstr("give it more room"));
+  EXPECT_THAT(p.reason, HasSubstr(kDiscard));
+}
+
+TEST(DecideStalled, TheMarginIsATenthAndSixtyFourMegabytes) {
+  EXPECT_EQ(FreshCopyBytes(0), 64 * kMB);
+  EXPECT_EQ(FreshCopyBytes(100 * kMB), 174 * kMB);
+  Config c = ConfigOf(Kind::kReplicantKeep);
+  EXPECT_EQ(DecideStalled(c, {100 * kMB, 174 * kMB}).action, Action::kReclone);
+  EXPECT_EQ(DecideStalled(c, {100 * kMB, 174 * kMB - 1}).action, Action::kRefuse);
+}
+
 }  // namespace
 }  // namespace pgkeeper

@@ -84,7 +84,7 @@ std::string RenderIdent(const Config& c, const std::vector<std::string>& os_user
 }
 
 std::string RenderServerConf(const Config& c, bool standby, const std::string& passfile,
-                             const std::string& application_name) {
+                             const std::string& application_name, const std::string& slot_name) {
   std::ostringstream o;
   o << "# Written by pgkeeper at every start from the environment; edits here are lost.\n"
     << "# Settings made with ALTER SYSTEM (postgresql.auto.conf) still take precedence.\n"
@@ -96,6 +96,7 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
     << "max_wal_senders = 10\n"
     << "max_replication_slots = 10\n"
     << "wal_keep_size = " << QuoteConfValue(c.wal_keep_size) << "\n"
+    << "max_slot_wal_keep_size = " << QuoteConfValue(c.wal_retain_max) << "\n"
     << "hot_standby = on\n"
     << "hot_standby_feedback = on\n"
     << "wal_log_hints = on\n"
@@ -108,9 +109,11 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
                            " passfile=" + QuoteConninfo(passfile) +
                            " application_name=" + QuoteConninfo(application_name) +
                            " connect_timeout=5";
-    o << "primary_conninfo = " << QuoteConfValue(conninfo) << "\n";
+    o << "primary_conninfo = " << QuoteConfValue(conninfo) << "\n"
+      << "primary_slot_name = " << QuoteConfValue(slot_name) << "\n";
   } else {
-    o << "primary_conninfo = ''\n";
+    o << "primary_conninfo = ''\n"
+      << "primary_slot_name = ''\n";
   }
   return o.str();
 }

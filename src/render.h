@@ -11,6 +11,8 @@
 namespace pgkeeper {
 
 inline constexpr const char kServerConfFile[] = "pgkeeper.conf";
+// The replicant's password file, in PGKEEPER_RUN_DIR.
+inline constexpr const char kPassFileName[] = "pgpass";
 inline constexpr const char kIncludeLine[] = "include_if_exists = 'pgkeeper.conf'";
 
 // An address attached to one of the node's interfaces.
@@ -29,10 +31,11 @@ std::vector<std::string> NetworksOf(const std::vector<InterfaceAddress>& addrs);
 std::string RenderHba(const Config& config, const std::vector<std::string>& ranges);
 // pg_ident.conf: the OS users allowed to act as the superuser over the socket.
 std::string RenderIdent(const Config& config, const std::vector<std::string>& os_users);
-// pgkeeper.conf, included from postgresql.conf. primary_conninfo only when
-// standby is true; it names the password file, never the password.
+// pgkeeper.conf, included from postgresql.conf. primary_conninfo and
+// primary_slot_name only when standby is true; the conninfo names the
+// password file, never the password.
 std::string RenderServerConf(const Config& config, bool standby, const std::string& passfile,
-                             const std::string& application_name);
+                             const std::string& application_name, const std::string& slot_name);
 // One ~/.pgpass line for host:port:*:user:password, escaped.
 std::string RenderPgpass(const std::string& host, int port, const std::string& user,
                          const std::string& password);

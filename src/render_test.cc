@@ -250,7 +250,7 @@ TEST(RenderIdent, NoOsUsersMeansOnlyComments) {
 
 TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
   auto s = Settings(RenderServerConf(BaseConfig(), /*standby=*/false, "/var/run/postgresql/pgpass",
-                                     "node"));
+                                     "node", "node"));
   EXPECT_EQ(s["wal_level"], "replica");
   EXPECT_EQ(s["hot_standby"], "on");
   EXPECT_EQ(s["max_wal_senders"], "10");
@@ -262,6 +262,8 @@ TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
   EXPECT_EQ(s["port"], "5432");
   EXPECT_EQ(s["unix_socket_directories"], "'/var/run/postgresql'");
   EXPECT_EQ(s["primary_conninfo"], "''");
+  EXPECT_EQ(s["primary_slot_name"], "''");
+  EXPECT_EQ(s["max_slot_wal_keep_size"], "'4GB'");
 }
 
 TEST(RenderServerConf, FollowsTheConfiguredPortAddressesRunDirAndWalKeepSize) {
@@ -270,11 +272,13 @@ TEST(RenderServerConf, FollowsTheConfiguredPortAddressesRunDirAndWalKeepSize) {
   c.listen_addresses = "127.0.0.1,::1";
   c.run_dir = "/tmp/pgk run";
   c.wal_keep_size = "1GB";
-  auto s = Settings(RenderServerConf(c, false, "/tmp/pgk run/pgpass", "node"));
+  c.wal_retain_max = "-1";
+  auto s = Settings(RenderServerConf(c, false, "/tmp/pgk run/pgpass", "node", "node"));
   EXPECT_EQ(s["port"], "6432");
   EXPECT_EQ(GucUnquote(s["listen_addresses"]), "127.0.0.1,::1");
   EXPECT_EQ(GucUnquote(s["unix_socket_directories"]), "/tmp/pgk run");
   EXPECT_EQ(GucUnquote(s["wal_keep_size"]), "1GB");
+  EXPECT_EQ(GucUnquote(s["max_slot_wal_keep_size"]), "-1");
 }
 
 TEST(RenderServerConf, StandbyStreamsFromTheMasterThroughThePasswordFile) {
@@ -282,7 +286,7 @@ TEST(RenderServerConf, StandbyStreamsFromTheMasterThroughThePasswordFile) {
   c.replicate_from = "pg-master";
   c.replicate_port = 5433;
   auto s = Settings(RenderServerConf(c, /*standby=*/true, "/var/run/postgresql/pgpass",
-                                     "pg_replicant"));
+                                     "pg_replicant", "pg_replicant"));
   EXPECT_EQ(s["primary_conninfo"],
             "'host=''pg-master'' port=5433 user=''docker'' "
             "passfile=''/var/run/postgresql/pgpass'' application_name=''pg_replicant'' "
@@ -294,6 +298,7 @@ TEST(RenderServerConf, StandbyStreamsFromTheMasterThroughThePasswordFile) {
   EXPECT_EQ(ci["passfile"], "/var/run/postgresql/pgpass");
   EXPECT_EQ(ci["application_name"], "pg_replicant");
   EXPECT_EQ(ci.count("password"), 0u);
+  EXPECT_EQ(s["primary_slot_name"], "'pg_replicant'");
   EXPECT_EQ(s["wal_level"], "replica") << "a standby is ready to be promoted and replicated from";
   EXPECT_EQ(s["hot_standby"], "on");
 }
@@ -303,7 +308,7 @@ TEST(RenderServerConf, StandbyLogsInAsTheDedicatedReplicationUserWhenSet) {
   c.replicate_from = "10.0.0.2";
   c.replication_user = "replicator";
   c.replication_password = kReplPassword;
-  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "r1"));
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "r1", "r1"));
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["user"], "replicator");
 }
 
@@ -313,7 +318,7 @@ TEST(RenderServerConf, NeverHoldsAPassword) {
   c.replication_user = "replicator";
   c.replication_password = kReplPassword;
   for (bool standby : {false, true}) {
-    std::string conf = RenderServerConf(c, standby, "/run/pgpass", "r1");
+    std::string conf = RenderServerConf(c, standby, "/run/pgpass", "r1", "r1");
     EXPECT_THAT(conf, Not(HasSubstr(kPassword)));
     EXPECT_THAT(conf, Not(HasSubstr(kReplPassword)));
     EXPECT_THAT(conf, Not(HasSubstr("password=")));
@@ -326,7 +331,7 @@ TEST(RenderServerConf, ValuesWithBackslashesReachTheServerUnchanged) {
   Config c = BaseConfig();
   c.replicate_from = "pg-master";
   c.run_dir = "/run/odd\\dir";
-  auto s = Settings(RenderServerConf(c, true, "/run/odd\\dir/pgpass", "r1"));
+  auto s = Settings(RenderServerConf(c, true, "/run/odd\\dir/pgpass", "r1", "r1"));
   EXPECT_EQ(GucUnquote(s["unix_socket_directories"]), "/run/odd\\dir");
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["passfile"], "/run/odd\\dir/pgpass");
 }
@@ -334,7 +339,7 @@ TEST(RenderServerConf, ValuesWithBackslashesReachTheServerUnchanged) {
 TEST(RenderServerConf, ValuesWithQuotesReachTheServerUnchanged) {
   Config c = BaseConfig();
   c.replicate_from = "pg-master";
-  auto s = Settings(RenderServerConf(c, true, "/run/it's/pgpass", "r1"));
+  auto s = Settings(RenderServerConf(c, true, "/run/it's/pgpass", "r1", "r1"));
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["passfile"], "/run/it's/pgpass");
 }
 

@@ -108,6 +108,14 @@ std::string ToJson(const Snapshot& s) {
                           {"lag_bytes", NullIfNegative(r.lag_bytes)},
                           {"lag_seconds", NullIfNegative(r.lag_seconds)}});
   }
+  json slots = json::array();
+  for (const auto& sl : s.slots) {
+    slots.push_back({{"name", sl.name},
+                     {"active", sl.active},
+                     {"replicant", NullIfEmpty(sl.replicant)},
+                     {"retained_bytes", NullIfNegative(sl.retained_bytes)},
+                     {"wal_status", NullIfEmpty(sl.wal_status)}});
+  }
   json j = {{"role", s.role()},
             {"phase", s.keeper.phase},
             {"message", s.keeper.message},
@@ -123,6 +131,7 @@ std::string ToJson(const Snapshot& s) {
             {"lag_bytes", NullIfNegative(s.lag_bytes)},
             {"lag_seconds", NullIfNegative(s.lag_seconds)},
             {"replicants", replicants},
+            {"slots", slots},
             {"clone", CloneJson(s.keeper.clone)},
             {"pgkeeper_pid", s.keeper.pid},
             {"taken_at_ms", s.taken_at_ms}};
@@ -183,12 +192,22 @@ std::string RenderStatusTable(const Snapshot& s) {
     row("clone", buf);
   }
   if (!s.keeper.wal_missing.empty()) row("problem", s.keeper.wal_missing);
-  if (s.postgres_up && !s.in_recovery) {
+  // A replicant lists its own downstreams only when it has some (cascading).
+  if (s.postgres_up && (!s.in_recovery || !s.replicants.empty())) {
     row("replicants", std::to_string(s.replicants.size()));
     for (const auto& r : s.replicants) {
       o << "  " << std::left << std::setw(20) << r.name << std::setw(18) << r.address
         << std::setw(11) << r.state << FormatBytes(r.lag_bytes) << ", " << Seconds(r.lag_seconds)
         << "\n";
+    }
+  }
+  if (!s.slots.empty()) {
+    row("slots", std::to_string(s.slots.size()));
+    for (const auto& sl : s.slots) {
+      o << "  " << std::left << std::setw(20) << sl.name << std::setw(18)
+        << (sl.active ? "active" : "inactive") << std::setw(11)
+        << (sl.wal_status.empty() ? "-" : sl.wal_status) << "holds "
+        << FormatBytes(sl.retained_bytes) << "\n";
     }
   }
   return o.str();
@@ -262,6 +281,18 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
     for (const auto& r : s.replicants) {
       m.Sample("pgkeeper_replicant_lag_bytes", static_cast<double>(r.lag_bytes),
                "name=\"" + EscapeLabel(r.name) + "\",address=\"" + EscapeLabel(r.address) + "\"");
+    }
+  }
+  if (!s.slots.empty()) {
+    m.Family("pgkeeper_slot_active", "Per replication slot: 1 while a replicant streams through it.");
+    for (const auto& sl : s.slots) {
+      m.Sample("pgkeeper_slot_active", sl.active ? 1 : 0, "slot=\"" + EscapeLabel(sl.name) + "\"");
+    }
+    m.Family("pgkeeper_slot_retained_bytes",
+             "Per replication slot: WAL it holds back on this node (-1 when it holds none: lost).");
+    for (const auto& sl : s.slots) {
+      m.Sample("pgkeeper_slot_retained_bytes", static_cast<double>(sl.retained_bytes),
+               "slot=\"" + EscapeLabel(sl.name) + "\",wal_status=\"" + EscapeLabel(sl.wal_status) + "\"");
     }
   }
   const CloneProgress& c = s.keeper.clone;

@@ -42,6 +42,15 @@ struct ReplicantInfo {
   double lag_seconds = -1;
 };
 
+// A replication slot on this node (pg_replication_slots).
+struct SlotInfo {
+  std::string name;
+  bool active = false;
+  std::string replicant;        // application_name streaming through it now, if any
+  int64_t retained_bytes = -1;  // WAL it holds back; -1 when it holds none (lost)
+  std::string wal_status;       // reserved, extended, unreserved or lost
+};
+
 struct Snapshot {
   KeeperState keeper;
   int64_t taken_at_ms = 0;  // wall clock, milliseconds since the epoch
@@ -55,7 +64,8 @@ struct Snapshot {
   bool streaming = false;    // replicant: the walreceiver streams
   int64_t lag_bytes = -1;    // replicant: WAL the master has that is not replayed
   double lag_seconds = -1;   // replicant: age of the last replayed transaction while behind
-  std::vector<ReplicantInfo> replicants;  // master: connected walsenders
+  std::vector<ReplicantInfo> replicants;  // connected walsenders: our downstreams
+  std::vector<SlotInfo> slots;            // physical slots here, for our downstreams
 
   // master | replicant | promoted | cloning | starting | stopped
   std::string role() const;

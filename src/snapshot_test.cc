@@ -49,6 +49,17 @@ Snapshot Master() {
 
 Snapshot StreamingReplicant() { return fixtures::Streaming(72, 0.25); }
 
+// The master with a slot per replicant, and two slots of replicants that are
+// away: one within WAL_RETAIN_MAX, one invalidated for exceeding it.
+Snapshot MasterWithSlots() {
+  Snapshot s = Master();
+  s.slots = {{"pg_replicant_1", true, "pg-replicant-1", 0, "reserved"},
+             {"pg_replicant_2", true, "pg-replicant-2", 3 * kMB, "reserved"},
+             {"pg_replicant_3", false, "", 200 * kMB, "extended"},
+             {"pg_replicant_4", false, "", -1, "lost"}};
+  return s;
+}
+
 Snapshot Cloning() { return fixtures::Cloning(); }
 
 Snapshot Stalled() { return fixtures::Stalled(); }
@@ -378,15 +389,28 @@ TEST(ToJson, CloneProgressIsRoundedForPeople) {
 }
 
 TEST(ToJson, EveryDocumentedKeyIsPresentForEveryRole) {
-  for (const Snapshot& s : {Master(), StreamingReplicant(), Cloning(), Stalled(), Snapshot()}) {
+  for (const Snapshot& s : {Master(), MasterWithSlots(), StreamingReplicant(), Cloning(), Stalled(), Snapshot()}) {
     json j = json::parse(ToJson(s));
     for (const char* key : {"role", "phase", "message", "postgres_up", "in_recovery",
                             "server_version", "timeline", "current_lsn", "received_lsn",
                             "replayed_lsn", "master", "streaming", "lag_bytes", "lag_seconds",
-                            "replicants", "clone", "pgkeeper_pid", "taken_at_ms"}) {
+                            "replicants", "slots", "clone", "pgkeeper_pid", "taken_at_ms"}) {
       EXPECT_TRUE(j.contains(key)) << s.role() << " lacks " << key;
     }
   }
+}
+
+TEST(ToJson, SlotsCarryTheirReplicantActivityAndRetainedWal) {
+  json j = json::parse(ToJson(MasterWithSlots()));
+  ASSERT_EQ(j["slots"].size(), 4u);
+  EXPECT_EQ(j["slots"][0], json({{"name", "pg_replicant_1"}, {"active", true},
+                                 {"replicant", "pg-replicant-1"}, {"retained_bytes", 0},
+                                 {"wal_status", "reserved"}}));
+  EXPECT_EQ(j["slots"][2]["replicant"], nullptr);
+  EXPECT_EQ(j["slots"][2]["retained_bytes"], 200 * kMB);
+  EXPECT_EQ(j["slots"][3]["retained_bytes"], nullptr);
+  EXPECT_EQ(j["slots"][3]["wal_status"], "lost");
+  EXPECT_EQ(json::parse(ToJson(Master()))["slots"], json::array());
 }
 
 // ---------------------------------------------------------------- Publish
@@ -414,6 +438,25 @@ TEST(RenderStatusTable, MasterListsEachConnectedReplicantWithItsLag) {
   EXPECT_THAT(t, HasSubstr("  pg-replicant-2      172.18.0.4        catchup    3.0 MB, 1.5 s\n"));
   EXPECT_THAT(t, Not(HasSubstr("lag ")));
   EXPECT_THAT(t, Not(HasSubstr("clone")));
+}
+
+TEST(RenderStatusTable, SlotsAreListedWithActivityStatusAndRetainedWal) {
+  std::string t = RenderStatusTable(MasterWithSlots());
+  EXPECT_THAT(t, HasSubstr("slots       4\n"));
+  EXPECT_THAT(t, HasSubstr("  pg_replicant_1      active            reserved   holds 0 B\n"));
+  EXPECT_THAT(t, HasSubstr("  pg_replicant_3      inactive          extended   holds 200.0 MB\n"));
+  EXPECT_THAT(t, HasSubstr("  pg_replicant_4      inactive          lost       holds -\n"));
+  EXPECT_THAT(RenderStatusTable(Master()), Not(HasSubstr("slots")));
+}
+
+TEST(RenderStatusTable, ACascadingReplicantListsItsOwnReplicants) {
+  Snapshot s = StreamingReplicant();
+  EXPECT_THAT(RenderStatusTable(s), Not(HasSubstr("replicants")));
+  s.replicants = {{"pg-cascade", "172.18.0.5", "streaming", 0, 0}};
+  std::string t = RenderStatusTable(s);
+  EXPECT_THAT(t, HasSubstr("master      pg-master:5432 (streaming)\n"));
+  EXPECT_THAT(t, HasSubstr("replicants  1\n"));
+  EXPECT_THAT(t, HasSubstr("  pg-cascade          172.18.0.5        streaming  0 B, 0.0 s\n"));
 }
 
 TEST(RenderStatusTable, MasterWithoutReplicantsSaysZero) {
@@ -462,7 +505,7 @@ TEST(RenderStatusTable, StalledShowsThePostgresLineAsTheProblem) {
 }
 
 TEST(RenderStatusTable, EveryLineIsKeyThenValue) {
-  for (const Snapshot& s : {Master(), StreamingReplicant(), Cloning(), Stalled(), Snapshot()}) {
+  for (const Snapshot& s : {Master(), MasterWithSlots(), StreamingReplicant(), Cloning(), Stalled(), Snapshot()}) {
     std::istringstream in(RenderStatusTable(s));
     std::string line;
     int lines = 0;
@@ -715,7 +758,7 @@ std::vector<Snapshot> MetricSnapshots() {
   odd.lag_seconds = 1234567.891;
   odd.keeper.clone.rate_bytes_per_s = 0.125;
   // `odd` stays last: the promtool test uses it.
-  return {Master(), promoted, StreamingReplicant(), Cloning(), Stalled(), stopped, starting,
+  return {Master(), MasterWithSlots(), promoted, StreamingReplicant(), Cloning(), Stalled(), stopped, starting,
           MasterWithAwkwardReplicantNames(), odd};
 }
 
@@ -796,6 +839,19 @@ TEST(RenderMetrics, MasterShowsConnectedReplicantsAndTheirLag) {
   EXPECT_EQ(lag, (std::map<std::string, std::string>{
                      {"{name=\"pg-replicant-1\",address=\"172.18.0.3\"}", "0"},
                      {"{name=\"pg-replicant-2\",address=\"172.18.0.4\"}", "3145728"}}));
+}
+
+TEST(RenderMetrics, EachSlotHasActivityAndRetainedWal) {
+  std::string text = RenderMetrics(MasterWithSlots(), kNow);
+  EXPECT_EQ(Samples(text, "pgkeeper_slot_active"),
+            (std::map<std::string, std::string>{{"{slot=\"pg_replicant_1\"}", "1"},
+                                                {"{slot=\"pg_replicant_2\"}", "1"},
+                                                {"{slot=\"pg_replicant_3\"}", "0"},
+                                                {"{slot=\"pg_replicant_4\"}", "0"}}));
+  auto retained = Samples(text, "pgkeeper_slot_retained_bytes");
+  EXPECT_EQ(retained["{slot=\"pg_replicant_3\",wal_status=\"extended\"}"], "209715200");
+  EXPECT_EQ(retained["{slot=\"pg_replicant_4\",wal_status=\"lost\"}"], "-1");
+  EXPECT_THAT(RenderMetrics(Master(), kNow), Not(HasSubstr("pgkeeper_slot_")));
 }
 
 TEST(RenderMetrics, CloneProgressIsShownWhileCloning) {

@@ -97,6 +97,7 @@ Node::Node(const Scratch& scratch, const std::string& name,
       api_port_(FreePort()) {
   mkdir(dir_.c_str(), 0755);
   env_ = {{"PGDATA", pgdata_},
+          {"PGKEEPER_NODE_NAME", name},
           {"PGPORT", std::to_string(port_)},
           {"PGKEEPER_API_PORT", std::to_string(api_port_)},
           {"PGKEEPER_RUN_DIR", run_dir_},

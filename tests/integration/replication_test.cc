@@ -97,7 +97,9 @@ TEST(Replication, DedicatedReplicationUserStreamsWithoutSuperuserRights) {
 }
 
 TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
-  Pair p(Vars{{"DESTROY_DATABASE_ON_RESTART", "False"}}, Vars{{"WAL_KEEP_SIZE", "0"}});
+  // WAL_RETAIN_MAX=0: the replicant's slot keeps nothing beyond WAL_KEEP_SIZE.
+  Pair p(Vars{{"DESTROY_DATABASE_ON_RESTART", "False"}},
+         Vars{{"WAL_KEEP_SIZE", "0"}, {"WAL_RETAIN_MAX", "0"}});
   p.Start();
   Node& master = p.master;
   Node& replicant = p.replicant;
