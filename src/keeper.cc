@@ -484,7 +484,50 @@ class SlotKeeper {
   std::string last_;
 };
 
-int Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots) {
+// A replicant whose upstream no longer has the WAL it needs (the monitor
+// says "stalled") takes a fresh copy beside its data when the disk can hold
+// both (DecideStalled); otherwise it stays stalled, serving its old data
+// read-only, says what is missing, and looks again every 30 s.
+class StallWatch {
+ public:
+  explicit StallWatch(bool standby) : standby_(standby) {}
+  // True when a fresh copy should replace the data now.
+  bool Tick(const Node& n) {
+    if (!standby_ || n.monitor->Keeper().phase != "stalled") return false;
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_check_) return false;
+    next_check_ = now + std::chrono::seconds(30);
+    StallFacts facts;
+    Status st = TreeBytes(n.config.pgdata, &facts.data_bytes);
+    if (st.ok()) st = FreeBytes(n.config.pgdata, &facts.free_bytes);
+    if (!st.ok()) {
+      LogWarn("cannot measure the disk for a fresh copy: " + st.message());
+      return false;
+    }
+    Plan plan = DecideStalled(n.config, facts);
+    if (plan.action == Action::kReclone) {
+      LogInfo("decision: " + plan.reason);
+      last_.clear();
+      return true;
+    }
+    if (plan.reason != last_) {
+      LogError(plan.reason);
+      n.monitor->SetPhase("stalled", plan.reason);
+      last_ = plan.reason;
+    }
+    return false;
+  }
+
+ private:
+  bool standby_;
+  std::chrono::steady_clock::time_point next_check_{};
+  std::string last_;
+};
+
+// Supervises postgres until it exits (returns its exit code) or, on a
+// stalled replicant, until a fresh copy should be taken (*recopy = true).
+int Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, bool* recopy) {
+  *recopy = false;
   bool stopping = false;
   for (;;) {
     int ws = 0;
@@ -511,10 +554,39 @@ int Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots) {
     }
     if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
     if (!stopping) slots.Tick(n);
+    if (!stopping && stall.Tick(n)) {
+      *recopy = true;
+      return 0;
+    }
     WaitEvents(5000, {});
   }
 }
 
+
+// Replaces a stalled replicant's data with a fresh copy of its upstream
+// while pgkeeper keeps running: stop postgres, copy beside the data and swap
+// (as a start with DESTROY_DATABASE_ON_RESTART=True would), start again.
+Status Recopy(const Node& n, Postmaster& pm) {
+  const Config& c = n.config;
+  auto start = std::chrono::steady_clock::now();
+  n.monitor->ExpectPostgres(false);
+  n.monitor->SetPhase("stopping", "stopping postgres to replace its data with a fresh copy");
+  Status st = pm.Stop(SIGINT);
+  if (!st.ok()) LogWarn(st.message());
+  n.monitor->NoteWalMissing("");
+  PGK_RETURN_IF_ERROR(Clone(n));
+  n.monitor->SetPhase("starting", "starting the replicant on its fresh copy");
+  PGK_RETURN_IF_ERROR(pm.Start(c, c.pgdata, {}, BaseEnv(n)));
+  PGK_RETURN_IF_ERROR(pm.WaitReady(kStartTimeoutMs));
+  n.monitor->SetPhase("standby", "following " + MasterName(c) + ", not streaming yet");
+  n.monitor->ExpectPostgres(true);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  // What the stall cost: a replicant holds no writes of its own, so nothing
+  // was lost; it served no queries while its data was replaced.
+  LogInfo("replaced the stalled replicant's data with a fresh copy; it served no queries for " +
+          std::to_string(ms) + " ms; no data was lost (a replicant holds no writes of its own)");
+  return Status::Ok();
+}
 
 int Fail(Monitor* monitor, const Status& st, const std::string& context) {
   if (st.code() == ExitCode::kInterrupted) {
@@ -626,7 +698,19 @@ int RunKeeper(const Env& env) {
   monitor.ExpectPostgres(true);
   SlotKeeper slots(standby && !promote);
   slots.Seen(slot_sentence);
-  int code = Supervise(n, pm, slots);
+  StallWatch stall(standby && !promote);
+  int code = 0;
+  for (;;) {
+    bool recopy = false;
+    code = Supervise(n, pm, slots, stall, &recopy);
+    if (!recopy) break;
+    st = Recopy(n, pm);
+    if (!st.ok()) {
+      code = Fail(&monitor, st, "fresh copy failed");
+      pm.Stop(SIGINT);
+      break;
+    }
+  }
   api.Stop();
   return code;
 }

@@ -244,8 +244,8 @@ void Monitor::Poll() {
           log_line = keeper_.message;
         } else if (next == "stalled") {
           keeper_.message = "cannot resume: the master " + keeper_.master +
-                            " no longer has WAL this replicant needs; set "
-                            "DESTROY_DATABASE_ON_RESTART=True and restart to take a fresh copy";
+                            " no longer has WAL this replicant needs; a fresh copy replaces "
+                            "the data if the disk can hold one beside it";
           log_line = keeper_.message + " (postgres said: " + keeper_.wal_missing + ")";
           log_error = true;
         } else if (next == "streaming") {

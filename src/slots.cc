@@ -41,7 +41,7 @@ SlotDecision DecideSlot(const std::string& name, const std::string& upstream,
             what + " holds no WAL (the upstream invalidated it because it held more than "
                    "WAL_RETAIN_MAX, or it was made without reserving); creating it again"};
   }
-  return {SlotStep::kUse, what + " holds WAL from " + slot.restart_lsn + "; streaming through it"};
+  return {SlotStep::kUse, what + " holds WAL from " + slot.restart_lsn + "; using it"};
 }
 
 namespace {

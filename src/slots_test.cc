@@ -41,7 +41,7 @@ TEST(DecideSlot, NoSlotYetIsCreated) {
 TEST(DecideSlot, ASlotThatHoldsWalIsUsed) {
   SlotDecision d = DecideSlot("r1", "pg-master:5432", Slot(true, true, "0/3000060"));
   EXPECT_EQ(d.step, SlotStep::kUse);
-  EXPECT_EQ(d.reason, "slot r1 on pg-master:5432 holds WAL from 0/3000060; streaming through it");
+  EXPECT_EQ(d.reason, "slot r1 on pg-master:5432 holds WAL from 0/3000060; using it");
 }
 
 TEST(DecideSlot, ASlotThatHoldsNoWalIsMadeAgain) {

@@ -1,7 +1,9 @@
 // Master and replicant on loopback: streaming, read-only, restarts with and
 // without DESTROY_DATABASE_ON_RESTART, an absent master, recycled WAL.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -96,7 +98,7 @@ TEST(Replication, DedicatedReplicationUserStreamsWithoutSuperuserRights) {
   EXPECT_EQ(master.Query("SELECT usename FROM pg_stat_replication"), "replicator");
 }
 
-TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
+TEST(Replication, ReplicantWhoseWalWasRecycledTakesAFreshCopyByItself) {
   // WAL_RETAIN_MAX=0: the replicant's slot keeps nothing beyond WAL_KEEP_SIZE.
   Pair p(Vars{{"DESTROY_DATABASE_ON_RESTART", "False"}},
          Vars{{"WAL_KEEP_SIZE", "0"}, {"WAL_RETAIN_MAX", "0"}});
@@ -104,6 +106,7 @@ TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
   Node& master = p.master;
   Node& replicant = p.replicant;
   EXPECT_EQ(replicant.Stop(), 0);
+  std::string marker = PlaceMarker(replicant);
   // Move the master several segments on and let checkpoints recycle the old ones.
   EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");
   for (int i = 0; i < 6; ++i) {
@@ -111,12 +114,80 @@ TEST(Replication, ReplicantWhoseWalWasRecycledSaysSoPlainly) {
     EXPECT_NE(master.Query("SELECT pg_switch_wal()").rfind("ERROR", 0), 0u);
     EXPECT_EQ(master.Query("CHECKPOINT"), "OK");
   }
+  EXPECT_EQ(master.Query("CREATE TABLE after_gap AS SELECT 5 AS x"), "OK");
   replicant.Start();
   replicant.WaitLog("no longer has WAL this replicant needs", seconds(60));
-  EXPECT_TRUE(WaitFor([&] { return !replicant.Healthy(); }, seconds(10)));
-  std::string health = ReadFile(replicant.run_dir() + "/pgkeeper.status");
-  EXPECT_NE(health.find("\"phase\":\"stalled\""), std::string::npos) << health;
-  EXPECT_NE(health.find("DESTROY_DATABASE_ON_RESTART=True"), std::string::npos) << health;
+  replicant.WaitLog("decision: take a fresh copy of 127.0.0.1:" + std::to_string(master.port()) +
+                    ": it no longer has WAL this replicant needs");
+  replicant.WaitQuery("SELECT x FROM after_gap", "5", seconds(120));
+  replicant.WaitHealthy();
+  EXPECT_FALSE(FileExists(marker)) << "the old data was not replaced";
+  EXPECT_FALSE(FileExists(replicant.pgdata() + "/.pgkeeper-old"));
+  EXPECT_EQ(master.Query("SELECT state FROM pg_stat_replication"), "streaming");
+}
+
+// A tmpfs of a given size mounted at path, for as long as this lives.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& path, int megabytes) : path_(path) {
+    mkdir(path.c_str(), 0755);
+    mounted_ = Mount("size=" + std::to_string(megabytes) + "M,mode=0755", "");
+  }
+  ~SmallDisk() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  bool Resize(int megabytes) { return Mount("size=" + std::to_string(megabytes) + "M", "remount"); }
+
+ private:
+  bool Mount(const std::string& options, const std::string& extra) {
+    unsigned long flags = extra == "remount" ? MS_REMOUNT : 0;
+    return mount("tmpfs", path_.c_str(), "tmpfs", flags, options.c_str()) == 0;
+  }
+  std::string path_;
+  bool mounted_ = false;
+};
+
+TEST(Replication, AStalledReplicantWithoutRoomForASecondCopySaysSoAndCopiesOnceThereIsRoom) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a small disk needs root";
+  Scratch scratch;
+  // One copy of the replicant (about 46 MB) fits in 120 MB; a second one
+  // beside it (the data, a tenth, 64 MB of WAL) does not.
+  SmallDisk disk(scratch.path() + "/small", 120);
+  ASSERT_TRUE(disk.mounted());
+  Node master(scratch, "master", {{"WAL_KEEP_SIZE", "0"}, {"WAL_RETAIN_MAX", "0"}});
+  Node replicant(scratch, "replicant",
+                 ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"},
+                                      {"PGDATA", scratch.path() + "/small/data"}}));
+  master.Start();
+  master.WaitHealthy();
+  replicant.Start();
+  replicant.WaitHealthy();
+  EXPECT_EQ(replicant.Stop(), 0);
+  EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(master.Query("INSERT INTO churn SELECT generate_series(1, 20000)"), "OK");
+    EXPECT_NE(master.Query("SELECT pg_switch_wal()").rfind("ERROR", 0), 0u);
+    EXPECT_EQ(master.Query("CHECKPOINT"), "OK");
+  }
+  EXPECT_EQ(master.Query("CREATE TABLE after_gap AS SELECT 6 AS x"), "OK");
+
+  replicant.Start();
+  replicant.WaitLog("cannot hold two copies", seconds(60));
+  EXPECT_TRUE(replicant.LogContains("give it more room"));
+  std::string state = ReadFile(replicant.run_dir() + "/pgkeeper.status");
+  EXPECT_NE(state.find("\"phase\":\"stalled\""), std::string::npos) << state;
+  EXPECT_NE(state.find("cannot hold two copies"), std::string::npos) << state;
+  EXPECT_TRUE(replicant.Running()) << "a replicant without room must wait, not exit";
+  EXPECT_FALSE(replicant.Healthy());
+  EXPECT_FALSE(replicant.LogContains("decision: take a fresh copy"));
+  // Still serving its old data read-only.
+  EXPECT_EQ(replicant.Query("SELECT pg_is_in_recovery()"), "t");
+
+  ASSERT_TRUE(disk.Resize(400));
+  replicant.WaitLog("decision: take a fresh copy", seconds(60));
+  replicant.WaitQuery("SELECT x FROM after_gap", "6", seconds(120));
+  replicant.WaitHealthy();
 }
 
 }  // namespace

@@ -141,6 +141,16 @@ TEST(Slots, WalRetainMaxBoundsWhatTheSlotOfADeadReplicantHolds) {
   json slot = SlotOf(p.master, "replicant");
   EXPECT_EQ(slot["wal_status"], "lost") << slot.dump();
   EXPECT_EQ(slot["retained_bytes"], nullptr) << slot.dump();
+
+  // Back, the replicant finds its WAL gone and takes a fresh copy by itself,
+  // through its slot made again.
+  ASSERT_EQ(p.master.Query("CREATE TABLE after AS SELECT 43 AS x"), "OK");
+  p.replicant.Start();
+  p.replicant.WaitQuery("SELECT x FROM after", "43", seconds(120));
+  EXPECT_TRUE(p.replicant.LogContains("decision: take a fresh copy of"));
+  EXPECT_TRUE(p.replicant.LogContains("holds no WAL"));
+  WaitSlotActive(p.master, "replicant", true);
+  EXPECT_EQ(SlotOf(p.master, "replicant")["wal_status"], "reserved");
 }
 
 TEST(Slots, MasterTwoReplicantsAndACascadedReplicantAllGetARow) {
