@@ -140,14 +140,6 @@ Status ParsePort(const std::string& var, const std::string& value, int* out) {
   return Status::Ok();
 }
 
-bool IsValidHost(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-           c == '_';
-  });
-}
-
 bool IsValidSize(const std::string& s) {
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
@@ -193,6 +185,14 @@ Status ParseBool(const std::string& name, const std::string& value, bool* out) {
                           "False/false/0/no/off/empty");
   }
   return Status::Ok();
+}
+
+bool IsValidHost(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '_';
+  });
 }
 
 bool IsValidHbaAddress(const std::string& value) {

@@ -76,6 +76,10 @@ Status ParseConfig(const Env& env, const FileReader& read_file, Config* config);
 // True/true/1/yes/on and False/false/0/no/off/empty (case-insensitive).
 Status ParseBool(const std::string& name, const std::string& value, bool* out);
 
+// A host name or IP address as pgkeeper accepts one (letters, digits, '.',
+// '-', ':', '_'; at most 253 characters).
+bool IsValidHost(const std::string& s);
+
 // Validates one pg_hba address: an IPv4 or IPv6 CIDR, or samehost/samenet.
 bool IsValidHbaAddress(const std::string& value);
 

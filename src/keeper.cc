@@ -10,53 +10,25 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <optional>
 
 #include "api.h"
+#include "bootstrap.h"
+#include "clone.h"
 #include "datadir.h"
 #include "fs.h"
 #include "log.h"
 #include "monitor.h"
+#include "node.h"
 #include "pg.h"
 #include "plan.h"
 #include "postmaster.h"
-#include "progress.h"
-#include "process.h"
 #include "render.h"
+#include "process.h"
 #include "slots.h"
 #include "swap.h"
 
 namespace pgkeeper {
 namespace {
-
-constexpr int kStartTimeoutMs = 10 * 60 * 1000;  // crash recovery may take long
-
-// Facts about the process pgkeeper runs as, after dropping privileges.
-struct Identity {
-  std::string os_user;
-  std::string home = "/";
-  std::string hostname = "pgkeeper";
-  std::string node_name;  // PGKEEPER_NODE_NAME or the host name
-};
-
-// Everything the executor needs, gathered once.
-struct Node {
-  Config config;
-  Env env;          // pgkeeper's own environment, for the apply-master child
-  SelfBinary self;  // this binary, opened before privileges were dropped
-  Identity id;
-  std::vector<std::string> ranges;  // resolved ALLOW_IP_RANGE
-  Monitor* monitor = nullptr;       // set once the run directory exists
-};
-
-// ---- environment for children --------------------------------------------
-
-std::vector<std::string> BaseEnv(const Node& n) {
-  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-                                  "HOME=" + n.id.home};
-  if (const char* tz = getenv("TZ")) env.push_back(std::string("TZ=") + tz);
-  return env;
-}
 
 // ---- privileges and directories -----------------------------------------
 
@@ -131,318 +103,6 @@ std::vector<std::string> AttachedNetworks() {
   }
   freeifaddrs(list);
   return NetworksOf(addrs);
-}
-
-// ---- configuration files -------------------------------------------------
-
-Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby) {
-  const Config& c = n.config;
-  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "pg_hba.conf"), RenderHba(c, n.ranges), 0600));
-  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "pg_ident.conf"),
-                                      RenderIdent(c, {n.id.os_user, "postgres", "root"}), 0600));
-  PGK_RETURN_IF_ERROR(WriteFileAtomic(
-      JoinPath(datadir, kServerConfFile),
-      RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFileName), ApplicationName(n.id.node_name),
-                       SlotName(n.id.node_name)),
-      0600));
-  std::string conf;
-  PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(datadir, "postgresql.conf"), &conf));
-  std::string with_include = WithIncludeLine(conf);
-  if (with_include != conf) {
-    PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "postgresql.conf"), with_include, 0600));
-  }
-  return Status::Ok();
-}
-
-Status WritePassFile(const Node& n) {
-  const Config& c = n.config;
-  return WriteFileAtomic(JoinPath(c.run_dir, kPassFileName),
-                         RenderPgpass("*", c.replicate_port, c.replication_login(),
-                                      c.replication_login_password()),
-                         0600);
-}
-
-// ---- roles, databases, extensions ---------------------------------------
-
-Status SetPassword(PgConn& conn, const std::string& role, const std::string& password,
-                   const std::string& attributes, bool create) {
-  std::string verifier;
-  PGK_RETURN_IF_ERROR(conn.EncryptPassword(role, password, &verifier));
-  std::string sql = std::string(create ? "CREATE" : "ALTER") + " ROLE " + QuoteIdent(role) +
-                    " WITH " + attributes + " PASSWORD " + QuoteLiteral(verifier);
-  return conn.Exec(sql);
-}
-
-Status ApplyRoles(const Config& c, PgConn& conn) {
-  PGK_RETURN_IF_ERROR(SetPassword(conn, c.superuser, c.superuser_password, "SUPERUSER LOGIN", false));
-  if (!c.replication_user.empty()) {
-    std::string exists;
-    PGK_RETURN_IF_ERROR(conn.QueryValue(
-        "SELECT count(*) FROM pg_roles WHERE rolname = " + QuoteLiteral(c.replication_user), &exists));
-    PGK_RETURN_IF_ERROR(SetPassword(conn, c.replication_user, c.replication_password,
-                                    "REPLICATION LOGIN NOSUPERUSER", exists == "0"));
-  }
-  LogInfo("applied passwords for " + c.superuser +
-          (c.replication_user.empty() ? "" : " and replication role " + c.replication_user));
-  return Status::Ok();
-}
-
-Status ApplyDatabases(const Config& c) {
-  PgConn admin;
-  PGK_RETURN_IF_ERROR(admin.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
-  for (const auto& db : c.databases) {
-    std::string exists;
-    PGK_RETURN_IF_ERROR(admin.QueryValue(
-        "SELECT count(*) FROM pg_database WHERE datname = " + QuoteLiteral(db), &exists));
-    if (exists == "0") {
-      PGK_RETURN_IF_ERROR(admin.Exec("CREATE DATABASE " + QuoteIdent(db) + " OWNER " +
-                                     QuoteIdent(c.superuser)));
-      LogInfo("created database " + db);
-    }
-    if (c.extensions.empty()) continue;
-    PgConn conn;
-    PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, db)));
-    for (const auto& ext : c.extensions) {
-      Status st = conn.Exec("CREATE EXTENSION IF NOT EXISTS " + QuoteIdent(ext) + " CASCADE");
-      if (!st.ok()) {
-        return Status::Tool("POSTGRES_MULTIPLE_EXTENSIONS: cannot create extension " + ext +
-                            " in database " + db + ": " + st.message());
-      }
-    }
-    LogInfo("database " + db + " has extensions: " + [&] {
-      std::string s;
-      for (const auto& e : c.extensions) s += (s.empty() ? "" : ",") + e;
-      return s;
-    }());
-  }
-  return Status::Ok();
-}
-
-Status ApplyMasterObjects(const Config& c) {
-  PgConn conn;
-  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
-  PGK_RETURN_IF_ERROR(ApplyRoles(c, conn));
-  return ApplyDatabases(c);
-}
-
-// Work that logs in with SCRAM runs in short-lived children of this binary
-// (`pgkeeper apply-master`, `pgkeeper ensure-slot`): making or answering a
-// SCRAM exchange starts OpenSSL, and that alone leaves about 3 MB of
-// libcrypto resident for the rest of a process's life; the supervisor runs
-// for months. The child is started from the descriptor opened before
-// privileges were dropped (docs/design.md).
-Status RunSelfChild(const Node& n, const std::string& command,
-                    const std::function<void(const std::string&)>& on_line) {
-  SpawnSpec spec;
-  spec.argv = {n.self.path, command};
-  spec.exec_fd = n.self.fd;
-  for (const auto& [k, v] : n.env) spec.env.push_back(k + "=" + v);
-  spec.env.push_back("PGKEEPER_NODE_NAME=" + n.id.node_name);
-  Status st = RunTool(spec, on_line);
-  if (st.code() == ExitCode::kSystem) {
-    return Status::System("cannot start `pgkeeper " + command + "` as user " + n.id.os_user + ": " +
-                          st.message());
-  }
-  return st;
-}
-
-Status ApplyMasterObjectsInChild(const Node& n) { return RunSelfChild(n, "apply-master", LogRaw); }
-
-// Makes sure this replicant's slot exists on its upstream; *sentence gets
-// what the child found and did (or why it could not).
-Status EnsureSlotInChild(const Node& n, std::string* sentence) {
-  sentence->clear();
-  Status st = RunSelfChild(n, "ensure-slot", [&](const std::string& line) {
-    *sentence += (sentence->empty() ? "" : "; ") + line;
-  });
-  if (sentence->empty()) *sentence = st.message();
-  return st;
-}
-
-Status RunInitScripts(const Node& n) {
-  const Config& c = n.config;
-  std::vector<std::string> names;
-  if (!Exists(c.initdb_dir)) return Status::Ok();
-  PGK_RETURN_IF_ERROR(ListDir(c.initdb_dir, &names));
-  std::vector<std::string> env = BaseEnv(n);
-  env.push_back("PGHOST=" + c.run_dir);
-  env.push_back("PGPORT=" + std::to_string(c.port));
-  env.push_back("PGUSER=" + c.superuser);
-  env.push_back("PGDATABASE=" + c.databases.front());
-  env.push_back("POSTGRES_USER=" + c.superuser);
-  env.push_back("POSTGRES_DBNAME=" + c.databases.front());
-  const std::string psql = c.pg_bin + "/psql";
-  auto ends_with = [](const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  for (const auto& name : names) {
-    std::string path = JoinPath(c.initdb_dir, name);
-    SpawnSpec spec;
-    spec.env = env;
-    spec.cwd = c.initdb_dir;
-    if (ends_with(name, ".sh")) {
-      spec.argv = {"/bin/bash", path};
-    } else if (ends_with(name, ".sql")) {
-      spec.argv = {psql, "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q", "-f", path};
-    } else if (ends_with(name, ".sql.gz")) {
-      spec.argv = {"/bin/bash", "-o", "pipefail", "-c",
-                   "gunzip -c \"$1\" | \"$2\" -v ON_ERROR_STOP=1 --no-psqlrc -q", "init-script", path, psql};
-    } else {
-      LogInfo("init script " + name + ": ignored (expected *.sh, *.sql or *.sql.gz)");
-      continue;
-    }
-    LogInfo("running init script " + name);
-    Status st = RunTool(spec, [&](const std::string& line) { LogInfo(name + ": " + line); });
-    if (!st.ok()) return Status::Tool("init script " + name + " failed: " + st.message());
-  }
-  return Status::Ok();
-}
-
-// ---- actions -------------------------------------------------------------
-
-Status InitMaster(const Node& n) {
-  const Config& c = n.config;
-  const std::string staging = StagingDir(c.pgdata);
-  PGK_RETURN_IF_ERROR(RemoveTree(staging));
-  n.monitor->SetPhase("initialising", "running initdb");
-  SpawnSpec initdb;
-  initdb.argv = {c.pg_bin + "/initdb", "-D", staging, "-U", c.superuser, "--encoding=UTF8",
-                 "--locale=C.UTF-8", "--data-checksums", "--auth-local=peer",
-                 "--auth-host=scram-sha-256"};
-  initdb.env = BaseEnv(n);
-  PGK_RETURN_IF_ERROR(RunTool(initdb, [](const std::string& line) { LogInfo("initdb: " + line); }));
-  PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, false));
-
-  // First-start work happens on a server that listens on no TCP address, so
-  // nobody sees a half-made master.
-  Postmaster pm;
-  PGK_RETURN_IF_ERROR(pm.Start(c, staging, {"-c", "listen_addresses="}, BaseEnv(n)));
-  Status st = pm.WaitReady(kStartTimeoutMs);
-  if (st.ok()) st = ApplyMasterObjectsInChild(n);
-  if (st.ok()) st = RunInitScripts(n);
-  Status stop = pm.Stop(SIGINT);
-  PGK_RETURN_IF_ERROR(st);
-  PGK_RETURN_IF_ERROR(stop);
-  PGK_RETURN_IF_ERROR(WriteState(staging, "init"));
-  PGK_RETURN_IF_ERROR(CommitStaging(c.pgdata));
-  LogInfo("new master initialised in " + c.pgdata);
-  return Status::Ok();
-}
-
-std::string MasterName(const Config& c) {
-  return c.replicate_from + ":" + std::to_string(c.replicate_port);
-}
-
-Status WaitForMaster(const Node& n) {
-  const Config& c = n.config;
-  ConnParams params = {{"host", c.replicate_from},
-                       {"port", std::to_string(c.replicate_port)},
-                       {"user", c.replication_login()},
-                       {"dbname", "postgres"},
-                       {"connect_timeout", "5"},
-                       // A ping only asks whether the server answers; it
-                       // counts a refused login as an answer too. Skipping
-                       // TLS and GSSAPI negotiation keeps OpenSSL and
-                       // Kerberos from starting up in the long-lived
-                       // supervisor (about 2 MB resident, measured).
-                       {"sslmode", "disable"},
-                       {"gssencmode", "disable"}};
-  int delay_ms = 250;
-  for (int attempt = 1;; ++attempt) {
-    PingResult r = Ping(params);
-    if (r == PingResult::kOk) {
-      if (attempt > 1) LogInfo("master " + MasterName(c) + " is accepting connections");
-      return Status::Ok();
-    }
-    std::string msg = "waiting for master " + MasterName(c) + " (attempt " +
-                      std::to_string(attempt) + "): " + PingName(r) + "; next try in " +
-                      std::to_string(delay_ms) + " ms";
-    LogInfo(msg);
-    n.monitor->SetPhase("waiting-for-master", msg);
-    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
-    delay_ms = std::min(delay_ms * 2, 5000);
-  }
-}
-
-// Logs pg_basebackup's output; progress goes to the monitor at once and to
-// the log every few seconds as percent, rate and time left.
-class CloneLogger {
- public:
-  explicit CloneLogger(Monitor* monitor) : monitor_(monitor), tracker_(WallClockMs()) {}
-  void operator()(const std::string& line) {
-    std::optional<BasebackupProgress> p = ParseBasebackupProgress(line);
-    if (!p) {
-      LogInfo(line);
-      return;
-    }
-    CloneProgress progress = tracker_.Update(*p, WallClockMs());
-    monitor_->SetClone(progress);
-    auto now = std::chrono::steady_clock::now();
-    bool done = p->done_kb >= p->total_kb;
-    if (now - last_ < std::chrono::seconds(3) && !done) return;
-    last_ = now;
-    LogInfo(CloneProgressTracker::Describe(progress));
-  }
-
- private:
-  Monitor* monitor_;
-  CloneProgressTracker tracker_;
-  std::chrono::steady_clock::time_point last_{};
-};
-
-Status CloneOnce(const Node& n) {
-  const Config& c = n.config;
-  const std::string staging = StagingDir(c.pgdata);
-  PGK_RETURN_IF_ERROR(RemoveTree(staging));
-  // The slot first, so that the upstream keeps the WAL from the copy's start
-  // until this replicant streams.
-  std::string slot_sentence;
-  Status slot = EnsureSlotInChild(n, &slot_sentence);
-  if (!slot.ok()) return Status::Tool("cannot prepare the replication slot: " + slot_sentence);
-  LogInfo(slot_sentence);
-  SpawnSpec spec;
-  spec.argv = {c.pg_bin + "/pg_basebackup", "-D", staging, "-h", c.replicate_from,
-               "-p", std::to_string(c.replicate_port), "-U", c.replication_login(),
-               "-X", "stream", "-S", SlotName(n.id.node_name), "-c", "fast", "-P", "-v", "-w"};
-  if (!c.clone_max_rate.empty()) spec.argv.push_back("--max-rate=" + c.clone_max_rate);
-  spec.env = BaseEnv(n);
-  spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFileName));
-  spec.env.push_back("PGAPPNAME=pgkeeper_clone");
-  spec.env.push_back("PGCONNECT_TIMEOUT=10");
-  CloneLogger logger(n.monitor);
-  Status st = RunTool(spec, [&](const std::string& line) { logger(line); });
-  if (!st.ok()) {
-    Status rm = RemoveTree(staging);
-    if (!rm.ok()) LogWarn(rm.message());
-    return st;
-  }
-  // The copy carries the master's own files; make it a replicant's.
-  PGK_RETURN_IF_ERROR(WriteState(staging, "clone"));
-  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(staging, "standby.signal"), "", 0600));
-  PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, true));
-  return CommitStaging(c.pgdata);
-}
-
-Status Clone(const Node& n) {
-  const Config& c = n.config;
-  int delay_ms = 1000;
-  for (int attempt = 1;; ++attempt) {
-    PGK_RETURN_IF_ERROR(WaitForMaster(n));
-    n.monitor->SetPhase("cloning", "copying " + MasterName(c) + " with pg_basebackup");
-    LogInfo("cloning " + MasterName(c) + " with pg_basebackup (attempt " + std::to_string(attempt) + ")");
-    auto start = std::chrono::steady_clock::now();
-    Status st = CloneOnce(n);
-    if (st.ok()) {
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-      LogInfo("clone of " + MasterName(c) + " complete in " + std::to_string(ms) + " ms");
-      return st;
-    }
-    if (st.code() == ExitCode::kInterrupted) return st;
-    LogError("clone attempt " + std::to_string(attempt) + " failed: " + st.message() +
-             "; existing data untouched; retrying in " + std::to_string(delay_ms) + " ms");
-    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
-    delay_ms = std::min(delay_ms * 2, 30000);
-  }
 }
 
 Status Promote(const Node& n) {
@@ -713,14 +373,6 @@ int RunKeeper(const Env& env) {
   }
   api.Stop();
   return code;
-}
-
-int RunApplyMaster(const Env& env) {
-  Config c;
-  Status st = ParseConfig(env, ReadWholeFile, &c);
-  if (st.ok()) st = ApplyMasterObjects(c);
-  if (!st.ok()) LogError(st.message());
-  return st.exit_code();
 }
 
 Status PromoteLocal(const Config& c, int64_t* elapsed_ms) {

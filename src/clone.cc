@@ -1,0 +1,134 @@
+#include "clone.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "datadir.h"
+#include "fs.h"
+#include "log.h"
+#include "pg.h"
+#include "progress.h"
+#include "render.h"
+#include "slots.h"
+#include "swap.h"
+
+namespace pgkeeper {
+
+Status WaitForMaster(const Node& n) {
+  const Config& c = n.config;
+  ConnParams params = {{"host", c.replicate_from},
+                       {"port", std::to_string(c.replicate_port)},
+                       {"user", c.replication_login()},
+                       {"dbname", "postgres"},
+                       {"connect_timeout", "5"},
+                       // A ping only asks whether the server answers; it
+                       // counts a refused login as an answer too. Skipping
+                       // TLS and GSSAPI negotiation keeps OpenSSL and
+                       // Kerberos from starting up in the long-lived
+                       // supervisor (about 2 MB resident, measured).
+                       {"sslmode", "disable"},
+                       {"gssencmode", "disable"}};
+  int delay_ms = 250;
+  for (int attempt = 1;; ++attempt) {
+    PingResult r = Ping(params);
+    if (r == PingResult::kOk) {
+      if (attempt > 1) LogInfo("master " + MasterName(c) + " is accepting connections");
+      return Status::Ok();
+    }
+    std::string msg = "waiting for master " + MasterName(c) + " (attempt " +
+                      std::to_string(attempt) + "): " + PingName(r) + "; next try in " +
+                      std::to_string(delay_ms) + " ms";
+    LogInfo(msg);
+    n.monitor->SetPhase("waiting-for-master", msg);
+    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
+    delay_ms = std::min(delay_ms * 2, 5000);
+  }
+}
+
+namespace {
+
+// Logs pg_basebackup's output; progress goes to the monitor at once and to
+// the log every few seconds as percent, rate and time left.
+class CloneLogger {
+ public:
+  explicit CloneLogger(Monitor* monitor) : monitor_(monitor), tracker_(WallClockMs()) {}
+  void operator()(const std::string& line) {
+    std::optional<BasebackupProgress> p = ParseBasebackupProgress(line);
+    if (!p) {
+      LogInfo(line);
+      return;
+    }
+    CloneProgress progress = tracker_.Update(*p, WallClockMs());
+    monitor_->SetClone(progress);
+    auto now = std::chrono::steady_clock::now();
+    bool done = p->done_kb >= p->total_kb;
+    if (now - last_ < std::chrono::seconds(3) && !done) return;
+    last_ = now;
+    LogInfo(CloneProgressTracker::Describe(progress));
+  }
+
+ private:
+  Monitor* monitor_;
+  CloneProgressTracker tracker_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+Status CloneOnce(const Node& n) {
+  const Config& c = n.config;
+  const std::string staging = StagingDir(c.pgdata);
+  PGK_RETURN_IF_ERROR(RemoveTree(staging));
+  // The slot first, so that the upstream keeps the WAL from the copy's start
+  // until this replicant streams.
+  std::string slot_sentence;
+  Status slot = EnsureSlotInChild(n, &slot_sentence);
+  if (!slot.ok()) return Status::Tool("cannot prepare the replication slot: " + slot_sentence);
+  LogInfo(slot_sentence);
+  SpawnSpec spec;
+  spec.argv = {c.pg_bin + "/pg_basebackup", "-D", staging, "-h", c.replicate_from,
+               "-p", std::to_string(c.replicate_port), "-U", c.replication_login(),
+               "-X", "stream", "-S", SlotName(n.id.node_name), "-c", "fast", "-P", "-v", "-w"};
+  if (!c.clone_max_rate.empty()) spec.argv.push_back("--max-rate=" + c.clone_max_rate);
+  spec.env = BaseEnv(n);
+  spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFileName));
+  spec.env.push_back("PGAPPNAME=pgkeeper_clone");
+  spec.env.push_back("PGCONNECT_TIMEOUT=10");
+  CloneLogger logger(n.monitor);
+  Status st = RunTool(spec, [&](const std::string& line) { logger(line); });
+  if (!st.ok()) {
+    Status rm = RemoveTree(staging);
+    if (!rm.ok()) LogWarn(rm.message());
+    return st;
+  }
+  // The copy carries the master's own files; make it a replicant's.
+  PGK_RETURN_IF_ERROR(WriteState(staging, "clone"));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(staging, "standby.signal"), "", 0600));
+  PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, true));
+  return CommitStaging(c.pgdata);
+}
+
+}  // namespace
+
+Status Clone(const Node& n) {
+  const Config& c = n.config;
+  int delay_ms = 1000;
+  for (int attempt = 1;; ++attempt) {
+    PGK_RETURN_IF_ERROR(WaitForMaster(n));
+    n.monitor->SetPhase("cloning", "copying " + MasterName(c) + " with pg_basebackup");
+    LogInfo("cloning " + MasterName(c) + " with pg_basebackup (attempt " + std::to_string(attempt) + ")");
+    auto start = std::chrono::steady_clock::now();
+    Status st = CloneOnce(n);
+    if (st.ok()) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+      LogInfo("clone of " + MasterName(c) + " complete in " + std::to_string(ms) + " ms");
+      return st;
+    }
+    if (st.code() == ExitCode::kInterrupted) return st;
+    LogError("clone attempt " + std::to_string(attempt) + " failed: " + st.message() +
+             "; existing data untouched; retrying in " + std::to_string(delay_ms) + " ms");
+    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
+    delay_ms = std::min(delay_ms * 2, 30000);
+  }
+}
+
+}  // namespace pgkeeper

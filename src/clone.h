@@ -1,0 +1,21 @@
+// Copying the upstream into a replicant: wait until it answers, make sure the
+// replicant's slot exists there, pg_basebackup into the staging directory
+// (progress to the monitor and the log), and swap the copy into place.
+#ifndef PGKEEPER_CLONE_H_
+#define PGKEEPER_CLONE_H_
+
+#include "node.h"
+#include "status.h"
+
+namespace pgkeeper {
+
+// Waits, with backoff and a line per attempt, until the upstream answers.
+Status WaitForMaster(const Node& n);
+
+// Copies the upstream beside the data and swaps it in; retries a failed
+// copy with backoff (the existing data stays untouched) until a stop signal.
+Status Clone(const Node& n);
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_CLONE_H_

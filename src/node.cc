@@ -1,0 +1,80 @@
+#include "node.h"
+
+#include <cstdlib>
+
+#include "fs.h"
+#include "log.h"
+#include "render.h"
+#include "slots.h"
+
+namespace pgkeeper {
+
+std::vector<std::string> BaseEnv(const Node& n) {
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+                                  "HOME=" + n.id.home};
+  if (const char* tz = getenv("TZ")) env.push_back(std::string("TZ=") + tz);
+  return env;
+}
+
+Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby) {
+  const Config& c = n.config;
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "pg_hba.conf"), RenderHba(c, n.ranges), 0600));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "pg_ident.conf"),
+                                      RenderIdent(c, {n.id.os_user, "postgres", "root"}), 0600));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(
+      JoinPath(datadir, kServerConfFile),
+      RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFileName), ApplicationName(n.id.node_name),
+                       SlotName(n.id.node_name)),
+      0600));
+  std::string conf;
+  PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(datadir, "postgresql.conf"), &conf));
+  std::string with_include = WithIncludeLine(conf);
+  if (with_include != conf) {
+    PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(datadir, "postgresql.conf"), with_include, 0600));
+  }
+  return Status::Ok();
+}
+
+Status WritePassFile(const Node& n) {
+  const Config& c = n.config;
+  return WriteFileAtomic(JoinPath(c.run_dir, kPassFileName),
+                         RenderPgpass("*", c.replicate_port, c.replication_login(),
+                                      c.replication_login_password()),
+                         0600);
+}
+
+std::string MasterName(const Config& c) {
+  return c.replicate_from + ":" + std::to_string(c.replicate_port);
+}
+
+// Work that logs in with SCRAM runs in short-lived children of this binary
+// (`pgkeeper apply-master`, `pgkeeper ensure-slot`): making or answering a
+// SCRAM exchange starts OpenSSL, and that alone leaves about 3 MB of
+// libcrypto resident for the rest of a process's life; the supervisor runs
+// for months. The child is started from the descriptor opened before
+// privileges were dropped (docs/design.md).
+Status RunSelfChild(const Node& n, const std::string& command,
+                    const std::function<void(const std::string&)>& on_line) {
+  SpawnSpec spec;
+  spec.argv = {n.self.path, command};
+  spec.exec_fd = n.self.fd;
+  for (const auto& [k, v] : n.env) spec.env.push_back(k + "=" + v);
+  spec.env.push_back("PGKEEPER_NODE_NAME=" + n.id.node_name);
+  Status st = RunTool(spec, on_line);
+  if (st.code() == ExitCode::kSystem) {
+    return Status::System("cannot start `pgkeeper " + command + "` as user " + n.id.os_user + ": " +
+                          st.message());
+  }
+  return st;
+}
+
+Status EnsureSlotInChild(const Node& n, std::string* sentence) {
+  sentence->clear();
+  Status st = RunSelfChild(n, "ensure-slot", [&](const std::string& line) {
+    *sentence += (sentence->empty() ? "" : "; ") + line;
+  });
+  if (sentence->empty()) *sentence = st.message();
+  return st;
+}
+
+}  // namespace pgkeeper
