@@ -102,6 +102,12 @@ Status CloneOnce(const Node& n) {
   }
   // The copy carries the master's own files; make it a replicant's.
   PGK_RETURN_IF_ERROR(WriteState(staging, "clone"));
+  // A cascading upstream's own follow record came along; ours goes in.
+  PGK_RETURN_IF_ERROR(RemoveTree(JoinPath(staging, kFollowFile)));
+  if (n.follow) {
+    PGK_RETURN_IF_ERROR(
+        WriteFileAtomic(JoinPath(staging, kFollowFile), RenderFollowRecord(*n.follow), 0600));
+  }
   PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(staging, "standby.signal"), "", 0600));
   PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, true));
   return CommitStaging(c.pgdata);

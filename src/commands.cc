@@ -3,8 +3,11 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <iostream>
 
+#include "follow.h"
 #include "fs.h"
 #include "keeper.h"
 #include "monitor.h"
@@ -137,6 +140,64 @@ int RunDropSlot(const Env& env, const Args& args) {
   }
   std::cout << "dropped replication slot " << args[0]
             << "; the WAL it held back is released at the next checkpoint\n";
+  return 0;
+}
+
+int RunFollow(const Env& env, const Args& args) {
+  if (args.size() != 1) {
+    return UsageError("follow takes one argument: HOST[:PORT] of the node to follow");
+  }
+  Upstream target;
+  Status st = ParseUpstream(args[0], 5432, &target);
+  if (!st.ok()) return UsageError("follow: " + st.message());
+  Config c = LocalConfig(env);
+  KeeperState k;
+  std::string error;
+  auto fail = [](const std::string& msg) {
+    std::cerr << "pgkeeper: follow: " << msg << "\n";
+    return static_cast<int>(ExitCode::kState);
+  };
+  if (!ReadKeeperState(c, &k, &error)) return fail(error);
+  if (!ProcessAlive(k.pid)) return fail("pgkeeper (pid " + std::to_string(k.pid) + ") is not running");
+  if (!k.configured_replicant) {
+    return fail("this node is a master (REPLICATE_FROM is not set), so it follows nobody");
+  }
+  // The request and its outcome live in the run directory, which belongs
+  // to the postgres user like pgkeeper itself.
+  st = BecomePostgresIfRoot();
+  const std::string request = JoinPath(c.run_dir, kFollowRequestFile);
+  const std::string result = JoinPath(c.run_dir, kFollowResultFile);
+  if (st.ok()) st = RemoveTree(result);
+  if (st.ok()) st = WriteFileAtomic(request, args[0] + "\n", 0644);
+  if (st.ok() && ::kill(k.pid, SIGUSR1) != 0) st = Status::FromErrno("signal pgkeeper", errno);
+  if (!st.ok()) return fail(st.message());
+  // The supervisor answers within its next wake-up (5 s at most) plus the
+  // slot check on the new upstream (a 5 s connect timeout).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string answer;
+  while (!ReadWholeFile(result, &answer).ok()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      (void)RemoveTree(request);
+      return fail("pgkeeper did not answer within 30 s; its log says why");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  (void)RemoveTree(result);
+  while (!answer.empty() && answer.back() == '\n') answer.pop_back();
+  if (answer.rfind("ok: ", 0) != 0) return fail(answer.rfind("error: ", 0) == 0 ? answer.substr(7) : answer);
+  std::cout << answer.substr(4) << "\n";
+  // Say whether it streams yet; a new upstream usually answers at once.
+  const std::string wanted = target.host + ":" + std::to_string(target.port);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ReadKeeperState(c, &k, &error) && k.master == wanted && k.phase == "streaming") {
+      std::cout << "streaming from " << target.Name() << "\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cout << "not streaming from " << target.Name() << " yet (" << k.phase << ": " << k.message
+            << "); see `pgkeeper status`\n";
   return 0;
 }
 

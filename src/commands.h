@@ -18,6 +18,8 @@ int RunHealth(const Env& env, const Args& args);
 int RunStatus(const Env& env, const Args& args);
 // `pgkeeper promote`: promote this running replicant now.
 int RunPromote(const Env& env, const Args& args);
+// `pgkeeper follow HOST[:PORT]`: repoint this running replicant, live.
+int RunFollow(const Env& env, const Args& args);
 // `pgkeeper drop-slot NAME`: drop a replication slot nobody streams through.
 int RunDropSlot(const Env& env, const Args& args);
 

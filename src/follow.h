@@ -17,8 +17,10 @@
 namespace pgkeeper {
 
 inline constexpr const char kFollowFile[] = "pgkeeper.follow";
-// Written by `pgkeeper follow`, taken by the running supervisor.
+// In PGKEEPER_RUN_DIR: the upstream `pgkeeper follow` asks for, taken by the
+// running supervisor (woken by SIGUSR1), and its one-line outcome.
 inline constexpr const char kFollowRequestFile[] = "pgkeeper.follow-request";
+inline constexpr const char kFollowResultFile[] = "pgkeeper.follow-result";
 
 struct Upstream {
   std::string host;

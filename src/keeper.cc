@@ -10,11 +10,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
+#include <optional>
 
 #include "api.h"
 #include "bootstrap.h"
 #include "clone.h"
 #include "datadir.h"
+#include "follow.h"
 #include "fs.h"
 #include "log.h"
 #include "monitor.h"
@@ -158,6 +161,7 @@ class StallWatch {
     if (now < next_check_) return false;
     next_check_ = now + std::chrono::seconds(30);
     StallFacts facts;
+    facts.forked = n.monitor->Keeper().wal_missing.find("forked off") != std::string::npos;
     Status st = TreeBytes(n.config.pgdata, &facts.data_bytes);
     if (st.ok()) st = FreeBytes(n.config.pgdata, &facts.free_bytes);
     if (!st.ok()) {
@@ -184,24 +188,32 @@ class StallWatch {
   std::string last_;
 };
 
-// Supervises postgres until it exits (returns its exit code) or, on a
-// stalled replicant, until a fresh copy should be taken (*recopy = true).
-int Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, bool* recopy) {
-  *recopy = false;
+// Why Supervise returned.
+enum class Event {
+  kExited,  // postgres exited; the exit code is the result
+  kRecopy,  // a stalled replicant should take a fresh copy now
+  kFollow,  // `pgkeeper follow` left a request
+};
+
+// Supervises postgres until it exits (*code is then pgkeeper's exit code)
+// or something needs the executor.
+Event Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, int* code) {
+  *code = 0;
   bool stopping = false;
   for (;;) {
     int ws = 0;
     if (pm.Exited(&ws)) {
-      int code = ExitCodeOf(ws);
+      int exit_code = ExitCodeOf(ws);
       if (stopping) {
         LogInfo("postgres stopped (" + DescribeWaitStatus(ws) + ")");
       } else {
         LogError("postgres exited unexpectedly (" + DescribeWaitStatus(ws) + ")");
-        if (code == 0) code = static_cast<int>(ExitCode::kTool);
+        if (exit_code == 0) exit_code = static_cast<int>(ExitCode::kTool);
       }
       n.monitor->ExpectPostgres(false);
       n.monitor->SetPhase("stopped", "postgres " + DescribeWaitStatus(ws));
-      return code;
+      *code = exit_code;
+      return Event::kExited;
     }
     if (int sig = StopSignal(); sig && !stopping) {
       int to_send = sig == SIGQUIT ? SIGQUIT : SIGINT;
@@ -213,11 +225,9 @@ int Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stal
       n.monitor->SetPhase("stopping", "shutting down");
     }
     if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
+    if (!stopping && TakeFollowRequests() > 0) return Event::kFollow;
     if (!stopping) slots.Tick(n);
-    if (!stopping && stall.Tick(n)) {
-      *recopy = true;
-      return 0;
-    }
+    if (!stopping && stall.Tick(n)) return Event::kRecopy;
     WaitEvents(5000, {});
   }
 }
@@ -246,6 +256,107 @@ Status Recopy(const Node& n, Postmaster& pm) {
   LogInfo("replaced the stalled replicant's data with a fresh copy; it served no queries for " +
           std::to_string(ms) + " ms; no data was lost (a replicant holds no writes of its own)");
   return Status::Ok();
+}
+
+// Which upstream a replicant follows at start: REPLICATE_FROM, or what
+// `pgkeeper follow` chose while REPLICATE_FROM stays the same.
+Status ChooseStartUpstream(Node& n) {
+  Config& c = n.config;
+  n.env_upstream = {c.replicate_from, c.replicate_port};
+  const std::string path = JoinPath(c.pgdata, kFollowFile);
+  if (!c.is_replicant() || !Exists(path)) return Status::Ok();
+  std::string text;
+  PGK_RETURN_IF_ERROR(ReadWholeFile(path, &text));
+  FollowRecord record;
+  std::optional<FollowRecord> found;
+  if (ParseFollowRecord(text, &record)) {
+    found = record;
+  } else {
+    LogWarn(path + " is not a follow record; following REPLICATE_FROM");
+  }
+  UpstreamChoice choice = ChooseUpstream(c, found);
+  if (!choice.reason.empty()) LogInfo(choice.reason);
+  c.replicate_from = choice.upstream.host;
+  c.replicate_port = choice.upstream.port;
+  if (choice.keep_record) {
+    n.follow = found;
+    return Status::Ok();
+  }
+  return RemoveTree(path);
+}
+
+std::string UtcNow() {
+  char buf[64];
+  time_t now = time(nullptr);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// Repoints a running replicant at the upstream a `pgkeeper follow` request
+// names: record the choice, make the slot there, rewrite primary_conninfo
+// and have postgres reload it; no restart, no copy. PostgreSQL follows the
+// new upstream's timeline by itself (recovery_target_timeline = latest).
+// Returns the line for the waiting command: "ok: ..." or "error: ...".
+std::string Refollow(Node& n, Postmaster& pm, const std::string& request) {
+  Config& c = n.config;
+  Upstream target;
+  Status st = ParseUpstream(request, 5432, &target);
+  if (!st.ok()) return "error: " + st.message();
+  const std::string phase = n.monitor->Keeper().phase;
+  if (!c.is_replicant() || (phase != "standby" && phase != "streaming" && phase != "stalled")) {
+    return "error: this node is not a running replicant, so it follows nobody; to make a former "
+           "master follow another node, restart it with REPLICATE_FROM set";
+  }
+  const Upstream before{c.replicate_from, c.replicate_port};
+  if (target == before) return "ok: already following " + target.Name() + "; nothing changed";
+  const std::string path = JoinPath(c.pgdata, kFollowFile);
+  if (target == n.env_upstream) {
+    st = RemoveTree(path);
+    n.follow.reset();
+  } else {
+    n.follow = FollowRecord{target, n.env_upstream, UtcNow()};
+    st = WriteFileAtomic(path, RenderFollowRecord(*n.follow), 0600);
+  }
+  if (!st.ok()) return "error: " + st.message();
+  c.replicate_from = target.host;
+  c.replicate_port = target.port;
+  st = WritePassFile(n);
+  if (st.ok()) st = WriteConfigFiles(n, c.pgdata, true);
+  if (!st.ok()) return "error: " + st.message();
+  std::string slot;
+  Status slot_st = EnsureSlotInChild(n, &slot);
+  slot_st.ok() ? LogInfo(slot) : LogWarn("replication slot: " + slot);
+  ::kill(pm.pid(), SIGHUP);
+  n.monitor->NoteWalMissing("");
+  n.monitor->SetMaster(MasterName(c));
+  n.monitor->SetPhase("standby", "following " + MasterName(c) + ", not streaming yet");
+  std::string line = "now following " + target.Name() + " instead of " + before.Name() +
+                     ", without a restart or a copy" +
+                     (n.follow ? "; kept across restarts until REPLICATE_FROM changes"
+                               : " (REPLICATE_FROM names it again)") +
+                     "; the slot on " + before.Name() + " stays: drop it there with `pgkeeper "
+                     "drop-slot " + SlotName(n.id.node_name) + "` if this replicant will not "
+                     "return to it";
+  LogInfo(line);
+  return "ok: " + line;
+}
+
+// Takes the request `pgkeeper follow` left in the run directory, carries it
+// out, and leaves the outcome beside it for the command to print.
+void FollowFromRequest(Node& n, Postmaster& pm) {
+  const std::string dir = n.config.run_dir;
+  const std::string request_path = JoinPath(dir, kFollowRequestFile);
+  std::string request;
+  if (!ReadWholeFile(request_path, &request).ok()) return;  // a stray SIGUSR1
+  Status rm = RemoveTree(request_path);
+  if (!rm.ok()) LogWarn(rm.message());
+  while (!request.empty() && (request.back() == '\n' || request.back() == ' ')) request.pop_back();
+  std::string result = Refollow(n, pm, request);
+  if (result.rfind("error: ", 0) == 0) LogError("pgkeeper follow " + request + ": " + result.substr(7));
+  Status st = WriteFileAtomic(JoinPath(dir, kFollowResultFile), result + "\n", 0644);
+  if (!st.ok()) LogWarn(st.message());
 }
 
 int Fail(Monitor* monitor, const Status& st, const std::string& context) {
@@ -293,6 +404,9 @@ int RunKeeper(const Env& env) {
 
   st = SettleSwap(c.pgdata);
   if (!st.ok()) return Fail(&monitor, st, "cannot settle the data directory");
+  st = ChooseStartUpstream(n);
+  if (!st.ok()) return Fail(&monitor, st, "cannot read the follow record");
+  if (c.is_replicant()) monitor.SetMaster(MasterName(c));
   DataDirFacts facts;
   st = InspectDataDir(c.pgdata, &facts);
   if (!st.ok()) return Fail(&monitor, st, "cannot inspect the data directory");
@@ -361,9 +475,12 @@ int RunKeeper(const Env& env) {
   StallWatch stall(standby && !promote);
   int code = 0;
   for (;;) {
-    bool recopy = false;
-    code = Supervise(n, pm, slots, stall, &recopy);
-    if (!recopy) break;
+    Event event = Supervise(n, pm, slots, stall, &code);
+    if (event == Event::kExited) break;
+    if (event == Event::kFollow) {
+      FollowFromRequest(n, pm);
+      continue;
+    }
     st = Recopy(n, pm);
     if (!st.ok()) {
       code = Fail(&monitor, st, "fresh copy failed");

@@ -42,6 +42,8 @@ const Command kCommands[] = {
      pgkeeper::RunHealth},
     {"status", "[--json] role, phase, LSNs, lag and replicants of this node", pgkeeper::RunStatus},
     {"promote", "promote this running replicant to master now", pgkeeper::RunPromote},
+    {"follow", "HOST[:PORT]  make this running replicant follow another node, live, no copy",
+     pgkeeper::RunFollow},
     {"drop-slot", "NAME  drop the replication slot of a replicant that is gone for good",
      pgkeeper::RunDropSlot},
     {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",

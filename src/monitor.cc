@@ -166,6 +166,10 @@ void Monitor::SetPromoted() {
   Update([](KeeperState& k) { k.promoted = true; });
 }
 
+void Monitor::SetMaster(const std::string& master) {
+  Update([&](KeeperState& k) { k.master = master; });
+}
+
 void Monitor::NoteWalMissing(const std::string& line) {
   std::lock_guard<std::mutex> lock(mu_);
   keeper_.wal_missing = line;
@@ -243,9 +247,16 @@ void Monitor::Poll() {
           keeper_.message = "promoted while running; this node now accepts writes";
           log_line = keeper_.message;
         } else if (next == "stalled") {
-          keeper_.message = "cannot resume: the master " + keeper_.master +
-                            " no longer has WAL this replicant needs; a fresh copy replaces "
-                            "the data if the disk can hold one beside it";
+          bool forked = keeper_.wal_missing.find("forked off") != std::string::npos;
+          keeper_.message =
+              forked ? "cannot follow " + keeper_.master +
+                           ": its timeline forked off before the position this replicant has "
+                           "replayed (it replayed WAL from the old master that " +
+                           keeper_.master + " never had; that WAL is still on the old master); "
+                           "a fresh copy replaces the data if the disk can hold one beside it"
+                     : "cannot resume: the master " + keeper_.master +
+                           " no longer has WAL this replicant needs; a fresh copy replaces "
+                           "the data if the disk can hold one beside it";
           log_line = keeper_.message + " (postgres said: " + keeper_.wal_missing + ")";
           log_error = true;
         } else if (next == "streaming") {

@@ -38,6 +38,8 @@ class Monitor {
   void SetPhase(const std::string& phase, const std::string& message);
   void SetClone(const CloneProgress& clone);
   void SetPromoted();
+  // The upstream a replicant follows now ("host:port").
+  void SetMaster(const std::string& master);
   void NoteWalMissing(const std::string& postgres_line);
   // From now on PostgreSQL is expected to run: poll it.
   void ExpectPostgres(bool expected);

@@ -58,8 +58,13 @@ Status RunSelfChild(const Node& n, const std::string& command,
   SpawnSpec spec;
   spec.argv = {n.self.path, command};
   spec.exec_fd = n.self.fd;
-  for (const auto& [k, v] : n.env) spec.env.push_back(k + "=" + v);
-  spec.env.push_back("PGKEEPER_NODE_NAME=" + n.id.node_name);
+  Env env = n.env;
+  env["PGKEEPER_NODE_NAME"] = n.id.node_name;
+  if (n.config.is_replicant()) {  // the upstream followed now
+    env["REPLICATE_FROM"] = n.config.replicate_from;
+    env["REPLICATE_PORT"] = std::to_string(n.config.replicate_port);
+  }
+  for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
   Status st = RunTool(spec, on_line);
   if (st.code() == ExitCode::kSystem) {
     return Status::System("cannot start `pgkeeper " + command + "` as user " + n.id.os_user + ": " +

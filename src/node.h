@@ -6,10 +6,12 @@
 #define PGKEEPER_NODE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config.h"
+#include "follow.h"
 #include "monitor.h"
 #include "process.h"
 #include "status.h"
@@ -34,6 +36,11 @@ struct Node {
   Identity id;
   std::vector<std::string> ranges;  // resolved ALLOW_IP_RANGE
   Monitor* monitor = nullptr;       // set once the run directory exists
+  // A replicant's upstream is config.replicate_from/port: REPLICATE_FROM, or
+  // what `pgkeeper follow` chose (follow holds that record) while
+  // REPLICATE_FROM stays env_upstream.
+  Upstream env_upstream;
+  std::optional<FollowRecord> follow;
 };
 
 // The environment children get: PATH, LANG, HOME (and TZ if set); no secrets.

@@ -131,13 +131,15 @@ Plan DecideStalled(const Config& c, const StallFacts& f) {
   const std::string sizes = "about " + FormatMB(need) + " needed beside the " +
                             FormatMB(f.data_bytes) + " of data, " + FormatMB(f.free_bytes) +
                             " free";
+  const std::string why = f.forked ? "its timeline forked off before the position this "
+                                     "replicant has replayed"
+                                   : "it no longer has WAL this replicant needs";
   if (f.free_bytes >= need) {
-    return Do(Action::kReclone,
-              "take a fresh copy of " + master + ": it no longer has WAL this replicant needs (" +
-                  sizes + "); the existing data stays until the copy is complete");
+    return Do(Action::kReclone, "take a fresh copy of " + master + ": " + why + " (" + sizes +
+                                    "); the existing data stays until the copy is complete");
   }
-  return Refuse("cannot take a fresh copy of " + master +
-                    " although it no longer has WAL this replicant needs: the disk holding " +
+  return Refuse("cannot take a fresh copy of " + master + " although " + why +
+                    ": the disk holding " +
                     c.pgdata + " cannot hold two copies (" + sizes +
                     "); give it more room (pgkeeper checks again every 30 s), or " +
                     DiscardHint(c) + " to copy into the emptied directory",

@@ -36,6 +36,7 @@ Plan Decide(const Config& config, DataDirState state);
 struct StallFacts {
   int64_t data_bytes = 0;  // the replicant's data now
   int64_t free_bytes = 0;  // still writable beside it
+  bool forked = false;     // the upstream's timeline forked off before our position
 };
 // kReclone when a fresh copy fits beside the data (never destroy first),
 // otherwise kRefuse: stay stalled, serving the old data read-only, and say

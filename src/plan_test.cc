@@ -328,6 +328,18 @@ TEST(DecideStalled, WithoutRoomForTwoCopiesTheReplicantStaysAndSaysWhatToDo) {
   EXPECT_THAT(p.reason, HasSubstr(kDiscard));
 }
 
+TEST(DecideStalled, AForkedTimelineIsNamedAsTheReason) {
+  Config c = ConfigOf(Kind::kReplicantKeep);
+  StallFacts f{1000 * kMB, 2000 * kMB, true};
+  Plan p = DecideStalled(c, f);
+  EXPECT_EQ(p.action, Action::kReclone);
+  EXPECT_THAT(p.reason, HasSubstr("take a fresh copy of pg-master:5432: its timeline forked off "
+                                  "before the position this replicant has replayed"));
+  f.free_bytes = 10 * kMB;
+  EXPECT_THAT(DecideStalled(c, f).reason,
+              HasSubstr("although its timeline forked off before the position"));
+}
+
 TEST(DecideStalled, TheMarginIsATenthAndSixtyFourMegabytes) {
   EXPECT_EQ(FreshCopyBytes(0), 64 * kMB);
   EXPECT_EQ(FreshCopyBytes(100 * kMB), 174 * kMB);

@@ -30,6 +30,11 @@ std::string PidFileStatus(const std::string& content, pid_t pid) {
   return status;
 }
 
+bool CannotResume(const std::string& line) {
+  return line.find("has already been removed") != std::string::npos ||
+         line.find("forked off current database system timeline") != std::string::npos;
+}
+
 Postmaster::~Postmaster() {
   if (pid_ > 0 && !exited_) {
     ::kill(pid_, SIGQUIT);
@@ -68,7 +73,7 @@ void Postmaster::ForwardStderr(int fd) {
   LineSplitter splitter;
   auto on_line = [this](const std::string& line) {
     LogRaw(line);
-    if (on_wal_missing_ && line.find("has already been removed") != std::string::npos) {
+    if (on_wal_missing_ && CannotResume(line)) {
       on_wal_missing_(line);
     }
   };

@@ -19,6 +19,11 @@ namespace pgkeeper {
 // process pid. pg_ctl reads the same line to know a server is up.
 std::string PidFileStatus(const std::string& content, pid_t pid);
 
+// True for a postgres log line that says a standby cannot go on from where
+// it is: the upstream removed WAL it needs, or the upstream's new timeline
+// forked off before the position the standby has replayed.
+bool CannotResume(const std::string& line);
+
 class Postmaster {
  public:
   Postmaster() = default;
@@ -40,8 +45,8 @@ class Postmaster {
   bool Exited(int* wait_status);
 
   pid_t pid() const { return pid_; }
-  // Called (on the log thread) with postgres' line when it reports that WAL
-  // it needs was already removed on the master. REQUIRES: set before Start.
+  // Called (on the log thread) with postgres' line when CannotResume(line).
+  // REQUIRES: set before Start.
   void set_on_wal_missing(std::function<void(const std::string&)> fn) {
     on_wal_missing_ = std::move(fn);
   }

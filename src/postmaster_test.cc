@@ -23,5 +23,16 @@ TEST(PidFileStatus, IgnoresAFileOfAnotherProcessOrAnIncompleteOne) {
   EXPECT_EQ(PidFileStatus("", 123), "");
 }
 
+TEST(CannotResume, RecognisesRemovedWalAndAForkedTimeline) {
+  EXPECT_TRUE(CannotResume(
+      "FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment "
+      "000000010000000000000003 has already been removed"));
+  EXPECT_TRUE(CannotResume(
+      "FATAL:  new timeline 2 forked off current database system timeline 1 before current "
+      "recovery point 0/5000110"));
+  EXPECT_FALSE(CannotResume("LOG:  started streaming WAL from primary at 0/3000000 on timeline 1"));
+  EXPECT_FALSE(CannotResume("FATAL:  could not connect to the primary server: Connection refused"));
+}
+
 }  // namespace
 }  // namespace pgkeeper

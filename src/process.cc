@@ -19,6 +19,7 @@ namespace {
 int g_signal_fd = -1;
 int g_stop_signal = 0;
 int g_reloads = 0;
+int g_follows = 0;
 std::map<pid_t, int> g_exited;
 
 sigset_t HandledSignals() {
@@ -48,6 +49,8 @@ void DrainSignals() {
       g_stop_signal = sig;
     } else if (sig == SIGHUP) {
       ++g_reloads;
+    } else if (sig == SIGUSR1) {
+      ++g_follows;
     }
   }
   ReapAll();
@@ -173,6 +176,13 @@ int TakeReloadRequests() {
   DrainSignals();
   int n = g_reloads;
   g_reloads = 0;
+  return n;
+}
+
+int TakeFollowRequests() {
+  DrainSignals();
+  int n = g_follows;
+  g_follows = 0;
   return n;
 }
 

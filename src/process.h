@@ -55,6 +55,8 @@ Status BecomePostgresIfRoot();
 int StopSignal();
 // SIGHUPs received since the last call.
 int TakeReloadRequests();
+// SIGUSR1s received since the last call: `pgkeeper follow` left a request.
+int TakeFollowRequests();
 
 // Waits up to timeout_ms for a signal or for one of fds to be readable.
 // Reaps exited children into the table read by TakeExit. Returns the fds
