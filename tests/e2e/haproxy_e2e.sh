@@ -13,9 +13,9 @@
 # is stopped and `pgkeeper promote` is run in pg-replicant-1 with `docker
 # exec`, and writes through 5000 reach the promoted node within a deadline,
 # while HAProxy's container and configuration stay untouched; reads through
-# 5001 still work; `make repoint-2` makes pg-replicant-2 a replicant of the
-# promoted node, and reads through 5001 reach it again; `make up` refuses to
-# start the old master next to the promoted one; `make clean` leaves nothing
+# 5001 still work; `make repoint-2` makes pg-replicant-2 follow the promoted
+# node live (same container, no copy), and reads through 5001 reach it
+# again; `make up` refuses to start the old master next to the promoted one; `make clean` leaves nothing
 # of the test behind.
 #
 # Runs under its own compose project name, so it never touches the sample's
@@ -259,15 +259,22 @@ wait_until "reads through $read_port see the row written after the failover" 30 
 
 # --- pg-replicant-2 follows the new master -----------------------------------
 log "make repoint-2"
+replicant_2_id=$(cid pg-replicant-2)
+copies_before=$(docker logs "$replicant_2_id" 2>&1 | grep -c 'pg_basebackup' || true)
 smake repoint-2 >"$workdir/repoint.log" 2>&1 || {
   cat "$workdir/repoint.log" >&2
   fail "'make repoint-2' failed"
 }
+grep -q 'now following pg-replicant-1:5432' "$workdir/repoint.log" || {
+  cat "$workdir/repoint.log" >&2
+  fail "'make repoint-2' did not say that pg-replicant-2 now follows pg-replicant-1"
+}
 [[ -z $(docker ps -q --filter "id=$(cid pg-master)") ]] || fail "'make repoint-2' started pg-master again"
+[[ $(cid pg-replicant-2) == "$replicant_2_id" ]] || fail "'make repoint-2' re-created pg-replicant-2"
 wait_until "pg-replicant-2 streams from pg-replicant-1 (/replica gives 200)" 300 \
   code_is pg-replicant-2 /replica 200
 wait_until "HAProxy marks pg-replicant-2 UP for reads" 30 haproxy_says replicas pg-replicant-2 UP
-wait_until "HAProxy marks the re-created pg-replicant-2 DOWN for writes" 30 \
+wait_until "HAProxy marks pg-replicant-2 DOWN for writes" 30 \
   haproxy_says primary pg-replicant-2 DOWN
 wait_until "reads through $read_port come from a replicant again" 30 reads_from_replicant
 sql $write_port "INSERT INTO e2e_haproxy VALUES (5, 'after repoint')" || fail "insert after repoint failed"
@@ -275,7 +282,9 @@ wait_until "a new row is read back through $read_port from pg-replicant-2" 60 \
   read_back_n 5 'after repoint' 3
 [[ $(sql $read_port 'SELECT inet_server_addr()') == "$(ip_of pg-replicant-2)" ]] ||
   fail "reads through $read_port do not come from pg-replicant-2"
-log "ok: after 'make repoint-2' reads through $read_port come from pg-replicant-2"
+copies_after=$(docker logs "$replicant_2_id" 2>&1 | grep -c 'pg_basebackup' || true)
+[[ $copies_after == "$copies_before" ]] || fail "'make repoint-2' made pg-replicant-2 take a copy"
+log "ok: after 'make repoint-2' (live, no copy) reads through $read_port come from pg-replicant-2"
 
 # `make up` must not bring the old master back next to the promoted one.
 if smake up >"$workdir/up2.log" 2>&1; then
