@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "harness.h"
 
 namespace pgkeeper::testing {
@@ -154,7 +157,8 @@ TEST(Replication, AStalledReplicantWithoutRoomForASecondCopySaysSoAndCopiesOnceT
   // One copy of the replicant (about 46 MB) fits in 120 MB; a second one
   // beside it (the data, a tenth, 64 MB of WAL) does not.
   SmallDisk disk(scratch.path() + "/small", 120);
-  ASSERT_TRUE(disk.mounted());
+  if (!disk.mounted() && errno == EPERM) GTEST_SKIP() << "this machine does not let root mount a tmpfs";
+  ASSERT_TRUE(disk.mounted()) << strerror(errno);
   Node master(scratch, "master", {{"WAL_KEEP_SIZE", "0"}, {"WAL_RETAIN_MAX", "0"}});
   Node replicant(scratch, "replicant",
                  ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"},
