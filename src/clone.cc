@@ -110,7 +110,9 @@ Status CloneOnce(const Node& n) {
   }
   PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(staging, "standby.signal"), "", 0600));
   PGK_RETURN_IF_ERROR(WriteConfigFiles(n, staging, true));
-  return CommitStaging(c.pgdata);
+  PGK_RETURN_IF_ERROR(CommitStaging(c.pgdata));
+  // A rewind stopped midway is superseded by this complete copy.
+  return RemoveTree(RewindMarkerPath(c.pgdata));
 }
 
 }  // namespace

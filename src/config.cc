@@ -297,6 +297,8 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
   }
   PGK_RETURN_IF_ERROR(Lookup(env, {"PROMOTE_MASTER"}, &v, &found));
   if (found) PGK_RETURN_IF_ERROR(ParseBool("PROMOTE_MASTER", v, &c->promote_master));
+  PGK_RETURN_IF_ERROR(Lookup(env, {"ALLOW_REJOIN"}, &v, &found));
+  if (found) PGK_RETURN_IF_ERROR(ParseBool("ALLOW_REJOIN", v, &c->allow_rejoin));
 
   PGK_RETURN_IF_ERROR(Lookup(env, {"PGDATA"}, &v, &found));
   if (found) {

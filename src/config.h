@@ -37,6 +37,9 @@ struct Config {
   int replicate_port = 5432;
   bool destroy_on_restart = true;
   bool promote_master = false;
+  // A node with master or promoted data may become a replicant of
+  // REPLICATE_FROM, discarding (with a report) what the new master lacks.
+  bool allow_rejoin = false;
 
   // Where and how PostgreSQL runs.
   std::string pgdata = "/var/lib/postgresql/data";

@@ -45,6 +45,7 @@ DataDirState Classify(const DataDirFacts& f) {
   if (!f.pg_version) return DataDirState::kNotPostgres;
   if (*f.pg_version != kPgMajor) return DataDirState::kWrongVersion;
   if (!f.has_pg_control) return DataDirState::kHalfMade;
+  if (f.rewind_interrupted) return DataDirState::kRewindInterrupted;
   if (f.has_standby_signal) return DataDirState::kStandby;
   if (f.origin == "init") return DataDirState::kMaster;
   if (f.origin == "promoted" || f.origin == "clone") return DataDirState::kPromoted;
@@ -63,10 +64,16 @@ std::string Describe(DataDirState state, const DataDirFacts& f) {
       return "PostgreSQL " + f.pg_version.value_or("?") + " data (this image runs " + kPgMajor +
              ")";
     case DataDirState::kHalfMade: return "half-made PostgreSQL data (no global/pg_control)";
+    case DataDirState::kRewindInterrupted:
+      return "data that pg_rewind was changing when it was stopped (the marker "
+             "$PGDATA.pgkeeper/rewinding exists)";
     case DataDirState::kNotPostgres: return "files that are not a PostgreSQL data directory";
   }
   return "unknown";
 }
+
+std::string RejoinDir(const std::string& pgdata) { return pgdata + ".pgkeeper"; }
+std::string RewindMarkerPath(const std::string& pgdata) { return RejoinDir(pgdata) + "/rewinding"; }
 
 Status WriteState(const std::string& datadir, const std::string& origin) {
   return WriteFileAtomic(JoinPath(datadir, kStateFile),
@@ -93,6 +100,7 @@ Status InspectDataDir(const std::string& pgdata, DataDirFacts* f) {
   if (ReadWholeFile(pgdata + "/PG_VERSION", &content).ok()) f->pg_version = Trim(content);
   f->has_pg_control = PathExists(pgdata + "/global/pg_control");
   f->has_standby_signal = PathExists(pgdata + "/standby.signal");
+  f->rewind_interrupted = PathExists(RewindMarkerPath(pgdata));
   if (ReadWholeFile(pgdata + "/" + kStateFile, &content).ok()) {
     f->origin = StateValue(content, "origin");
   }

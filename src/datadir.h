@@ -27,6 +27,7 @@ struct DataDirFacts {
   bool has_pg_control = false;            // global/pg_control
   bool has_standby_signal = false;
   std::optional<std::string> origin;      // "origin" from pgkeeper.state
+  bool rewind_interrupted = false;        // RewindMarkerPath exists
 };
 
 enum class DataDirState {
@@ -35,6 +36,7 @@ enum class DataDirState {
   kStandby,          // has standby.signal
   kPromoted,         // a former standby that now accepts writes
   kForeignPostgres,  // PostgreSQL 15 data that pgkeeper did not make
+  kRewindInterrupted,  // pg_rewind was stopped midway: the data is not usable
   kWrongVersion,     // PostgreSQL data of another major version
   kHalfMade,         // PG_VERSION but no pg_control: an interrupted tool
   kNotPostgres,      // files, but not a PostgreSQL data directory
@@ -46,6 +48,13 @@ std::string Describe(DataDirState state, const DataDirFacts& facts);
 
 // Reads facts from disk. A missing directory is not an error.
 Status InspectDataDir(const std::string& pgdata, DataDirFacts* facts);
+
+// Beside PGDATA, not in it (pg_rewind makes PGDATA match its source and a
+// clone replaces it): what a rejoin keeps, made at start when ALLOW_REJOIN
+// is set. Holds the rewind marker and the discarded-<time> folders.
+std::string RejoinDir(const std::string& pgdata);
+// Present while pg_rewind runs on PGDATA.
+std::string RewindMarkerPath(const std::string& pgdata);
 
 // Records how the data in datadir was made ("init", "clone", "promoted").
 Status WriteState(const std::string& datadir, const std::string& origin);

@@ -26,6 +26,7 @@
 #include "plan.h"
 #include "postmaster.h"
 #include "render.h"
+#include "rewind.h"
 #include "process.h"
 #include "slots.h"
 #include "swap.h"
@@ -54,6 +55,7 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(MakeDirs(c.run_dir, 0755));
     PGK_RETURN_IF_ERROR(MakeDirs(c.pgdata, 0700));
     if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
+    if (c.allow_rejoin) PGK_RETURN_IF_ERROR(MakeDirs(RejoinDir(c.pgdata), 0700));
     return LeaveStartDirectory();
   }
   // Running as root (the container's default): prepare the directories for
@@ -74,6 +76,10 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(ChownTree(c.pgdata, uid, gid));
   }
   if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
+  if (c.allow_rejoin) {
+    PGK_RETURN_IF_ERROR(MakeDirs(RejoinDir(c.pgdata), 0700));
+    PGK_RETURN_IF_ERROR(ChownTree(RejoinDir(c.pgdata), uid, gid));
+  }
   PGK_RETURN_IF_ERROR(BecomeUser("postgres", uid, gid));
   return LeaveStartDirectory();
 }
@@ -429,6 +435,11 @@ int RunKeeper(const Env& env) {
     case Action::kReclone:
       st = WritePassFile(n);
       if (st.ok()) st = Clone(n);
+      standby = true;
+      break;
+    case Action::kRejoin:
+      st = WritePassFile(n);
+      if (st.ok()) st = Rejoin(n);
       standby = true;
       break;
     case Action::kResumeStandby:

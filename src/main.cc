@@ -8,6 +8,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "process.h"
+#include "rewind.h"
 #include "slots.h"
 
 extern char** environ;
@@ -48,6 +49,8 @@ const Command kCommands[] = {
      pgkeeper::RunDropSlot},
     {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",
      [](const Env& env, const Args&) { return pgkeeper::RunApplyMaster(env); }},
+    {"upstream-facts", "(internal, run by `run`) the upstream's history for a rejoin, as JSON",
+     [](const Env& env, const Args& args) { return pgkeeper::RunUpstreamFacts(env, args); }},
     {"ensure-slot", "(internal, run by `run`) make sure this replicant's slot exists upstream",
      [](const Env& env, const Args&) { return pgkeeper::RunEnsureSlot(env); }},
 };

@@ -54,9 +54,11 @@ std::string MasterName(const Config& c) {
 // for months. The child is started from the descriptor opened before
 // privileges were dropped (docs/design.md).
 Status RunSelfChild(const Node& n, const std::string& command,
-                    const std::function<void(const std::string&)>& on_line) {
+                    const std::function<void(const std::string&)>& on_line,
+                    const std::vector<std::string>& args) {
   SpawnSpec spec;
   spec.argv = {n.self.path, command};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.exec_fd = n.self.fd;
   Env env = n.env;
   env["PGKEEPER_NODE_NAME"] = n.id.node_name;

@@ -59,7 +59,8 @@ std::string MasterName(const Config& c);
 // environment (and the node's name and upstream); its output lines go to
 // on_line.
 Status RunSelfChild(const Node& n, const std::string& command,
-                    const std::function<void(const std::string&)>& on_line);
+                    const std::function<void(const std::string&)>& on_line,
+                    const std::vector<std::string>& args = {});
 
 // Makes sure this replicant's slot exists on its upstream; *sentence gets
 // what the child found and did (or why it could not).

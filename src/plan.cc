@@ -36,6 +36,12 @@ Plan RefuseUnusable(const Config& c, DataDirState state) {
   }
 }
 
+Plan RefuseRewound(const Config& c) {
+  return Refuse("the data directory " + c.pgdata + " holds data that pg_rewind was changing "
+                "when it was stopped, which leaves it unusable; set REPLICATE_FROM (and unset "
+                "PROMOTE_MASTER) to take a fresh copy of the new master, or " + DiscardHint(c));
+}
+
 Plan DecideMaster(const Config& c, DataDirState state) {
   switch (state) {
     case DataDirState::kEmpty:
@@ -51,6 +57,7 @@ Plan DecideMaster(const Config& c, DataDirState state) {
       return Do(Action::kStartMaster,
                 "start as master from existing PostgreSQL " + std::string(kPgMajor) +
                     " data that pgkeeper did not make; first-start steps are skipped");
+    case DataDirState::kRewindInterrupted: return RefuseRewound(c);
     case DataDirState::kStandby:
       return Refuse("the data directory holds a replicant's data but REPLICATE_FROM is not "
                     "set; set REPLICATE_FROM to keep following the master, or PROMOTE_MASTER="
@@ -76,6 +83,7 @@ Plan DecidePromote(const Config& c, DataDirState state) {
       return Refuse("PROMOTE_MASTER is set but the data directory is empty, so there is "
                     "nothing to promote; unset PROMOTE_MASTER to clone the master first",
                     ExitCode::kConfig);
+    case DataDirState::kRewindInterrupted: return RefuseRewound(c);
     case DataDirState::kMaster:
     case DataDirState::kForeignPostgres:
       return Refuse("PROMOTE_MASTER is set but this data directory already belongs to a "
@@ -101,14 +109,31 @@ Plan DecideReplicant(const Config& c, DataDirState state) {
                 "resume streaming from " + master +
                     " with the existing data (DESTROY_DATABASE_ON_RESTART=False)");
     case DataDirState::kPromoted:
-      return Refuse("the data directory holds a promoted replicant's data, with writes that "
-                    "may exist nowhere else, so it will not be replaced by a copy of " + master +
-                    "; set PROMOTE_MASTER=True to keep it as a master, or " + DiscardHint(c));
     case DataDirState::kMaster:
     case DataDirState::kForeignPostgres:
+      if (c.allow_rejoin) {
+        return Do(Action::kRejoin,
+                  "rejoin " + master + " as a replicant (ALLOW_REJOIN=True): find where its "
+                  "history left this node's, report and keep what this node wrote after that "
+                  "point, then follow, rewind or copy, whichever costs least");
+      }
+      if (state == DataDirState::kPromoted) {
+        return Refuse("the data directory holds a promoted replicant's data, with writes that "
+                      "may exist nowhere else, so it will not be replaced by a copy of " + master +
+                      "; set PROMOTE_MASTER=True to keep it as a master, ALLOW_REJOIN=True to "
+                      "make it a replicant of " + master + " (what only it holds is reported "
+                      "and kept aside), or " + DiscardHint(c));
+      }
       return Refuse("the data directory holds a master's data, with writes that may exist "
                     "nowhere else, so it will not be replaced by a copy of " + master +
-                    "; unset REPLICATE_FROM to run it as a master, or " + DiscardHint(c));
+                    "; unset REPLICATE_FROM to run it as a master, set ALLOW_REJOIN=True to "
+                    "make it a replicant of " + master + " (what only it holds is reported and "
+                    "kept aside), or " + DiscardHint(c));
+    case DataDirState::kRewindInterrupted:
+      return Do(Action::kReclone,
+                "take a fresh copy of " + master + ": a pg_rewind of this data was stopped "
+                "midway, which leaves it unusable (what the rejoin discarded was kept aside "
+                "before the rewind began)");
     default: return RefuseUnusable(c, state);
   }
 }
@@ -154,6 +179,7 @@ const char* ActionName(Action action) {
     case Action::kReclone: return "reclone";
     case Action::kResumeStandby: return "resume-standby";
     case Action::kPromote: return "promote";
+    case Action::kRejoin: return "rejoin";
     case Action::kRefuse: return "refuse";
   }
   return "?";

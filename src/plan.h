@@ -19,6 +19,8 @@ enum class Action {
   kReclone,        // copy the master beside the existing data, then swap; run as standby
   kResumeStandby,  // run the existing standby data and stream from where it stopped
   kPromote,        // run the existing standby data and promote it
+  kRejoin,         // master/promoted data becomes a replicant (ALLOW_REJOIN): report, then
+                   // follow, rewind or copy
   kRefuse,         // do nothing; exit with refuse_code
 };
 

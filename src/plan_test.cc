@@ -26,6 +26,7 @@ enum class Kind {
   kReplicantKeep,     // REPLICATE_FROM set, DESTROY_DATABASE_ON_RESTART=False
   kPromoteReplicant,  // PROMOTE_MASTER=True with REPLICATE_FROM still set
   kPromoteAlone,      // PROMOTE_MASTER=True, REPLICATE_FROM unset
+  kReplicantRejoin,   // REPLICATE_FROM set, ALLOW_REJOIN=True
 };
 
 const char* KindName(Kind k) {
@@ -35,6 +36,7 @@ const char* KindName(Kind k) {
     case Kind::kReplicantKeep: return "ReplicantDestroyFalse";
     case Kind::kPromoteReplicant: return "PromoteWithReplicateFrom";
     case Kind::kPromoteAlone: return "PromoteWithoutReplicateFrom";
+    case Kind::kReplicantRejoin: return "ReplicantAllowRejoin";
   }
   return "?";
 }
@@ -49,16 +51,17 @@ const char* StateName(DataDirState s) {
     case DataDirState::kWrongVersion: return "WrongVersion";
     case DataDirState::kHalfMade: return "HalfMade";
     case DataDirState::kNotPostgres: return "NotPostgres";
+    case DataDirState::kRewindInterrupted: return "RewindInterrupted";
   }
   return "?";
 }
 
 const Kind kKinds[] = {Kind::kMaster, Kind::kReplicantDestroy, Kind::kReplicantKeep,
-                       Kind::kPromoteReplicant, Kind::kPromoteAlone};
+                       Kind::kPromoteReplicant, Kind::kPromoteAlone, Kind::kReplicantRejoin};
 const DataDirState kStates[] = {
     DataDirState::kEmpty,           DataDirState::kMaster,       DataDirState::kStandby,
     DataDirState::kPromoted,        DataDirState::kForeignPostgres, DataDirState::kWrongVersion,
-    DataDirState::kHalfMade,        DataDirState::kNotPostgres};
+    DataDirState::kHalfMade,        DataDirState::kNotPostgres,  DataDirState::kRewindInterrupted};
 
 Config ConfigOf(Kind k) {
   Config c;
@@ -78,6 +81,10 @@ Config ConfigOf(Kind k) {
       c.promote_master = true;
       break;
     case Kind::kPromoteAlone: c.promote_master = true; break;
+    case Kind::kReplicantRejoin:
+      c.replicate_from = "pg-master";
+      c.allow_rejoin = true;
+      break;
   }
   return c;
 }
@@ -102,6 +109,13 @@ const std::vector<Cell>& Table() {
                                                   "nothing was changed"};
   const std::vector<std::string> half_made = {"half-made", "global/pg_control", kDiscard};
   const std::vector<std::string> not_postgres = {"no PG_VERSION", "point PGDATA", kDiscard};
+  const std::vector<std::string> rewound = {"pg_rewind", "stopped", "unusable", "set REPLICATE_FROM",
+                                            kDiscard};
+  const std::vector<std::string> recopy_rewound = {"fresh copy of pg-master:5432", "pg_rewind",
+                                                   "stopped midway", "kept aside"};
+  const std::vector<std::string> rejoin = {"rejoin pg-master:5432 as a replicant",
+                                           "ALLOW_REJOIN=True", "report and keep",
+                                           "follow, rewind or copy"};
   static const auto* table = new std::vector<Cell>{
       // -------- master: REPLICATE_FROM unset
       {Kind::kMaster, S::kEmpty, A::kInitMaster, E::kOk, {"initialise a new master", "empty"}, {}},
@@ -116,6 +130,7 @@ const std::vector<Cell>& Table() {
       {Kind::kMaster, S::kWrongVersion, A::kRefuse, E::kState, wrong_version, {}},
       {Kind::kMaster, S::kHalfMade, A::kRefuse, E::kState, half_made, {}},
       {Kind::kMaster, S::kNotPostgres, A::kRefuse, E::kState, not_postgres, {}},
+      {Kind::kMaster, S::kRewindInterrupted, A::kRefuse, E::kState, rewound, {}},
 
       // -------- replicant, DESTROY_DATABASE_ON_RESTART=True
       {Kind::kReplicantDestroy, S::kEmpty, A::kClone, E::kOk,
@@ -125,14 +140,16 @@ const std::vector<Cell>& Table() {
         "existing data stays until the copy is complete"}, {}},
       {Kind::kReplicantDestroy, S::kPromoted, A::kRefuse, E::kState,
        {"promoted replicant's data", "nowhere else", "pg-master:5432", "PROMOTE_MASTER=True",
-        kDiscard}, {}},
+        "ALLOW_REJOIN=True", kDiscard}, {}},
       {Kind::kReplicantDestroy, S::kMaster, A::kRefuse, E::kState,
-       {"master's data", "nowhere else", "pg-master:5432", "unset REPLICATE_FROM", kDiscard}, {}},
+       {"master's data", "nowhere else", "pg-master:5432", "unset REPLICATE_FROM",
+        "ALLOW_REJOIN=True", kDiscard}, {}},
       {Kind::kReplicantDestroy, S::kForeignPostgres, A::kRefuse, E::kState,
        {"master's data", "nowhere else", "unset REPLICATE_FROM", kDiscard}, {}},
       {Kind::kReplicantDestroy, S::kWrongVersion, A::kRefuse, E::kState, wrong_version, {}},
       {Kind::kReplicantDestroy, S::kHalfMade, A::kRefuse, E::kState, half_made, {}},
       {Kind::kReplicantDestroy, S::kNotPostgres, A::kRefuse, E::kState, not_postgres, {}},
+      {Kind::kReplicantDestroy, S::kRewindInterrupted, A::kReclone, E::kOk, recopy_rewound, {}},
 
       // -------- replicant, DESTROY_DATABASE_ON_RESTART=False
       {Kind::kReplicantKeep, S::kEmpty, A::kClone, E::kOk,
@@ -149,6 +166,7 @@ const std::vector<Cell>& Table() {
       {Kind::kReplicantKeep, S::kWrongVersion, A::kRefuse, E::kState, wrong_version, {}},
       {Kind::kReplicantKeep, S::kHalfMade, A::kRefuse, E::kState, half_made, {}},
       {Kind::kReplicantKeep, S::kNotPostgres, A::kRefuse, E::kState, not_postgres, {}},
+      {Kind::kReplicantKeep, S::kRewindInterrupted, A::kReclone, E::kOk, recopy_rewound, {}},
 
       // -------- PROMOTE_MASTER=True, REPLICATE_FROM still set (destroy defaults to True)
       {Kind::kPromoteReplicant, S::kEmpty, A::kRefuse, E::kConfig,
@@ -166,6 +184,7 @@ const std::vector<Cell>& Table() {
       {Kind::kPromoteReplicant, S::kWrongVersion, A::kRefuse, E::kState, wrong_version, {}},
       {Kind::kPromoteReplicant, S::kHalfMade, A::kRefuse, E::kState, half_made, {}},
       {Kind::kPromoteReplicant, S::kNotPostgres, A::kRefuse, E::kState, not_postgres, {}},
+      {Kind::kPromoteReplicant, S::kRewindInterrupted, A::kRefuse, E::kState, rewound, {}},
 
       // -------- PROMOTE_MASTER=True, REPLICATE_FROM unset
       {Kind::kPromoteAlone, S::kEmpty, A::kRefuse, E::kConfig,
@@ -182,6 +201,18 @@ const std::vector<Cell>& Table() {
       {Kind::kPromoteAlone, S::kWrongVersion, A::kRefuse, E::kState, wrong_version, {}},
       {Kind::kPromoteAlone, S::kHalfMade, A::kRefuse, E::kState, half_made, {}},
       {Kind::kPromoteAlone, S::kNotPostgres, A::kRefuse, E::kState, not_postgres, {}},
+      {Kind::kPromoteAlone, S::kRewindInterrupted, A::kRefuse, E::kState, rewound, {}},
+
+      // -------- replicant, ALLOW_REJOIN=True (DESTROY_DATABASE_ON_RESTART defaults to True)
+      {Kind::kReplicantRejoin, S::kEmpty, A::kClone, E::kOk, {"clone the master pg-master:5432"}, {}},
+      {Kind::kReplicantRejoin, S::kMaster, A::kRejoin, E::kOk, rejoin, {}},
+      {Kind::kReplicantRejoin, S::kStandby, A::kReclone, E::kOk, {"fresh copy", "pg-master:5432"}, {}},
+      {Kind::kReplicantRejoin, S::kPromoted, A::kRejoin, E::kOk, rejoin, {}},
+      {Kind::kReplicantRejoin, S::kForeignPostgres, A::kRejoin, E::kOk, rejoin, {}},
+      {Kind::kReplicantRejoin, S::kWrongVersion, A::kRefuse, E::kState, wrong_version, {}},
+      {Kind::kReplicantRejoin, S::kHalfMade, A::kRefuse, E::kState, half_made, {}},
+      {Kind::kReplicantRejoin, S::kNotPostgres, A::kRefuse, E::kState, not_postgres, {}},
+      {Kind::kReplicantRejoin, S::kRewindInterrupted, A::kReclone, E::kOk, recopy_rewound, {}},
   };
   return *table;
 }
@@ -294,7 +325,7 @@ TEST(Decide, PromoteMasterWinsOverDestroyOnRestart) {
 TEST(ActionName, NamesEveryActionDistinctly) {
   std::set<std::string> names;
   for (Action a : {Action::kInitMaster, Action::kStartMaster, Action::kClone, Action::kReclone,
-                   Action::kResumeStandby, Action::kPromote, Action::kRefuse}) {
+                   Action::kResumeStandby, Action::kPromote, Action::kRejoin, Action::kRefuse}) {
     std::string n = ActionName(a);
     EXPECT_NE(n, "?");
     EXPECT_TRUE(names.insert(n).second) << n;

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <limits>
 #include <regex>
-#include <set>
 #include <sstream>
 
 namespace pgkeeper {
@@ -98,44 +97,63 @@ bool ParseControlData(const std::string& text, ControlData* out) {
     if (key == "Database cluster state") c.state = value;
     if (key == "Latest checkpoint's TimeLineID") c.tli = std::atoi(value.c_str());
     if (key == "Latest checkpoint location") have_lsn = ParseLsn(value, &c.checkpoint);
+    if (key == "Bytes per WAL segment") c.wal_segment_bytes = std::atoll(value.c_str());
   }
   if (c.system_id.empty() || c.tli <= 0 || !have_lsn) return false;
   *out = c;
   return true;
 }
 
-WalSummary SummarizeWaldump(const std::vector<std::string>& lines) {
+void WalSummarizer::Add(const std::string& line) {
   static const std::regex kRecord(
       R"(^rmgr: (\S+)\s+len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*\d+, lsn: ([0-9A-F]+/[0-9A-F]+),.*desc: (\S+)(.*)$)");
   static const std::regex kRel(R"(rel (\d+)/(\d+)/(\d+))");
-  WalSummary s;
-  std::set<std::pair<uint32_t, uint32_t>> rels;
-  for (const auto& line : lines) {
-    std::smatch m;
-    if (!std::regex_match(line, m, kRecord)) continue;
-    const std::string rmgr = m[1], desc = m[4], rest = m[5];
-    Lsn lsn = 0;
-    if (!ParseLsn(m[3], &lsn)) continue;
-    Lsn end = lsn + std::stoull(m[2]);
-    s.end = std::max(s.end, (end + 7) & ~Lsn{7});  // records are 8-byte aligned
-    if (rmgr == "Transaction") {
-      if (desc == "COMMIT" || desc == "COMMIT_PREPARED") {
-        ++s.commits;
-        size_t semi = rest.find(';');
-        s.last_commit_time = Trim(rest.substr(0, semi));
-      } else if (desc == "ABORT" || desc == "ABORT_PREPARED") {
-        ++s.aborts;
-      }
-    } else if (rmgr == "Heap" || rmgr == "Heap2") {
-      for (std::sregex_iterator it(rest.begin(), rest.end(), kRel), e; it != e; ++it) {
-        uint32_t db = static_cast<uint32_t>(std::stoul((*it)[2]));
-        uint32_t node = static_cast<uint32_t>(std::stoul((*it)[3]));
-        if (db != 0 && node >= kFirstNormalObjectId) rels.insert({db, node});
-      }
+  if (line.rfind("rmgr: ", 0) != 0) return;
+  std::smatch m;
+  if (!std::regex_match(line, m, kRecord)) return;
+  const std::string rmgr = m[1], desc = m[4], rest = m[5];
+  Lsn lsn = 0;
+  if (!ParseLsn(m[3], &lsn)) return;
+  Lsn end = lsn + std::stoull(m[2]);
+  s_.end = std::max(s_.end, (end + 7) & ~Lsn{7});  // records are 8-byte aligned
+  if (rmgr == "Transaction") {
+    if (desc == "COMMIT" || desc == "COMMIT_PREPARED") {
+      ++s_.commits;
+      s_.last_commit_time = Trim(rest.substr(0, rest.find(';')));
+    } else if (desc == "ABORT" || desc == "ABORT_PREPARED") {
+      ++s_.aborts;
+    }
+  } else if (rmgr == "Heap" || rmgr == "Heap2") {
+    for (std::sregex_iterator it(rest.begin(), rest.end(), kRel), e; it != e; ++it) {
+      uint32_t db = static_cast<uint32_t>(std::stoul((*it)[2]));
+      uint32_t node = static_cast<uint32_t>(std::stoul((*it)[3]));
+      if (db == 0 || node < kFirstNormalObjectId) continue;
+      std::pair<uint32_t, uint32_t> rel{db, node};
+      auto pos = std::lower_bound(rels_.begin(), rels_.end(), rel);
+      if (pos == rels_.end() || *pos != rel) rels_.insert(pos, rel);
     }
   }
-  s.relations.assign(rels.begin(), rels.end());
+}
+
+WalSummary WalSummarizer::Result() const {
+  WalSummary s = s_;
+  s.relations = rels_;
   return s;
+}
+
+WalSummary SummarizeWaldump(const std::vector<std::string>& lines) {
+  WalSummarizer w;
+  for (const auto& line : lines) w.Add(line);
+  return w.Result();
+}
+
+std::string WalFileName(int tli, Lsn lsn, int64_t segment_bytes) {
+  const uint64_t per_id = 0x100000000ull / static_cast<uint64_t>(segment_bytes);
+  const uint64_t segno = lsn / static_cast<uint64_t>(segment_bytes);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%08X%08X%08X", static_cast<unsigned>(tli),
+                static_cast<unsigned>(segno / per_id), static_cast<unsigned>(segno % per_id));
+  return buf;
 }
 
 const char* RejoinPathName(RejoinPath path) {

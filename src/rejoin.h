@@ -49,7 +49,10 @@ struct ControlData {
   std::string state;  // "shut down", "in production", "shut down in recovery", ...
   int tli = 0;        // of the latest checkpoint
   Lsn checkpoint = 0;
+  int64_t wal_segment_bytes = 16 * 1024 * 1024;
 };
+// The name of the WAL segment file holding lsn on timeline tli.
+std::string WalFileName(int tli, Lsn lsn, int64_t segment_bytes);
 bool ParseControlData(const std::string& text, ControlData* out);
 
 // What pg_waldump says about the WAL from the fork point to the end.
@@ -62,6 +65,16 @@ struct WalSummary {
   std::vector<std::pair<uint32_t, uint32_t>> relations;
 };
 WalSummary SummarizeWaldump(const std::vector<std::string>& lines);
+// The same, a line at a time (pg_waldump can print millions).
+class WalSummarizer {
+ public:
+  void Add(const std::string& line);
+  WalSummary Result() const;
+
+ private:
+  WalSummary s_;
+  std::vector<std::pair<uint32_t, uint32_t>> rels_;  // kept sorted and unique
+};
 
 enum class RejoinPath {
   kFollow,  // nothing to discard: start as a replicant, follow the new timeline
@@ -71,7 +84,7 @@ enum class RejoinPath {
 const char* RejoinPathName(RejoinPath path);
 
 struct RejoinCosts {
-  int64_t data_bytes = 0;          // the local data directory
+  int64_t data_bytes = 0;          // what a copy moves: the new master's databases
   int64_t local_since_fork = 0;    // local WAL after the fork point
   int64_t upstream_since_fork = 0; // the new master's WAL after the fork point
 };
@@ -81,7 +94,7 @@ struct RejoinChoice {
 };
 // pg_rewind copies the blocks changed on either side since the fork (at
 // most about the WAL written there) plus every non-relation file and the WAL
-// from the last common checkpoint; a copy moves the whole data directory.
+// from the last common checkpoint; a copy moves all of the new master's data.
 RejoinChoice ChooseRejoinPath(const RejoinCosts& costs);
 // What pg_rewind is expected to move: both sides' WAL since the fork and a
 // fixed 64 MB for the files it always copies.

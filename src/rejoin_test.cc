@@ -107,6 +107,12 @@ TEST(SummarizeWaldump, CountsCommitsAndUserTablesAndFindsTheEnd) {
   EXPECT_EQ(SummarizeWaldump({}).end, 0u);
 }
 
+TEST(WalFileName, NamesTheSegmentOfAnLsnOnATimeline) {
+  EXPECT_EQ(WalFileName(1, L("0/1527AB0"), 16 * kMB), "000000010000000000000001");
+  EXPECT_EQ(WalFileName(2, L("16/B374D848"), 16 * kMB), "0000000200000016000000B3");
+  EXPECT_EQ(WalFileName(3, L("1/0"), 64 * kMB), "000000030000000100000000");
+}
+
 TEST(ChooseRejoinPath, NothingToDiscardFollowsAsItIs) {
   RejoinChoice c = ChooseRejoinPath({1000 * kMB, 0, 50 * kMB});
   EXPECT_EQ(c.path, RejoinPath::kFollow);
@@ -137,13 +143,13 @@ TEST(RenderDiscardReport, NamesRangeBytesTransactionsTablesAndTheFolder) {
   r.wal.last_commit_time = "2026-12-03 09:01:06 UTC";
   r.wal.relations = {{16384, 16390}, {16384, 16400}};
   r.names = {{"16384/16390", "gis.public.roads"}};
-  r.saved_to = "/var/lib/postgresql/pgkeeper-discarded-20261203T090106Z";
+  r.saved_to = "/var/lib/postgresql/data.pgkeeper/discarded-20261203T090106Z";
   EXPECT_EQ(RenderDiscardReport(r),
             "rejoining pg-replicant-1:5432 discards this node's WAL after the fork point: "
             "0/3000060 to 0/3000160 on timeline 1 (256 bytes), with 2 committed transactions "
             "(the last at 2026-12-03 09:01:06 UTC) and 1 aborted; tables written: "
             "gis.public.roads, relation 16384/16400 (unknown to the new master); that WAL is "
-            "kept in /var/lib/postgresql/pgkeeper-discarded-20261203T090106Z");
+            "kept in /var/lib/postgresql/data.pgkeeper/discarded-20261203T090106Z");
 }
 
 TEST(RenderDiscardReport, SaysWhenNothingIsDiscarded) {

@@ -14,7 +14,7 @@ using nlohmann::json;
 
 std::string Snapshot::role() const {
   const std::string& p = keeper.phase;
-  if (p == "waiting-for-master" || p == "cloning") return "cloning";
+  if (p == "waiting-for-master" || p == "cloning" || p == "rejoining") return "cloning";
   if (p == "starting" || p == "initialising" || p == "promoting") return "starting";
   if (!postgres_up) return "stopped";
   if (in_recovery) return "replicant";
@@ -312,7 +312,8 @@ HealthVerdict JudgeHealth(const KeeperState& k, bool keeper_alive, bool postgres
   bool broken = p == "failed" || p == "refused" || p == "stopped" || p == "stalled";
   bool live = keeper_alive && !broken;
   bool ready = live && serving_phase && postgres_accepting;
-  bool copying = k.configured_replicant && (p == "waiting-for-master" || p == "cloning");
+  bool copying = k.configured_replicant &&
+                 (p == "waiting-for-master" || p == "cloning" || p == "rejoining");
   bool use_live = mode == HealthMode::kLive || (mode == HealthMode::kDefault && copying);
   HealthVerdict v;
   v.ok = use_live ? live : ready;

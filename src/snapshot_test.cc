@@ -34,7 +34,7 @@ using fixtures::kNow;
 const char* const kPhases[] = {"starting", "initialising", "waiting-for-master", "cloning",
                                "promoting", "running",      "streaming",          "standby",
                                "stalled",   "stopping",     "stopped",            "refused",
-                               "failed",    "unknown"};
+                               "failed",    "rejoining",    "unknown"};
 
 const char* const kRoles[] = {"master", "replicant", "promoted", "cloning", "starting", "stopped"};
 
@@ -70,6 +70,7 @@ TEST(SnapshotRole, FollowsThePhaseThenPostgresThenRecoveryThenHistory) {
   // Phases whose role does not depend on postgres.
   const std::map<std::string, std::string> fixed = {
       {"waiting-for-master", "cloning"}, {"cloning", "cloning"},   {"starting", "starting"},
+      {"rejoining", "cloning"},
       {"initialising", "starting"},      {"promoting", "starting"}};
   int combinations = 0;
   for (const char* phase : kPhases) {
@@ -101,7 +102,7 @@ TEST(SnapshotRole, FollowsThePhaseThenPostgresThenRecoveryThenHistory) {
       }
     }
   }
-  EXPECT_EQ(combinations, 14 * 16);
+  EXPECT_EQ(combinations, 15 * 16);
 }
 
 TEST(SnapshotRole, ReadsAsTheStatusTableShowsIt) {
@@ -940,6 +941,7 @@ const std::map<std::string, PhaseKind>& PhaseKinds() {
       {"initialising", PhaseKind::kWorking},     {"waiting-for-master", PhaseKind::kWorking},
       {"cloning", PhaseKind::kWorking},          {"promoting", PhaseKind::kWorking},
       {"stopping", PhaseKind::kWorking},         {"unknown", PhaseKind::kWorking},
+      {"rejoining", PhaseKind::kWorking},
       {"stalled", PhaseKind::kBroken},           {"stopped", PhaseKind::kBroken},
       {"refused", PhaseKind::kBroken},           {"failed", PhaseKind::kBroken}};
   return *kinds;
@@ -958,7 +960,8 @@ TEST(JudgeHealth, EveryPhaseModeAndCircumstance) {
   int combinations = 0;
   for (const char* phase : kPhases) {
     PhaseKind kind = PhaseKinds().at(phase);
-    bool copying_phase = std::string(phase) == "waiting-for-master" || std::string(phase) == "cloning";
+    bool copying_phase = std::string(phase) == "waiting-for-master" ||
+                         std::string(phase) == "cloning" || std::string(phase) == "rejoining";
     for (HealthMode mode : {HealthMode::kDefault, HealthMode::kReady, HealthMode::kLive}) {
       for (bool alive : {false, true}) {
         for (bool accepting : {false, true}) {
@@ -1001,7 +1004,7 @@ TEST(JudgeHealth, EveryPhaseModeAndCircumstance) {
       }
     }
   }
-  EXPECT_EQ(combinations, 14 * 3 * 8);
+  EXPECT_EQ(combinations, 15 * 3 * 8);
 }
 
 TEST(JudgeHealth, ACloningReplicantIsAliveButNotReady) {

@@ -46,7 +46,7 @@ log_lines=60
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # The sample's .env, but our own project and a unique password.
-load_settings pgkeeper-haproxy-e2e REPLICANT_2_FROM
+load_settings pgkeeper-haproxy-e2e REPLICANT_2_FROM MASTER_FROM MASTER_ALLOW_REJOIN
 smake_vars=(DB="$db")
 
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid "$1")"; }
@@ -296,6 +296,29 @@ grep -q 'pg-replicant-1 has been promoted' "$workdir/up2.log" || {
   fail "'make up' after the failover failed, but not for the expected reason"
 }
 log "ok: 'make up' after the failover refuses to start pg-master again"
+
+# --- the old master comes back as a replicant of the new one -----------------
+log "make rejoin-master"
+smake rejoin-master >"$workdir/rejoin.log" 2>&1 || {
+  cat "$workdir/rejoin.log" >&2
+  fail "'make rejoin-master' failed"
+}
+running=("${nodes[@]}" haproxy)
+wait_until "pg-master streams from pg-replicant-1 (/replica gives 200)" 300 \
+  code_is pg-master /replica 200
+master_log=$(docker logs "$(cid pg-master)" 2>&1)
+grep -q 'decision: rejoin pg-replicant-1:5432 as a replicant (ALLOW_REJOIN=True)' <<<"$master_log" ||
+  fail "pg-master's log has no rejoin decision"
+# It was stopped cleanly by the failover, and both replicants had all it wrote.
+grep -q 'rejoining pg-replicant-1:5432 discards nothing' <<<"$master_log" ||
+  fail "pg-master's log does not report what the rejoin discards"
+wait_until "HAProxy marks pg-master DOWN for writes" 30 haproxy_says primary pg-master DOWN
+sql $write_port "INSERT INTO e2e_haproxy VALUES (6, 'after rejoin')" || fail "insert after rejoin failed"
+wait_until "the row written after the rejoin reaches pg-master" 60 \
+  eval '[[ $(sql_in pg-master "SELECT note FROM e2e_haproxy WHERE id = 6") == "after rejoin" ]]'
+[[ $(sql_in pg-master "SELECT count(*) FROM e2e_haproxy WHERE id IN (1, 4, 5)") == 3 ]] ||
+  fail "pg-master lacks rows written before or after the failover"
+log "ok: 'make rejoin-master' brings pg-master back as a streaming replicant of pg-replicant-1"
 
 # --- clean -------------------------------------------------------------------
 smake clean >/dev/null 2>&1 || fail "'make clean' failed"
