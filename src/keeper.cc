@@ -291,15 +291,6 @@ Status ChooseStartUpstream(Node& n) {
   return RemoveTree(path);
 }
 
-std::string UtcNow() {
-  char buf[64];
-  time_t now = time(nullptr);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
 // Repoints a running replicant at the upstream a `pgkeeper follow` request
 // names: record the choice, make the slot there, rewrite primary_conninfo
 // and have postgres reload it; no restart, no copy. PostgreSQL follows the
@@ -322,7 +313,7 @@ std::string Refollow(Node& n, Postmaster& pm, const std::string& request) {
     st = RemoveTree(path);
     n.follow.reset();
   } else {
-    n.follow = FollowRecord{target, n.env_upstream, UtcNow()};
+    n.follow = FollowRecord{target, n.env_upstream, UtcNow("%Y-%m-%d %H:%M:%S UTC")};
     st = WriteFileAtomic(path, RenderFollowRecord(*n.follow), 0600);
   }
   if (!st.ok()) return "error: " + st.message();

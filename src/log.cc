@@ -44,4 +44,13 @@ void LogWarn(const std::string& msg) { Log("WARNING", msg); }
 void LogError(const std::string& msg) { Log("ERROR", msg); }
 void LogRaw(const std::string& line) { WriteLine(line); }
 
+std::string UtcNow(const char* format) {
+  char buf[64];
+  time_t now = time(nullptr);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  size_t n = strftime(buf, sizeof(buf), format, &tm);
+  return std::string(buf, n);
+}
+
 }  // namespace pgkeeper

@@ -13,6 +13,9 @@ void LogError(const std::string& msg);
 // Writes a line that already has its own prefix (e.g. postgres' stderr).
 void LogRaw(const std::string& line);
 
+// The wall clock now in UTC, formatted by strftime (e.g. "%Y%m%dT%H%M%SZ").
+std::string UtcNow(const char* format);
+
 }  // namespace pgkeeper
 
 #endif  // PGKEEPER_LOG_H_

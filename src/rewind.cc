@@ -77,20 +77,11 @@ Status ReadControlData(const Node& n, ControlData* out) {
   return Status::Ok();
 }
 
-std::string Stamp() {
-  char buf[32];
-  time_t now = time(nullptr);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
 // Copies the WAL segments from the fork point to the end of this node's WAL,
 // and its history files, into a new folder beside PGDATA.
 Status SaveDiscardedWal(const Node& n, const ControlData& cd, Lsn from, Lsn to,
                         std::string* folder) {
-  *folder = JoinPath(RejoinDir(n.config.pgdata), "discarded-" + Stamp());
+  *folder = JoinPath(RejoinDir(n.config.pgdata), "discarded-" + UtcNow("%Y%m%dT%H%M%SZ"));
   PGK_RETURN_IF_ERROR(MakeDirs(*folder, 0700));
   const std::string wal = JoinPath(n.config.pgdata, "pg_wal");
   const std::string first = WalFileName(cd.tli, from, cd.wal_segment_bytes);

@@ -20,30 +20,33 @@ json StatusOf(Node& node) {
   return json::parse(out, nullptr, false);
 }
 
-// A master and two replicants; the master has written a row and stopped,
-// and replicant a has been promoted live.
-struct Promoted {
-  Promoted(Vars b_env = {})
+// A master and two replicants, a and b, that both have table t's first row.
+struct Trio {
+  explicit Trio(Vars a_env = {}, Vars b_env = {})
       : master(scratch, "master"),
-        a(scratch, "a", ReplicantOf(master)),
+        a(scratch, "a", ReplicantOf(master, std::move(a_env))),
         b(scratch, "b", ReplicantOf(master, std::move(b_env))) {}
-  void Start() {
-    master.Start();
-    master.WaitHealthy();
-    a.Start();
-    b.Start();
-    a.WaitHealthy();
-    b.WaitHealthy();
-    ASSERT_EQ(master.Query("CREATE TABLE t(x text); INSERT INTO t VALUES ('before')"), "OK");
+  void StartWithARow(const std::string& row) {
+    StartInOrder(master, {&a, &b});
+    ASSERT_EQ(master.Query("CREATE TABLE t(x text); INSERT INTO t VALUES ('" + row + "')"), "OK");
     a.WaitQuery("SELECT count(*) FROM t", "1");
     b.WaitQuery("SELECT count(*) FROM t", "1");
+  }
+  Scratch scratch;
+  Node master, a, b;
+};
+
+// A Trio whose master has stopped after the first row, and whose replicant
+// a has been promoted live and written a row of its own.
+struct Promoted : Trio {
+  explicit Promoted(Vars b_env = {}) : Trio({}, std::move(b_env)) {}
+  void Start() {
+    StartWithARow("before");
     ASSERT_EQ(master.Stop(), 0);
     std::string out;
     ASSERT_EQ(a.Run("promote", &out), 0) << out;
     ASSERT_EQ(a.Query("INSERT INTO t VALUES ('after')"), "OK");
   }
-  Scratch scratch;
-  Node master, a, b;
 };
 
 TEST(Follow, AfterAPromotionAReplicantFollowsTheNewMasterLiveWithoutACopy) {
@@ -114,19 +117,12 @@ TEST(Follow, IsRefusedOnAMasterAndForAnArgumentThatIsNotAnUpstream) {
 }
 
 TEST(Follow, AReplicantThatReplayedPastTheForkPointSaysSoAndTakesAFreshCopy) {
-  Scratch scratch;
-  Node master(scratch, "master");
-  Node a(scratch, "a", ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"}}));
-  Node b(scratch, "b", ReplicantOf(master, {{"DESTROY_DATABASE_ON_RESTART", "False"}}));
-  master.Start();
-  master.WaitHealthy();
-  a.Start();
-  b.Start();
-  a.WaitHealthy();
-  b.WaitHealthy();
-  ASSERT_EQ(master.Query("CREATE TABLE t(x text); INSERT INTO t VALUES ('both')"), "OK");
-  a.WaitQuery("SELECT count(*) FROM t", "1");
-  b.WaitQuery("SELECT count(*) FROM t", "1");
+  const Vars keep = {{"DESTROY_DATABASE_ON_RESTART", "False"}};
+  Trio trio(keep, keep);
+  Node& master = trio.master;
+  Node& a = trio.a;
+  Node& b = trio.b;
+  trio.StartWithARow("both");
   // a stops; b goes on replaying writes that a never gets.
   ASSERT_EQ(a.Stop(), 0);
   ASSERT_EQ(master.Query("INSERT INTO t VALUES ('only on the old master and b')"), "OK");

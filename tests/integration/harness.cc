@@ -326,6 +326,13 @@ std::map<std::string, std::string> ReplicantOf(const Node& master,
   return env;
 }
 
+void StartInOrder(Node& first, const std::vector<Node*>& then) {
+  first.Start();
+  first.WaitHealthy();
+  for (Node* n : then) n->Start();
+  for (Node* n : then) n->WaitHealthy();
+}
+
 void Pair::Start() {
   master.Start();
   master.WaitHealthy();

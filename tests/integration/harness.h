@@ -122,6 +122,10 @@ class Node {
 std::map<std::string, std::string> ReplicantOf(const Node& master,
                                                std::map<std::string, std::string> extra = {});
 
+// Starts first and waits until it is healthy, then starts the others
+// together and waits until each is healthy (a master, then its replicants).
+void StartInOrder(Node& first, const std::vector<Node*>& then);
+
 // A master and a replicant that follows it, in one scratch tree.
 struct Pair {
   explicit Pair(Vars replicant_env = {}, Vars master_env = {})

@@ -23,6 +23,17 @@ std::string PlaceMarker(const Node& node) {
   return marker;
 }
 
+// Moves the master several WAL segments on and lets checkpoints recycle the
+// old ones (with WAL_KEEP_SIZE=0 and WAL_RETAIN_MAX=0 nothing keeps them).
+void RecycleWal(Node& master) {
+  EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(master.Query("INSERT INTO churn SELECT generate_series(1, 20000)"), "OK");
+    EXPECT_NE(master.Query("SELECT pg_switch_wal()").rfind("ERROR", 0), 0u);
+    EXPECT_EQ(master.Query("CHECKPOINT"), "OK");
+  }
+}
+
 TEST(Replication, TableMadeOnMasterAppearsOnReplicantWhichRejectsWrites) {
   Pair p;
   p.Start();
@@ -110,13 +121,7 @@ TEST(Replication, ReplicantWhoseWalWasRecycledTakesAFreshCopyByItself) {
   Node& replicant = p.replicant;
   EXPECT_EQ(replicant.Stop(), 0);
   std::string marker = PlaceMarker(replicant);
-  // Move the master several segments on and let checkpoints recycle the old ones.
-  EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");
-  for (int i = 0; i < 6; ++i) {
-    EXPECT_EQ(master.Query("INSERT INTO churn SELECT generate_series(1, 20000)"), "OK");
-    EXPECT_NE(master.Query("SELECT pg_switch_wal()").rfind("ERROR", 0), 0u);
-    EXPECT_EQ(master.Query("CHECKPOINT"), "OK");
-  }
+  RecycleWal(master);
   EXPECT_EQ(master.Query("CREATE TABLE after_gap AS SELECT 5 AS x"), "OK");
   replicant.Start();
   replicant.WaitLog("no longer has WAL this replicant needs", seconds(60));
@@ -168,12 +173,7 @@ TEST(Replication, AStalledReplicantWithoutRoomForASecondCopySaysSoAndCopiesOnceT
   replicant.Start();
   replicant.WaitHealthy();
   EXPECT_EQ(replicant.Stop(), 0);
-  EXPECT_EQ(master.Query("CREATE TABLE churn(x int)"), "OK");
-  for (int i = 0; i < 6; ++i) {
-    EXPECT_EQ(master.Query("INSERT INTO churn SELECT generate_series(1, 20000)"), "OK");
-    EXPECT_NE(master.Query("SELECT pg_switch_wal()").rfind("ERROR", 0), 0u);
-    EXPECT_EQ(master.Query("CHECKPOINT"), "OK");
-  }
+  RecycleWal(master);
   EXPECT_EQ(master.Query("CREATE TABLE after_gap AS SELECT 6 AS x"), "OK");
 
   replicant.Start();

@@ -159,13 +159,8 @@ TEST(Slots, MasterTwoReplicantsAndACascadedReplicantAllGetARow) {
   Node a(scratch, "replicant-a", ReplicantOf(master));
   Node b(scratch, "replicant-b", ReplicantOf(master));
   Node c(scratch, "cascade", ReplicantOf(a));
-  master.Start();
-  master.WaitHealthy();
-  a.Start();
-  b.Start();
-  a.WaitHealthy();
-  b.WaitHealthy();
-  c.Start();
+  StartInOrder(master, {&a, &b});
+  c.Start();  // cascades from a
   c.WaitHealthy();
   ASSERT_EQ(master.Query("CREATE TABLE t AS SELECT 'everywhere'::text AS x"), "OK");
   for (Node* n : {&a, &b, &c}) n->WaitQuery("SELECT x FROM t", "everywhere");
