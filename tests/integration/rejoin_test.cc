@@ -151,6 +151,24 @@ TEST(Rejoin, WhenACopyCostsLessTheOldMasterIsCopiedAfterTheReport) {
   EXPECT_EQ(old_master.Query("SELECT count(*) FROM lost"), "0");
 }
 
+TEST(Rejoin, AnOldMasterKilledWhilePgRewindRunsStartsAgainWithAFreshCopy) {
+  Diverged d(1500000);
+  Node& old_master = d.p.master;
+  old_master.Start();
+  old_master.WaitLog("pg_rewind: pg_rewind: servers diverged at WAL location", seconds(120));
+  old_master.Kill();  // pg_rewind goes down with pgkeeper (parent-death signal)
+  EXPECT_TRUE(FileExists(old_master.pgdata() + ".pgkeeper/rewinding"));
+  EXPECT_FALSE(old_master.LogContains("pg_rewind: Done!")) << "the rewind finished before the kill";
+  old_master.Start();
+  old_master.WaitHealthy(seconds(300));
+  EXPECT_TRUE(old_master.LogContains("a pg_rewind of this data was stopped midway"));
+  old_master.WaitQuery("SELECT count(*) FROM kept", "2");
+  EXPECT_EQ(old_master.Query("SELECT count(*) FROM lost"), "0");
+  EXPECT_EQ(old_master.Query("SELECT count(*) FROM big"), "1500000");
+  EXPECT_FALSE(FileExists(old_master.pgdata() + ".pgkeeper/rewinding"));
+  EXPECT_EQ(DiscardFolders(old_master).size(), 1u) << "what the rejoin discards stays kept";
+}
+
 TEST(Rejoin, ARewindStoppedMidwayEndsInAFreshCopyAtTheNextStart) {
   Diverged d(0);
   Node& old_master = d.p.master;
