@@ -13,8 +13,11 @@ from an empty master, 3 the same from a loaded master (pgbench data) with the
 disk's own copy rate, 4 replicant restart keeping its data, 5 promotion, 6
 replication lag and TPS under pgbench load, 7 pgkeeper's own memory and CPU
 idle and under load, 8 the HTTP API under wrk during load, 9 the Docker
-sample (needs the image; skipped without it).
+sample (needs the image; skipped without it), 10 rejoin of an old master
+after a promotion (pgkeeper's chosen path against raw pg_rewind and raw
+pg_basebackup) at three data sizes.
 """
+import re
 import argparse
 import json
 import os
@@ -407,6 +410,10 @@ class Settings:
         self.load_scale = 1 if args.quick else 10     # figure 6: pgbench -i -s
         self.load_seconds = 5 if args.quick else 30   # figure 6: pgbench -T
         self.wrk_seconds = 3 if args.quick else 20    # figure 8: wrk -d
+        # figure 10: pgbench -i -s of the master, and runs per size (each run
+        # builds three diverged pairs, so fewer than the others)
+        self.rejoin_scales = [1] if args.quick else [1, 10, 50]
+        self.rejoin_runs = 1 if args.quick else min(args.runs, 3)
         self.out = args.out
 
 
@@ -545,6 +552,98 @@ def fig_promotion(cfg):
             s.close()
     k, r = repeat(cfg, one)
     return [row("5 promotion to first write", k, r, "s", "ratio <= 1.5, < 0.2 s")]
+
+
+def diverge(master, replicant, promote):
+    """Loads nothing more; waits until replicant has all of master's WAL,
+    promotes it, writes on both (the old master's write exists nowhere
+    else) and stops the old master cleanly."""
+    wait_until(lambda: caught_up(master), 600, "replicant to catch up")
+    promote()
+    wait_until(lambda: writable(replicant.port), 60, "promoted node to take a write")
+    psql(master.port, "CREATE TABLE only_old AS SELECT g FROM generate_series(1, 1000) g",
+         db="gis", check=True)
+    psql(replicant.port, "CREATE TABLE only_new AS SELECT g FROM generate_series(1, 1000) g",
+         db="gis", check=True)
+    master.stop()
+
+
+def keeper_rejoin(cfg, scale):
+    """pgkeeper: the old master restarted with ALLOW_REJOIN=True until it
+    streams from the promoted node; (seconds, path pgkeeper chose)."""
+    s = Scratch()
+    try:
+        m = keeper_master(s, cfg.binary)
+        pgbench(m.port, "-i", "-q", "-s", str(scale))
+        r = keeper_replicant(s, cfg.binary, m, {"DESTROY_DATABASE_ON_RESTART": "False"})
+
+        def promote():
+            out = r.run("promote")
+            if out.returncode != 0:
+                raise RuntimeError("pgkeeper promote: " + out.stdout + out.stderr)
+        diverge(m, r, promote)
+        m.env.update({"REPLICATE_FROM": "127.0.0.1", "REPLICATE_PORT": str(r.port),
+                      "ALLOW_REJOIN": "True"})
+        start = time.monotonic()
+        m.start()
+        wait_until(lambda: streaming(m.port), 600, "rejoined pgkeeper node to stream")
+        seconds = time.monotonic() - start
+        with open(m.log) as f:
+            found = re.search(r"rejoined \S+ by (\w+)", f.read())
+        return seconds, found.group(1) if found else "?"
+    finally:
+        s.close()
+
+
+def raw_rejoin(cfg, scale, how):
+    """The same by hand: pg_rewind (after a CHECKPOINT on the promoted node,
+    as pg_rewind's documentation asks) or a new pg_basebackup, then start as
+    a standby of the promoted node until it streams."""
+    s = Scratch()
+    try:
+        m = raw_master(s)
+        pgbench(m.port, "-i", "-q", "-s", str(scale))
+        r = raw_replicant(s, m)
+        diverge(m, r, lambda: psql(r.port, "SELECT pg_promote(true, 60)", check=True))
+        start = time.monotonic()
+        if how == "rewind":
+            psql(r.port, "CHECKPOINT", check=True)
+            subprocess.run([f"{PG_BIN}/pg_rewind", f"--target-pgdata={m.pgdata}",
+                            f"--source-server=host=127.0.0.1 port={r.port} user={USER} dbname=postgres"],
+                           check=True, capture_output=True, env=dict(os.environ, PGPASSWORD=PASSWORD),
+                           preexec_fn=as_postgres())
+            open(os.path.join(m.pgdata, "standby.signal"), "w").close()
+            chown_postgres(os.path.join(m.pgdata, "standby.signal"))
+            m.conf(standby_of=r)
+        else:
+            shutil.rmtree(m.pgdata)
+            m.basebackup_from(r)
+        m.start()
+        wait_until(lambda: streaming(m.port), 600, f"raw node to stream after {how}")
+        return time.monotonic() - start
+    finally:
+        s.close()
+
+
+def fig_rejoin(cfg):
+    rows = []
+    for scale in cfg.rejoin_scales:
+        keeper, paths, rewind, copy = [], [], [], []
+        for i in range(cfg.rejoin_runs):
+            sides = [lambda: keeper_rejoin(cfg, scale), lambda: raw_rejoin(cfg, scale, "rewind"),
+                     lambda: raw_rejoin(cfg, scale, "basebackup")]
+            order = [0, 1, 2] if i % 2 == 0 else [2, 1, 0]
+            got = {j: sides[j]() for j in order}
+            keeper.append(got[0][0])
+            paths.append(got[0][1])
+            rewind.append(got[1])
+            copy.append(got[2])
+        cheaper, name = (rewind, "pg_rewind") if statistics.median(rewind) <= statistics.median(copy) \
+            else (copy, "pg_basebackup")
+        rows.append(row(f"10 rejoin old master, pgbench -s {scale}", keeper, cheaper, "s",
+                        "ratio <= 1.1", raw_side=name, path=",".join(sorted(set(paths))),
+                        raw_rewind=statistics.median(rewind), raw_basebackup=statistics.median(copy)))
+    return rows
 
 
 LAG_SQL = ("SELECT COALESCE(EXTRACT(epoch FROM replay_lag) * 1000, 0), "
@@ -799,6 +898,9 @@ def print_row(r):
     line += f"  {r['unit']:6} {r['target']:22} {k['min']:.2f}..{k['max']:.2f}"
     if "pss_mb" in r:
         line += f"  (PSS {r['pss_mb']:.1f} MB)"
+    if "path" in r:
+        line += (f"  (pgkeeper chose {r['path']}; raw pg_rewind {r['raw_rewind']:.2f} s, "
+                 f"pg_basebackup {r['raw_basebackup']:.2f} s)")
     print(line, flush=True)
 
 
@@ -814,6 +916,8 @@ def markdown(results):
             continue
         k, raw = r["pgkeeper"], r.get("raw")
         extra = f" (PSS {r['pss_mb']:.1f} MB)" if "pss_mb" in r else ""
+        if "path" in r:
+            extra = f" ({r['path']}; raw rewind {num(r['raw_rewind'])}, basebackup {num(r['raw_basebackup'])})"
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
         lines.append(f"| {r['name']} | {num(k['median'])}{extra} | {num(raw['median']) if raw else ''} "
                      f"| {ratio} | {r['unit']} | {r['target']} | {num(k['min'])}..{num(k['max'])} |")
@@ -822,7 +926,7 @@ def markdown(results):
 
 FIGURES = {"1": fig_master_cold_start, "2": fig_replicant_bootstrap, "3": fig_loaded_bootstrap,
            "4": fig_restart_keep, "5": fig_promotion, "6": fig_lag_under_load,
-           "7": fig_footprint_idle, "9": fig_containers}
+           "7": fig_footprint_idle, "9": fig_containers, "10": fig_rejoin}
 
 
 def main():

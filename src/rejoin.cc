@@ -166,7 +166,7 @@ const char* RejoinPathName(RejoinPath path) {
 }
 
 int64_t RewindBytes(const RejoinCosts& c) {
-  return c.local_since_fork + c.upstream_since_fork + int64_t{64} * 1024 * 1024;
+  return c.local_since_fork + c.upstream_since_fork + int64_t{16} * 1024 * 1024;
 }
 
 RejoinChoice ChooseRejoinPath(const RejoinCosts& c) {
@@ -178,7 +178,7 @@ RejoinChoice ChooseRejoinPath(const RejoinCosts& c) {
   const int64_t rewind = RewindBytes(c);
   const std::string sizes = "pg_rewind moves about " + Mb(rewind) + " (WAL since the fork: " +
                             Mb(c.local_since_fork) + " here, " + Mb(c.upstream_since_fork) +
-                            " on the new master, and 64 MB of files it always copies), a copy " +
+                            " on the new master, and 16 MB of files it always copies), a copy " +
                             Mb(c.data_bytes);
   if (rewind < c.data_bytes) return {RejoinPath::kRewind, "rewind: " + sizes};
   return {RejoinPath::kClone, "copy: " + sizes};

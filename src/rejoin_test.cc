@@ -123,13 +123,13 @@ TEST(ChooseRejoinPath, RewindsWhenLittleChangedAndCopiesWhenMuchDid) {
   RejoinChoice small = ChooseRejoinPath({1000 * kMB, 2 * kMB, 30 * kMB});
   EXPECT_EQ(small.path, RejoinPath::kRewind);
   EXPECT_EQ(small.reason,
-            "rewind: pg_rewind moves about 96.0 MB (WAL since the fork: 2.0 MB here, 30.0 MB on "
-            "the new master, and 64 MB of files it always copies), a copy 1000.0 MB");
+            "rewind: pg_rewind moves about 48.0 MB (WAL since the fork: 2.0 MB here, 30.0 MB on "
+            "the new master, and 16 MB of files it always copies), a copy 1000.0 MB");
   RejoinChoice big = ChooseRejoinPath({100 * kMB, 2 * kMB, 300 * kMB});
   EXPECT_EQ(big.path, RejoinPath::kClone);
-  EXPECT_THAT(big.reason, HasSubstr("copy: pg_rewind moves about 366.0 MB"));
-  EXPECT_EQ(ChooseRejoinPath({100 * kMB, 1, 100 * kMB - 64 * kMB - 1}).path, RejoinPath::kClone);
-  EXPECT_EQ(ChooseRejoinPath({100 * kMB, 1, 100 * kMB - 64 * kMB - 2}).path, RejoinPath::kRewind);
+  EXPECT_THAT(big.reason, HasSubstr("copy: pg_rewind moves about 318.0 MB"));
+  EXPECT_EQ(ChooseRejoinPath({100 * kMB, 1, 100 * kMB - 16 * kMB - 1}).path, RejoinPath::kClone);
+  EXPECT_EQ(ChooseRejoinPath({100 * kMB, 1, 100 * kMB - 16 * kMB - 2}).path, RejoinPath::kRewind);
 }
 
 TEST(RenderDiscardReport, NamesRangeBytesTransactionsTablesAndTheFolder) {
