@@ -138,6 +138,49 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, mode
   return SyncDir(Dirname(path));
 }
 
+Status CopyFileHead(const std::string& from, const std::string& to, int64_t head_bytes,
+                    mode_t mode) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Status::FromErrno("cannot read " + from, errno);
+  struct stat st;
+  if (::fstat(in, &st) != 0) {
+    int err = errno;
+    ::close(in);
+    return Status::FromErrno("cannot stat " + from, err);
+  }
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (out < 0) {
+    int err = errno;
+    ::close(in);
+    return Status::FromErrno("cannot create " + to, err);
+  }
+  auto fail = [&](const std::string& what, int err) {
+    ::close(in);
+    ::close(out);
+    return Status::FromErrno(what, err);
+  };
+  int64_t left = head_bytes < 0 ? st.st_size : std::min<int64_t>(head_bytes, st.st_size);
+  char buf[1 << 16];
+  while (left > 0) {
+    ssize_t n = ::read(in, buf, static_cast<size_t>(std::min<int64_t>(left, sizeof(buf))));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("cannot read " + from, errno);
+    if (n == 0) break;  // the file shrank under us: keep what was there
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(out, buf + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return fail("cannot write " + to, errno);
+      off += w;
+    }
+    left -= n;
+  }
+  if (::ftruncate(out, st.st_size) != 0) return fail("cannot extend " + to, errno);
+  if (::fsync(out) != 0) return fail("cannot sync " + to, errno);
+  ::close(in);
+  ::close(out);
+  return Status::Ok();
+}
+
 namespace {
 uid_t g_uid;
 gid_t g_gid;

@@ -156,6 +156,12 @@ std::string WalFileName(int tli, Lsn lsn, int64_t segment_bytes) {
   return buf;
 }
 
+int64_t WalHeadBytes(Lsn end, int64_t segment_bytes) {
+  constexpr int64_t kWalPage = 8192;  // XLOG_BLCKSZ of Debian's build
+  const int64_t offset = static_cast<int64_t>(end % static_cast<uint64_t>(segment_bytes));
+  return std::min(segment_bytes, (offset + kWalPage - 1) / kWalPage * kWalPage);
+}
+
 const char* RejoinPathName(RejoinPath path) {
   switch (path) {
     case RejoinPath::kFollow: return "follow";

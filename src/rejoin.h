@@ -53,6 +53,10 @@ struct ControlData {
 };
 // The name of the WAL segment file holding lsn on timeline tli.
 std::string WalFileName(int tli, Lsn lsn, int64_t segment_bytes);
+// How much of the segment holding end (the end of valid WAL) is worth
+// keeping: up to the end of the 8 kB WAL page holding end; what lies after
+// it is a recycled segment's old contents or zeros, never a record.
+int64_t WalHeadBytes(Lsn end, int64_t segment_bytes);
 bool ParseControlData(const std::string& text, ControlData* out);
 
 // What pg_waldump says about the WAL from the fork point to the end.

@@ -107,6 +107,14 @@ TEST(SummarizeWaldump, CountsCommitsAndUserTablesAndFindsTheEnd) {
   EXPECT_EQ(SummarizeWaldump({}).end, 0u);
 }
 
+TEST(WalHeadBytes, KeepsUpToTheEndOfThePageHoldingTheEnd) {
+  EXPECT_EQ(WalHeadBytes(L("0/2A028608"), 16 * kMB), 0x2A000);  // 165384 -> 172032
+  EXPECT_EQ(WalHeadBytes(L("0/2A002000"), 16 * kMB), 0x2000);   // on a page boundary
+  EXPECT_EQ(WalHeadBytes(L("0/2A000000"), 16 * kMB), 0);        // nothing in this segment
+  EXPECT_EQ(WalHeadBytes(L("0/2AFFFFF8"), 16 * kMB), 16 * kMB); // never past the segment
+  EXPECT_EQ(WalHeadBytes(L("1/00001001"), 64 * kMB), 0x2000);
+}
+
 TEST(WalFileName, NamesTheSegmentOfAnLsnOnATimeline) {
   EXPECT_EQ(WalFileName(1, L("0/1527AB0"), 16 * kMB), "000000010000000000000001");
   EXPECT_EQ(WalFileName(2, L("16/B374D848"), 16 * kMB), "0000000200000016000000B3");

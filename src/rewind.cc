@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -20,21 +19,17 @@ namespace pgkeeper {
 namespace {
 
 using json = nlohmann::json;
-namespace fs = std::filesystem;
 
 struct UpstreamFacts {
   std::string system_id;
   int tli = 0;
   Lsn lsn = 0;
   std::string history;
-  int64_t data_bytes = 0;                    // sum of its databases' sizes
-  std::map<std::string, std::string> names;  // "db/relfilenode" -> db.schema.table
+  int64_t data_bytes = 0;  // sum of its databases' sizes
 };
 
-// args: "--checkpoint" (a checkpoint first, so that pg_control on a freshly
-// promoted upstream shows its new timeline to pg_rewind) and relations.
-Status UpstreamFactsInChild(const Node& n, const std::vector<std::string>& args,
-                            UpstreamFacts* out) {
+// Runs `pgkeeper upstream-facts ARGS` and returns the JSON object it prints.
+Status UpstreamJsonInChild(const Node& n, const std::vector<std::string>& args, json* out) {
   std::string text;
   Status st = RunSelfChild(
       n, "upstream-facts", [&](const std::string& line) { text += line + "\n"; }, args);
@@ -43,16 +38,34 @@ Status UpstreamFactsInChild(const Node& n, const std::vector<std::string>& args,
     return Status::Tool("cannot ask " + MasterName(n.config) + " about its history: " +
                         (text.empty() ? st.message() : text));
   }
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.contains("system_id")) {
+  *out = json::parse(text, nullptr, false);
+  if (out->is_discarded() || !out->is_object()) {
     return Status::Tool("upstream-facts printed something that is not its JSON: " + text);
   }
+  return Status::Ok();
+}
+
+// args: "--checkpoint" (a checkpoint first, so that pg_control on a freshly
+// promoted upstream shows its new timeline to pg_rewind).
+Status UpstreamFactsInChild(const Node& n, const std::vector<std::string>& args,
+                            UpstreamFacts* out) {
+  json j;
+  PGK_RETURN_IF_ERROR(UpstreamJsonInChild(n, args, &j));
+  if (!j.contains("system_id")) return Status::Tool("upstream-facts: no system identifier");
   out->system_id = j.value("system_id", "");
   out->tli = j.value("timeline", 0);
   if (!ParseLsn(j.value("lsn", ""), &out->lsn)) return Status::Tool("upstream-facts: bad lsn");
   out->history = j.value("history", "");
   out->data_bytes = j.value("data_bytes", int64_t{0});
-  out->names = j.value("names", std::map<std::string, std::string>{});
+  return Status::Ok();
+}
+
+// args: "--names" and "DB-OID/RELFILENODE"s; names as upstream-facts prints them.
+Status UpstreamNamesInChild(const Node& n, const std::vector<std::string>& args,
+                            std::map<std::string, std::string>* names) {
+  json j;
+  PGK_RETURN_IF_ERROR(UpstreamJsonInChild(n, args, &j));
+  *names = j.value("names", std::map<std::string, std::string>{});
   return Status::Ok();
 }
 
@@ -78,7 +91,7 @@ Status ReadControlData(const Node& n, ControlData* out) {
 }
 
 // Copies the WAL segments from the fork point to the end of this node's WAL,
-// and its history files, into a new folder beside PGDATA.
+// and its history files, into a new folder beside PGDATA, durably.
 Status SaveDiscardedWal(const Node& n, const ControlData& cd, Lsn from, Lsn to,
                         std::string* folder) {
   *folder = JoinPath(RejoinDir(n.config.pgdata), "discarded-" + UtcNow("%Y%m%dT%H%M%SZ"));
@@ -94,9 +107,11 @@ Status SaveDiscardedWal(const Node& n, const ControlData& cd, Lsn from, Lsn to,
                    name >= first && name <= last;
     bool history = name.size() > 8 && name.substr(name.size() - 8) == ".history";
     if (!segment && !history) continue;
-    std::error_code ec;
-    fs::copy_file(JoinPath(wal, name), JoinPath(*folder, name), ec);
-    if (ec) return Status::System("cannot keep " + name + " in " + *folder + ": " + ec.message());
+    // The last segment only up to the end of its WAL: a 16 MB copy and
+    // fsync cost more than the rest of the report together.
+    const int64_t head = segment && name == last ? WalHeadBytes(to, cd.wal_segment_bytes) : -1;
+    Status st = CopyFileHead(JoinPath(wal, name), JoinPath(*folder, name), head, 0600);
+    if (!st.ok()) return Status::System("cannot keep " + name + " in " + *folder + ": " + st.message());
     copied += segment ? 1 : 0;
   }
   if (copied == 0) LogWarn("no WAL segment of " + first + ".." + last + " was left in " + wal);
@@ -185,9 +200,9 @@ Status Rejoin(Node& n) {
   if (discards) {
     std::vector<std::string> rels;
     for (const auto& [db, node] : wal.relations) rels.push_back(std::to_string(db) + "/" + std::to_string(node));
-    UpstreamFacts named;
-    Status st = UpstreamFactsInChild(n, rels, &named);
-    if (st.ok()) report.names = named.names;
+    rels.insert(rels.begin(), "--names");
+    Status st = UpstreamNamesInChild(n, rels, &report.names);
+    if (!st.ok()) LogWarn(st.message() + "; the report names tables by number");
     PGK_RETURN_IF_ERROR(SaveDiscardedWal(n, cd, fork.lsn, wal.end, &report.saved_to));
   }
   const std::string text = RenderDiscardReport(report);
@@ -230,12 +245,55 @@ Status Rejoin(Node& n) {
   return Status::Ok();
 }
 
+namespace {
+
+// "db.schema.table" for each "DB-OID/RELFILENODE" the upstream knows: one
+// login to map database OIDs to names, then one per database.
+json NamesOnUpstream(ConnParams super, const std::vector<std::string>& relations) {
+  json names = json::object();
+  std::map<std::string, std::vector<std::string>> by_db;
+  for (const auto& r : relations) {
+    size_t slash = r.find('/');
+    if (slash != std::string::npos) by_db[r.substr(0, slash)].push_back(r.substr(slash + 1));
+  }
+  if (by_db.empty()) return names;
+  std::string oids;
+  for (const auto& [db, nodes] : by_db) {
+    if (!oids.empty()) oids += ",";
+    oids += QuoteLiteral(db) + "::oid";
+  }
+  std::vector<std::vector<std::string>> dbs;
+  PgConn admin;
+  if (!admin.Connect(super).ok() ||
+      !admin.QueryRows("SELECT oid::text, datname FROM pg_database WHERE oid IN (" + oids + ")", &dbs).ok()) {
+    return names;
+  }
+  for (const auto& row : dbs) {
+    super["dbname"] = row[1];
+    PgConn in_db;
+    if (!in_db.Connect(super).ok()) continue;
+    for (const auto& node : by_db[row[0]]) {
+      std::string name;
+      if (in_db.QueryValue("SELECT pg_filenode_relation(0, " + QuoteLiteral(node) + "::oid)::regclass::text", &name).ok() &&
+          !name.empty()) {
+        names[row[0] + "/" + node] = row[1] + "." + name;
+      }
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
 int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args) {
   bool checkpoint = false;
+  bool names_only = false;
   std::vector<std::string> relations;
   for (const auto& a : args) {
     if (a == "--checkpoint") {
       checkpoint = true;
+    } else if (a == "--names") {
+      names_only = true;
     } else {
       relations.push_back(a);
     }
@@ -251,6 +309,14 @@ int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args) {
                      {"port", std::to_string(c.replicate_port)},
                      {"application_name", "pgkeeper_rejoin"},
                      {"connect_timeout", "10"}};
+  ConnParams super = base;
+  super["user"] = c.superuser;
+  super["password"] = c.superuser_password;
+  super["dbname"] = "postgres";
+  if (names_only) {
+    std::cout << json{{"names", NamesOnUpstream(super, relations)}}.dump() << std::endl;
+    return 0;
+  }
   ConnParams repl = base;
   repl["user"] = c.replication_login();
   repl["password"] = c.replication_login_password();
@@ -267,48 +333,15 @@ int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args) {
     }
     out["history"] = rows[0][1];
   }
-  ConnParams super = base;
-  super["user"] = c.superuser;
-  super["password"] = c.superuser_password;
-  super["dbname"] = "postgres";
-  {
-    PgConn admin;
-    if (!(st = admin.Connect(super)).ok()) return fail(st);
-    if (checkpoint && !(st = admin.Exec("CHECKPOINT")).ok()) return fail(st);
-    std::string bytes;
-    if (!(st = admin.QueryValue("SELECT sum(pg_database_size(oid))::bigint FROM pg_database", &bytes)).ok()) {
-      return fail(st);
-    }
-    out["data_bytes"] = std::atoll(bytes.c_str());
+  PgConn admin;
+  if (!(st = admin.Connect(super)).ok()) return fail(st);
+  if (checkpoint && !(st = admin.Exec("CHECKPOINT")).ok()) return fail(st);
+  std::string bytes;
+  if (!(st = admin.QueryValue("SELECT sum(pg_database_size(oid))::bigint FROM pg_database", &bytes)).ok()) {
+    return fail(st);
   }
-  // Table names: in each database, as the superuser (pg_filenode_relation).
-  json names = json::object();
-  std::map<std::string, std::vector<std::string>> by_db;
-  for (const auto& r : relations) {
-    size_t slash = r.find('/');
-    if (slash != std::string::npos) by_db[r.substr(0, slash)].push_back(r.substr(slash + 1));
-  }
-  for (const auto& [db, nodes] : by_db) {
-    PgConn admin;
-    super["dbname"] = "postgres";
-    std::string datname;
-    if (!admin.Connect(super).ok() ||
-        !admin.QueryValue("SELECT datname FROM pg_database WHERE oid = " + QuoteLiteral(db) + "::oid", &datname).ok() ||
-        datname.empty()) {
-      continue;
-    }
-    super["dbname"] = datname;
-    PgConn in_db;
-    if (!in_db.Connect(super).ok()) continue;
-    for (const auto& node : nodes) {
-      std::string name;
-      if (in_db.QueryValue("SELECT pg_filenode_relation(0, " + QuoteLiteral(node) + "::oid)::regclass::text", &name).ok() &&
-          !name.empty()) {
-        names[db + "/" + node] = datname + "." + name;
-      }
-    }
-  }
-  out["names"] = names;
+  out["data_bytes"] = std::atoll(bytes.c_str());
+  out["names"] = NamesOnUpstream(super, relations);
   std::cout << out.dump() << std::endl;
   return 0;
 }

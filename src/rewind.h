@@ -26,7 +26,8 @@ Status Rejoin(Node& n);
 // Rejoin as a child (SCRAM logins stay out of the supervisor): prints one
 // JSON object with the upstream's system identifier, timeline, WAL position,
 // timeline history and database size, and the names of the given relations
-// where the upstream knows them. --checkpoint runs CHECKPOINT there first.
+// where the upstream knows them. --checkpoint runs CHECKPOINT there first;
+// --names prints only the names (one login fewer, no replication login).
 int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args);
 
 }  // namespace pgkeeper
