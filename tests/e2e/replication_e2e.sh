@@ -2,18 +2,21 @@
 # End-to-end test of the real image and the replication sample, the way a
 # user meets them: ./build.sh, `make up` in sample/replication, then psql from
 # the host through the published ports 127.0.0.1:7777 (master) and :7776
-# (replicant).
+# (replicant), and 7775 for pg-cascade once `make cascade` starts it.
 #
 # Checks, in order: both nodes come up and report healthy; a table made on the
 # master reaches the replicant; a write on the replicant is refused as
-# read-only; a replicant recreated with DESTROY_DATABASE_ON_RESTART=False
-# resumes streaming; `make down` then `make up` keeps the data; `make promote`
+# read-only; `make cascade` starts a replicant of the replicant that clones
+# and streams from it through its own slot there, and every node's
+# `pgkeeper status` shows its part of the tree; a replicant recreated with DESTROY_DATABASE_ON_RESTART=False
+# resumes streaming, and the cascaded node follows it through the restart;
+# `make down` then `make up` keeps the data; `make promote`
 # turns the replicant into a writable master that kept the data; no password
 # shows in `docker logs`, in any process's argv or in a world-readable file;
 # `make clean` leaves nothing of the test behind.
 #
 # Runs under its own compose project name, so it never touches the sample's
-# own containers or volumes, but it needs ports 7777 and 7776 free. A missing
+# own containers or volumes, but it needs ports 7777, 7776 and 7775 free. A missing
 # Docker daemon is a failure, not a skip. Every wait has a deadline.
 #
 # Environment: E2E_PROJECT (compose project, default pgkeeper-e2e),
@@ -26,9 +29,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sample=$root/sample/replication
 master_port=7777
 replicant_port=7776
+cascade_port=7775
 running=(pg-master pg-replicant)
 wait_poll=0.5
-log_services=(pg-master pg-replicant)
+log_services=(pg-master pg-replicant pg-cascade)
 log_lines=80
 
 # The sample's .env, but our own project and a unique password.
@@ -36,12 +40,17 @@ load_settings pgkeeper-e2e
 
 answers() { [[ $(sql "$1" 'SELECT 1') == 1 ]]; }
 in_recovery_is() { [[ $(sql "$1" 'SELECT pg_is_in_recovery()') == "$2" ]]; }
-replicant_has_row() { [[ $(sql $replicant_port "SELECT note FROM e2e_sync WHERE id = $1") == "$2" ]]; }
+has_row() { [[ $(sql "$1" "SELECT note FROM e2e_sync WHERE id = $2") == "$3" ]]; }
+replicant_has_row() { has_row $replicant_port "$@"; }
+cascade_has_row() { has_row $cascade_port "$@"; }
+# pgkeeper status, as the user runs it inside a container.
+node_status() { docker exec "$(cid "$1")" pgkeeper status; }
+status_has() { node_status "$1" | grep -qE -- "$2"; }
 
 # --- preflight, leftovers, build and start ------------------------------------
 preflight
 start_run pgkeeper-e2e
-clear_leftovers $master_port $replicant_port
+clear_leftovers $master_port $replicant_port $cascade_port
 build_image --report-size
 
 log "make up (project $COMPOSE_PROJECT_NAME)"
@@ -83,6 +92,30 @@ fi
   fail "a write on the replicant failed, but not as read-only: $out"
 log "ok: a write on the replicant is refused as read-only"
 
+# --- cascading: a replicant of the replicant ------------------------------------
+log "make cascade"
+smake cascade || fail "'make cascade' failed"
+running=(pg-master pg-replicant pg-cascade)
+wait_until "pg-cascade answers on 127.0.0.1:$cascade_port" 300 answers $cascade_port
+wait_until "pg-cascade is a standby" 30 in_recovery_is $cascade_port t
+wait_until "pg-cascade has the replicant's rows" 60 cascade_has_row 1 'from master'
+sql $master_port "INSERT INTO e2e_sync VALUES (10, 'two hops')" || fail "insert on the master failed"
+wait_until "a new master row reaches pg-cascade through pg-replicant" 60 cascade_has_row 10 'two hops'
+[[ $(sql $master_port "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pg_cascade'") == 0 ]] ||
+  fail "pg-cascade has a slot on the master; expected it on pg-replicant only"
+wait_until "pg-replicant's status shows pg-cascade streaming through slot pg_cascade" 60 \
+  status_has pg-replicant '^  pg_cascade +active'
+status_has pg-replicant '^master +pg-master(:5432)? \(streaming\)' ||
+  fail "pg-replicant's status does not name pg-master as its upstream: $(node_status pg-replicant)"
+status_has pg-replicant '^replicants +1$' ||
+  fail "pg-replicant's status does not list its one downstream: $(node_status pg-replicant)"
+status_has pg-cascade '^master +pg-replicant(:5432)? \(streaming\)' ||
+  fail "pg-cascade's status does not name pg-replicant as its upstream: $(node_status pg-cascade)"
+status_has pg-master '^replicants +1$' ||
+  fail "the master's status should list only pg-replicant: $(node_status pg-master)"
+wait_until "Docker reports pg-cascade healthy" 60 health_is pg-cascade healthy
+log "ok: pg-cascade streams from pg-replicant with its slot there; the tree reads from every node"
+
 # --- a replicant that keeps its data across a restart -------------------------
 log "recreating the replicant with DESTROY_DATABASE_ON_RESTART=False"
 before=$(cid pg-replicant)
@@ -92,15 +125,18 @@ wait_until "the replicant answers again" 180 answers $replicant_port
 wait_until "the replicant is a standby again" 30 in_recovery_is $replicant_port t
 sql $master_port "INSERT INTO e2e_sync VALUES (2, 'after restart')" || fail "insert on the master failed"
 wait_until "a new row reaches the restarted replicant" 60 replicant_has_row 2 'after restart'
+wait_until "the row reaches pg-cascade after its upstream restarted" 120 cascade_has_row 2 'after restart'
+docker logs "$(cid pg-cascade)" >"$workdir/pg-cascade.log" 2>&1
 
 # --- make down keeps the data ----------------------------------------------------
+running=(pg-master pg-replicant)
 smake down || fail "'make down' failed"
-[[ -z $(cid pg-master)$(cid pg-replicant) ]] || fail "'make down' left containers behind"
-[[ $(project_volumes | wc -l) == 2 ]] ||
-  fail "'make down' removed data volumes; expected it to keep both"
+[[ -z $(cid pg-master)$(cid pg-replicant)$(cid pg-cascade) ]] || fail "'make down' left containers behind"
+[[ $(project_volumes | wc -l) == 3 ]] ||
+  fail "'make down' removed data volumes; expected it to keep all three"
 smake up || fail "'make up' after 'make down' failed"
 wait_until "the master answers after down and up" 180 answers $master_port
-[[ $(sql $master_port "SELECT count(*) FROM e2e_sync") == 2 ]] ||
+[[ $(sql $master_port "SELECT count(*) FROM e2e_sync") == 3 ]] ||
   fail "the master lost rows across 'make down' and 'make up'"
 wait_until "the replicant answers after down and up" 300 answers $replicant_port
 wait_until "the replicant is a standby after down and up" 30 in_recovery_is $replicant_port t
@@ -126,8 +162,8 @@ wait_until "the promoted node has left recovery" 120 in_recovery_is $replicant_p
   fail "the promoted node lost the row it had replicated"
 sql $replicant_port "INSERT INTO e2e_sync VALUES (3, 'on promoted')" >/dev/null ||
   fail "a write on the promoted node failed"
-[[ $(sql $replicant_port "SELECT count(*) FROM e2e_sync") == 3 ]] ||
-  fail "the promoted node does not hold rows 1, 2 and 3"
+[[ $(sql $replicant_port "SELECT count(*) FROM e2e_sync") == 4 ]] ||
+  fail "the promoted node does not hold rows 1, 2, 3 and 10"
 [[ $(sql $master_port "SELECT count(*) FROM e2e_sync WHERE id = 3") == 0 ]] ||
   fail "a write on the promoted node appeared on the old master"
 log "ok: the promoted node kept the data and accepts writes"
@@ -137,7 +173,8 @@ wait_until "Docker reports the promoted node healthy" 60 health_is pg-replicant 
 for s in pg-master pg-replicant; do
   docker logs "$(cid "$s")" >"$workdir/$s.log" 2>&1
 done
-for f in "$workdir"/pg-master.log "$workdir"/pg-replicant.log "$workdir"/replicant-standby.log; do
+for f in "$workdir"/pg-master.log "$workdir"/pg-replicant.log "$workdir"/replicant-standby.log \
+  "$workdir"/pg-cascade.log; do
   [[ -s $f ]] || fail "$(basename "$f") is empty; expected pgkeeper's log"
   if grep -qF -- "$POSTGRES_PASS" "$f"; then
     fail "the password appears in docker logs ($(basename "$f"))"
