@@ -214,6 +214,47 @@ bool IsValidHbaAddress(const std::string& value) {
 
 namespace {
 
+Status ParseSyncValues(const Env& env, Config* c) {
+  std::string v;
+  bool found = false;
+  PGK_RETURN_IF_ERROR(Lookup(env, {"SYNCHRONOUS_REPLICANTS"}, &v, &found));
+  if (found && !Trim(v).empty()) {
+    v = Trim(v);
+    bool digits = v.size() <= 2 && std::all_of(v.begin(), v.end(), [](char ch) {
+                    return ch >= '0' && ch <= '9';
+                  });
+    if (!digits || std::stoi(v) > 10) {
+      return Status::Config("SYNCHRONOUS_REPLICANTS='" + v +
+                            "' is not usable; expected how many replicants must have a commit "
+                            "before it returns, from 0 (asynchronous, the default) to 10");
+    }
+    c->sync_replicants = std::stoi(v);
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"SYNCHRONOUS_COMMIT"}, &v, &found));
+  if (found && !Trim(v).empty()) {
+    const std::string t = Lower(Trim(v));
+    if (t != "on" && t != "remote_write" && t != "remote_apply") {
+      return Status::Config("SYNCHRONOUS_COMMIT='" + v +
+                            "' is not a level; expected on (the replicants flushed the commit "
+                            "to disk, the default), remote_write (they received it) or "
+                            "remote_apply (their queries see it)");
+    }
+    c->sync_commit = t;
+  }
+  PGK_RETURN_IF_ERROR(Lookup(env, {"SYNCHRONOUS_MODE"}, &v, &found));
+  if (found && !Trim(v).empty()) {
+    const std::string t = Lower(Trim(v));
+    if (t != "strict" && t != "available") {
+      return Status::Config("SYNCHRONOUS_MODE='" + v +
+                            "' is not a mode; expected strict (commits wait while fewer than "
+                            "SYNCHRONOUS_REPLICANTS replicants stream, the default) or available "
+                            "(the requirement is lowered to the replicants that stream)");
+    }
+    c->sync_available = t == "available";
+  }
+  return Status::Ok();
+}
+
 Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c) {
   std::string v;
   bool found = false;
@@ -405,7 +446,7 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
     }
     c->clone_max_rate = Trim(v);
   }
-  return Status::Ok();
+  return ParseSyncValues(env, c);
 }
 
 }  // namespace

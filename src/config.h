@@ -61,6 +61,13 @@ struct Config {
   // pg_basebackup --max-rate for clones ("" = unlimited), e.g. "50M".
   std::string clone_max_rate;
 
+  // Synchronous replication (sync.h): how many replicants must have a commit
+  // before it returns (0: asynchronous), at which level, and whether the
+  // requirement is lowered while too few replicants stream.
+  int sync_replicants = 0;
+  std::string sync_commit = "on";  // on, remote_write or remote_apply
+  bool sync_available = false;     // SYNCHRONOUS_MODE=available (default strict)
+
   bool is_replicant() const { return !replicate_from.empty(); }
   // The role and password a replicant uses to stream from its master.
   const std::string& replication_login() const {

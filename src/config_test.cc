@@ -352,6 +352,25 @@ TEST(ParseConfig, WalRetainMaxAcceptsASizeZeroOrUnlimited) {
   EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "-1"}})).wal_retain_max, "-1");
 }
 
+TEST(ParseConfig, SynchronousReplicationIsOffUnlessReplicantsAreAskedFor) {
+  Config c = ParseOk(WithPassword({}));
+  EXPECT_EQ(c.sync_replicants, 0);
+  EXPECT_EQ(c.sync_commit, "on");
+  EXPECT_FALSE(c.sync_available);
+  c = ParseOk(WithPassword({{"SYNCHRONOUS_REPLICANTS", " 2 "},
+                            {"SYNCHRONOUS_COMMIT", "Remote_Apply"},
+                            {"SYNCHRONOUS_MODE", "available"}}));
+  EXPECT_EQ(c.sync_replicants, 2);
+  EXPECT_EQ(c.sync_commit, "remote_apply");
+  EXPECT_TRUE(c.sync_available);
+  c = ParseOk(WithPassword({{"SYNCHRONOUS_REPLICANTS", "1"}, {"SYNCHRONOUS_MODE", "STRICT"},
+                            {"SYNCHRONOUS_COMMIT", "remote_write"}}));
+  EXPECT_EQ(c.sync_replicants, 1);
+  EXPECT_EQ(c.sync_commit, "remote_write");
+  EXPECT_FALSE(c.sync_available);
+  EXPECT_EQ(ParseOk(WithPassword({{"SYNCHRONOUS_REPLICANTS", ""}})).sync_replicants, 0);
+}
+
 TEST(ParseConfig, NodeNameDefaultsToTheHostNameAtRunTime) {
   EXPECT_EQ(ParseOk(WithPassword({})).node_name, "");
   EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_NODE_NAME", "pg-replicant-1"}})).node_name,
@@ -484,6 +503,12 @@ const std::vector<BadCase>& BadCases() {
       {"CloneMaxRateTooLow", {{"PGKEEPER_CLONE_MAX_RATE", "31"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
       {"CloneMaxRateTooHigh", {{"PGKEEPER_CLONE_MAX_RATE", "1025M"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
       {"CloneMaxRateUnknownUnit", {{"PGKEEPER_CLONE_MAX_RATE", "5G"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
+      {"SyncReplicantsWord", {{"SYNCHRONOUS_REPLICANTS", "all"}}, {}, {"SYNCHRONOUS_REPLICANTS", "all", "0"}},
+      {"SyncReplicantsNegative", {{"SYNCHRONOUS_REPLICANTS", "-1"}}, {}, {"SYNCHRONOUS_REPLICANTS"}},
+      {"SyncReplicantsTooMany", {{"SYNCHRONOUS_REPLICANTS", "11"}}, {}, {"SYNCHRONOUS_REPLICANTS", "10"}},
+      {"SyncCommitOff", {{"SYNCHRONOUS_COMMIT", "off"}}, {}, {"SYNCHRONOUS_COMMIT", "off", "remote_apply"}},
+      {"SyncCommitLocal", {{"SYNCHRONOUS_COMMIT", "local"}}, {}, {"SYNCHRONOUS_COMMIT"}},
+      {"SyncModeWord", {{"SYNCHRONOUS_MODE", "relaxed"}}, {}, {"SYNCHRONOUS_MODE", "relaxed", "available"}},
   };
   return *cases;
 }

@@ -30,6 +30,8 @@
 #include "process.h"
 #include "slots.h"
 #include "swap.h"
+#include "sync.h"
+#include "watch.h"
 
 namespace pgkeeper {
 namespace {
@@ -125,75 +127,6 @@ Status Promote(const Node& n) {
 
 // ---- supervision ---------------------------------------------------------
 
-// A replicant that does not stream checks its slot on the upstream now and
-// then: the upstream may have been down at start, or the slot dropped or
-// invalidated since. Only a changed outcome is logged.
-class SlotKeeper {
- public:
-  explicit SlotKeeper(bool standby) : standby_(standby) {}
-  void Tick(const Node& n) {
-    if (!standby_) return;
-    auto now = std::chrono::steady_clock::now();
-    if (now < next_try_) return;
-    Snapshot s = n.monitor->Latest();
-    if (!s.postgres_up || !s.in_recovery || s.streaming) return;
-    next_try_ = now + std::chrono::seconds(10);
-    std::string sentence;
-    Status st = EnsureSlotInChild(n, &sentence);
-    if (sentence == last_) return;
-    last_ = sentence;
-    st.ok() ? LogInfo(sentence) : LogWarn("replication slot: " + sentence);
-  }
-  // What the check before postgres started said.
-  void Seen(const std::string& sentence) { last_ = sentence; }
-
- private:
-  bool standby_;
-  std::chrono::steady_clock::time_point next_try_{};
-  std::string last_;
-};
-
-// A replicant whose upstream no longer has the WAL it needs (the monitor
-// says "stalled") takes a fresh copy beside its data when the disk can hold
-// both (DecideStalled); otherwise it stays stalled, serving its old data
-// read-only, says what is missing, and looks again every 30 s.
-class StallWatch {
- public:
-  explicit StallWatch(bool standby) : standby_(standby) {}
-  // True when a fresh copy should replace the data now.
-  bool Tick(const Node& n) {
-    if (!standby_ || n.monitor->Keeper().phase != "stalled") return false;
-    auto now = std::chrono::steady_clock::now();
-    if (now < next_check_) return false;
-    next_check_ = now + std::chrono::seconds(30);
-    StallFacts facts;
-    facts.forked = n.monitor->Keeper().wal_missing.find("forked off") != std::string::npos;
-    Status st = TreeBytes(n.config.pgdata, &facts.data_bytes);
-    if (st.ok()) st = FreeBytes(n.config.pgdata, &facts.free_bytes);
-    if (!st.ok()) {
-      LogWarn("cannot measure the disk for a fresh copy: " + st.message());
-      return false;
-    }
-    Plan plan = DecideStalled(n.config, facts);
-    if (plan.action == Action::kReclone) {
-      LogInfo("decision: " + plan.reason);
-      last_.clear();
-      return true;
-    }
-    if (plan.reason != last_) {
-      LogError(plan.reason);
-      n.monitor->SetPhase("stalled", plan.reason);
-      last_ = plan.reason;
-    }
-    return false;
-  }
-
- private:
-  bool standby_;
-  std::chrono::steady_clock::time_point next_check_{};
-  std::string last_;
-};
-
 // Why Supervise returned.
 enum class Event {
   kExited,  // postgres exited; the exit code is the result
@@ -203,7 +136,8 @@ enum class Event {
 
 // Supervises postgres until it exits (*code is then pgkeeper's exit code)
 // or something needs the executor.
-Event Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, int* code) {
+Event Supervise(Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, SyncKeeper& sync,
+                int* code) {
   *code = 0;
   bool stopping = false;
   for (;;) {
@@ -234,7 +168,9 @@ Event Supervise(const Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& st
     if (!stopping && TakeFollowRequests() > 0) return Event::kFollow;
     if (!stopping) slots.Tick(n);
     if (!stopping && stall.Tick(n)) return Event::kRecopy;
-    WaitEvents(5000, {});
+    if (!stopping) sync.Tick(n, pm.pid());
+    // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
+    WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
 }
 
@@ -449,6 +385,7 @@ int RunKeeper(const Env& env) {
 
   // Promotion starts the standby without a master to follow, then promotes.
   bool promote = plan.action == Action::kPromote;
+  n.sync_replicants = InitialSyncReplicants(c.sync_replicants, c.sync_available);
   st = WriteConfigFiles(n, c.pgdata, standby);
   if (!st.ok()) return Fail(&monitor, st, "cannot write configuration");
   monitor.SetPhase("starting", standby ? "starting the replicant" : "starting postgres");
@@ -475,9 +412,10 @@ int RunKeeper(const Env& env) {
   SlotKeeper slots(standby && !promote);
   slots.Seen(slot_sentence);
   StallWatch stall(standby && !promote);
+  SyncKeeper sync;
   int code = 0;
   for (;;) {
-    Event event = Supervise(n, pm, slots, stall, &code);
+    Event event = Supervise(n, pm, slots, stall, sync, &code);
     if (event == Event::kExited) break;
     if (event == Event::kFollow) {
       FollowFromRequest(n, pm);

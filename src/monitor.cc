@@ -6,6 +6,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "sync.h"
 
 namespace pgkeeper {
 namespace {
@@ -37,12 +38,12 @@ constexpr auto kStreamingClearsStall = std::chrono::seconds(30);
 ConnParams MonitorParams(const Config& c) {
   ConnParams p = LocalParams(c.run_dir, c.port, c.superuser, "postgres");
   p["connect_timeout"] = "2";
-  p["options"] = "-c statement_timeout=2000";
+  p["options"].append(" -c statement_timeout=2000");  // after LocalParams' own
   p["application_name"] = "pgkeeper_monitor";
   return p;
 }
 
-Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
+Status CollectPostgresFacts(PgConn& conn, const Config& config, Snapshot* s) {
   std::vector<std::vector<std::string>> rows;
   PGK_RETURN_IF_ERROR(conn.QueryRows(
       "SELECT current_setting('server_version'), pg_is_in_recovery()", &rows));
@@ -75,6 +76,16 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
         &rows));
     s->current_lsn = rows[0][0];
     s->timeline = static_cast<int>(ToInt(rows[0][1], 0));
+    PGK_RETURN_IF_ERROR(conn.QueryRows(
+        "SELECT current_setting('synchronous_standby_names'), "
+        "  current_setting('synchronous_commit'), "
+        "  (SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep')",
+        &rows));
+    s->sync.required = config.sync_replicants;
+    s->sync.available = config.sync_available;
+    s->sync.asked = ParseStandbyNames(rows[0][0]);
+    s->sync.commit = rows[0][1];
+    s->sync.waiting_commits = static_cast<int>(ToInt(rows[0][2], 0));
   }
   return CollectDownstreams(conn, s);
 }
@@ -87,12 +98,14 @@ Status CollectDownstreams(PgConn& conn, Snapshot* s) {
   PGK_RETURN_IF_ERROR(conn.QueryRows(
       "SELECT application_name, COALESCE(host(client_addr), 'local'), state, "
       "  COALESCE(pg_wal_lsn_diff(" + position + ", replay_lsn)::bigint, -1), "
-      "  COALESCE(extract(epoch FROM replay_lag), 0) "
+      "  COALESCE(extract(epoch FROM replay_lag), 0), sync_state, "
+      "  COALESCE(extract(epoch FROM now() - reply_time), -1) "
       "FROM pg_stat_replication ORDER BY application_name, client_addr",
       &rows));
   s->replicants.clear();
   for (const auto& r : rows) {
-    s->replicants.push_back(ReplicantInfo{r[0], r[1], r[2], ToInt(r[3]), ToDouble(r[4])});
+    s->replicants.push_back(
+        ReplicantInfo{r[0], r[1], r[2], ToInt(r[3]), ToDouble(r[4]), r[5], ToDouble(r[6])});
   }
   PGK_RETURN_IF_ERROR(conn.QueryRows(
       "SELECT s.slot_name, s.active, COALESCE(r.application_name, ''), "
@@ -214,7 +227,7 @@ void Monitor::Poll() {
   Snapshot s;
   if (expect_postgres_.load()) {
     if (!connected_) connected_ = conn_.Connect(MonitorParams(config_)).ok();
-    if (connected_ && !CollectPostgresFacts(conn_, &s).ok()) {
+    if (connected_ && !CollectPostgresFacts(conn_, config_, &s).ok()) {
       connected_ = false;
       s = Snapshot();
     }

@@ -24,7 +24,7 @@ Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby)
   PGK_RETURN_IF_ERROR(WriteFileAtomic(
       JoinPath(datadir, kServerConfFile),
       RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFileName), ApplicationName(n.id.node_name),
-                       SlotName(n.id.node_name)),
+                       SlotName(n.id.node_name), n.sync_replicants),
       0600));
   std::string conf;
   PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(datadir, "postgresql.conf"), &conf));
@@ -53,9 +53,8 @@ std::string MasterName(const Config& c) {
 // libcrypto resident for the rest of a process's life; the supervisor runs
 // for months. The child is started from the descriptor opened before
 // privileges were dropped (docs/design.md).
-Status RunSelfChild(const Node& n, const std::string& command,
-                    const std::function<void(const std::string&)>& on_line,
-                    const std::vector<std::string>& args) {
+SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
+                        const std::vector<std::string>& args) {
   SpawnSpec spec;
   spec.argv = {n.self.path, command};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
@@ -67,7 +66,10 @@ Status RunSelfChild(const Node& n, const std::string& command,
     env["REPLICATE_PORT"] = std::to_string(n.config.replicate_port);
   }
   for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
-  Status st = RunTool(spec, on_line);
+  return spec;
+}
+
+Status SelfChildStatus(const Node& n, const std::string& command, const Status& st) {
   if (st.code() == ExitCode::kSystem) {
     return Status::System("cannot start `pgkeeper " + command + "` as user " + n.id.os_user + ": " +
                           st.message());
@@ -75,13 +77,28 @@ Status RunSelfChild(const Node& n, const std::string& command,
   return st;
 }
 
-Status EnsureSlotInChild(const Node& n, std::string* sentence) {
+Status RunSelfChild(const Node& n, const std::string& command,
+                    const std::function<void(const std::string&)>& on_line,
+                    const std::vector<std::string>& args) {
+  return SelfChildStatus(n, command, RunTool(SelfChildSpec(n, command, args), on_line));
+}
+
+ToolRun EnsureSlotRun(const Node& n, std::string* sentence) {
   sentence->clear();
-  Status st = RunSelfChild(n, "ensure-slot", [&](const std::string& line) {
-    *sentence += (sentence->empty() ? "" : "; ") + line;
-  });
-  if (sentence->empty()) *sentence = st.message();
-  return st;
+  return ToolRun{SelfChildSpec(n, "ensure-slot", {}), [sentence](const std::string& line) {
+                   *sentence += (sentence->empty() ? "" : "; ") + line;
+                 }};
+}
+
+Status EnsureSlotResult(const Node& n, const Status& st, std::string* sentence) {
+  Status out = SelfChildStatus(n, "ensure-slot", st);
+  if (sentence->empty()) *sentence = out.message();
+  return out;
+}
+
+Status EnsureSlotInChild(const Node& n, std::string* sentence) {
+  ToolRun run = EnsureSlotRun(n, sentence);
+  return EnsureSlotResult(n, RunTool(run.spec, run.on_line), sentence);
 }
 
 }  // namespace pgkeeper

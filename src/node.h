@@ -41,6 +41,9 @@ struct Node {
   // REPLICATE_FROM stays env_upstream.
   Upstream env_upstream;
   std::optional<FollowRecord> follow;
+  // What synchronous_standby_names asks for now (sync.h); 0 while a new
+  // master is made, so that its first-start work never waits for a replicant.
+  int sync_replicants = 0;
 };
 
 // The environment children get: PATH, LANG, HOME (and TZ if set); no secrets.
@@ -61,10 +64,18 @@ std::string MasterName(const Config& c);
 Status RunSelfChild(const Node& n, const std::string& command,
                     const std::function<void(const std::string&)>& on_line,
                     const std::vector<std::string>& args = {});
+// The same in two halves, to run beside other tools (RunTools): the spec,
+// and the child's result as RunSelfChild would return it.
+SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
+                        const std::vector<std::string>& args = {});
+Status SelfChildStatus(const Node& n, const std::string& command, const Status& st);
 
 // Makes sure this replicant's slot exists on its upstream; *sentence gets
 // what the child found and did (or why it could not).
 Status EnsureSlotInChild(const Node& n, std::string* sentence);
+// The same in two halves, for RunTools. REQUIRES: *sentence outlives the run.
+ToolRun EnsureSlotRun(const Node& n, std::string* sentence);
+Status EnsureSlotResult(const Node& n, const Status& st, std::string* sentence);
 
 }  // namespace pgkeeper
 

@@ -118,7 +118,8 @@ ConnParams LocalParams(const std::string& run_dir, int port, const std::string& 
           {"user", user},
           {"dbname", dbname},
           {"connect_timeout", "5"},
-          {"application_name", "pgkeeper"}};
+          {"application_name", "pgkeeper"},
+          {"options", "-c synchronous_commit=local"}};
 }
 
 }  // namespace pgkeeper

@@ -46,6 +46,8 @@ PingResult Ping(const ConnParams& params);
 const char* PingName(PingResult r);
 
 // Parameters for the local server through the Unix socket in run_dir.
+// pgkeeper's own commits there (roles, databases, the write that proves a
+// promotion) never wait for synchronous replicants: synchronous_commit=local.
 ConnParams LocalParams(const std::string& run_dir, int port, const std::string& user,
                        const std::string& dbname);
 

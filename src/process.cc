@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -235,56 +236,89 @@ int ExitCodeOf(int ws) {
   return 1;
 }
 
-Status RunTool(const SpawnSpec& spec_in, const std::function<void(const std::string&)>& on_line) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
-  SpawnSpec spec = spec_in;
-  spec.stdout_fd = pipefd[1];
-  spec.stderr_fd = pipefd[1];
-  pid_t pid = 0;
-  Status st = Spawn(spec, &pid);
-  ::close(pipefd[1]);
-  if (!st.ok()) {
-    ::close(pipefd[0]);
-    return st;
+std::vector<Status> RunTools(const std::vector<ToolRun>& runs) {
+  struct Child {
+    pid_t pid = 0;
+    int out = -1;  // read end of its stdout and stderr; -1 once closed
+    bool exited = false;
+    int ws = 0;
+    std::string tool;
+    LineSplitter splitter;
+  };
+  std::vector<Status> result(runs.size(), Status::Ok());
+  std::vector<Child> kids(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+      result[i] = Status::FromErrno("pipe", errno);
+      kids[i].exited = true;
+      continue;
+    }
+    SpawnSpec spec = runs[i].spec;
+    spec.stdout_fd = pipefd[1];
+    spec.stderr_fd = pipefd[1];
+    result[i] = Spawn(spec, &kids[i].pid);
+    ::close(pipefd[1]);
+    kids[i].tool = spec.argv[0].substr(spec.argv[0].find_last_of('/') + 1);
+    if (!result[i].ok()) {
+      ::close(pipefd[0]);
+      kids[i].exited = true;
+      continue;
+    }
+    kids[i].out = pipefd[0];
   }
-  const std::string tool = spec.argv[0].substr(spec.argv[0].find_last_of('/') + 1);
-  LineSplitter splitter;
-  bool open = true, signalled = false, exited = false;
-  int ws = 0;
+  bool signalled = false;
   for (;;) {
     if (!signalled && StopSignal()) {
-      ::kill(-pid, SIGTERM);
+      for (const auto& k : kids) {
+        if (!k.exited) ::kill(-k.pid, SIGTERM);
+      }
       signalled = true;
     }
-    if (!exited) exited = TakeExit(pid, &ws);
-    if (exited && !open) break;
+    bool all_exited = true, any_open = false;
     std::vector<int> fds;
-    if (open) fds.push_back(pipefd[0]);
-    std::vector<int> ready = WaitEvents(exited ? 0 : 1000, fds);
-    if (!ready.empty()) {
-      char buf[4096];
-      ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
-      if (n > 0) {
-        splitter.Feed(buf, static_cast<size_t>(n), on_line);
-      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        open = false;
+    for (auto& k : kids) {
+      if (!k.exited && k.pid > 0) k.exited = TakeExit(k.pid, &k.ws);
+      all_exited = all_exited && k.exited;
+      if (k.out >= 0) {
+        fds.push_back(k.out);
+        any_open = true;
       }
-    } else if (exited) {
-      // The tool exited but a grandchild keeps the pipe open; stop reading.
-      break;
+    }
+    if (all_exited && !any_open) break;
+    std::vector<int> ready = WaitEvents(all_exited ? 0 : 1000, fds);
+    // All exited and nothing to read: a grandchild keeps a pipe open.
+    if (ready.empty() && all_exited) break;
+    for (size_t i = 0; i < kids.size(); ++i) {
+      Child& k = kids[i];
+      if (k.out < 0 || std::find(ready.begin(), ready.end(), k.out) == ready.end()) continue;
+      char buf[4096];
+      ssize_t n = ::read(k.out, buf, sizeof(buf));
+      if (n > 0) {
+        k.splitter.Feed(buf, static_cast<size_t>(n), runs[i].on_line);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        ::close(k.out);
+        k.out = -1;
+      }
     }
   }
-  splitter.Flush(on_line);
-  ::close(pipefd[0]);
-  if (signalled) {
-    return Status::Interrupted(tool + " was stopped because pgkeeper received " +
-                               strsignal(StopSignal()));
+  for (size_t i = 0; i < kids.size(); ++i) {
+    Child& k = kids[i];
+    if (k.out >= 0) ::close(k.out);
+    if (k.pid <= 0 || !result[i].ok()) continue;
+    k.splitter.Flush(runs[i].on_line);
+    if (signalled) {
+      result[i] = Status::Interrupted(k.tool + " was stopped because pgkeeper received " +
+                                      strsignal(StopSignal()));
+    } else if (!(WIFEXITED(k.ws) && WEXITSTATUS(k.ws) == 0)) {
+      result[i] = Status::Tool(k.tool + " failed (" + DescribeWaitStatus(k.ws) + ")");
+    }
   }
-  if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
-    return Status::Tool(tool + " failed (" + DescribeWaitStatus(ws) + ")");
-  }
-  return Status::Ok();
+  return result;
+}
+
+Status RunTool(const SpawnSpec& spec, const std::function<void(const std::string&)>& on_line) {
+  return RunTools({ToolRun{spec, on_line}})[0];
 }
 
 }  // namespace pgkeeper

@@ -74,6 +74,15 @@ Status SleepUnlessStopped(int ms);
 // the tool.
 Status RunTool(const SpawnSpec& spec, const std::function<void(const std::string&)>& on_line);
 
+// One tool of RunTools and where its output lines go.
+struct ToolRun {
+  SpawnSpec spec;
+  std::function<void(const std::string&)> on_line;
+};
+// Runs the tools side by side, each as RunTool would, and returns once all
+// have exited: their results, in order. A stop signal stops them all.
+std::vector<Status> RunTools(const std::vector<ToolRun>& runs);
+
 // "exit code 3", "signal 9".
 std::string DescribeWaitStatus(int wait_status);
 // Exit code pgkeeper should use for a child's wait status (128+n for signals).

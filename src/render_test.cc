@@ -250,7 +250,7 @@ TEST(RenderIdent, NoOsUsersMeansOnlyComments) {
 
 TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
   auto s = Settings(RenderServerConf(BaseConfig(), /*standby=*/false, "/var/run/postgresql/pgpass",
-                                     "node", "node"));
+                                     "node", "node", 0));
   EXPECT_EQ(s["wal_level"], "replica");
   EXPECT_EQ(s["hot_standby"], "on");
   EXPECT_EQ(s["max_wal_senders"], "10");
@@ -266,6 +266,27 @@ TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
   EXPECT_EQ(s["max_slot_wal_keep_size"], "'4GB'");
 }
 
+TEST(RenderServerConf, AsynchronousUnlessReplicantsAreAskedFor) {
+  auto s = Settings(RenderServerConf(BaseConfig(), false, "/run/pgpass", "node", "node", 0));
+  EXPECT_EQ(s["synchronous_standby_names"], "''");
+  EXPECT_EQ(s["synchronous_commit"], "on");
+  EXPECT_EQ(s["wal_receiver_status_interval"], "'2s'") << "a live replicant answers this often";
+}
+
+TEST(RenderServerConf, AsksForAnyNReplicantsAtTheConfiguredLevel) {
+  Config c = BaseConfig();
+  c.sync_replicants = 2;
+  c.sync_commit = "remote_apply";
+  for (bool standby : {false, true}) {  // a promoted standby keeps the requirement
+    auto s = Settings(RenderServerConf(c, standby, "/run/pgpass", "node", "node", 2));
+    EXPECT_EQ(s["synchronous_standby_names"], "'ANY 2 (*)'");
+    EXPECT_EQ(s["synchronous_commit"], "remote_apply");
+  }
+  // In available mode the number asked now may be lower than configured.
+  auto s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", 1));
+  EXPECT_EQ(s["synchronous_standby_names"], "'ANY 1 (*)'");
+}
+
 TEST(RenderServerConf, FollowsTheConfiguredPortAddressesRunDirAndWalKeepSize) {
   Config c = BaseConfig();
   c.port = 6432;
@@ -273,7 +294,7 @@ TEST(RenderServerConf, FollowsTheConfiguredPortAddressesRunDirAndWalKeepSize) {
   c.run_dir = "/tmp/pgk run";
   c.wal_keep_size = "1GB";
   c.wal_retain_max = "-1";
-  auto s = Settings(RenderServerConf(c, false, "/tmp/pgk run/pgpass", "node", "node"));
+  auto s = Settings(RenderServerConf(c, false, "/tmp/pgk run/pgpass", "node", "node", 0));
   EXPECT_EQ(s["port"], "6432");
   EXPECT_EQ(GucUnquote(s["listen_addresses"]), "127.0.0.1,::1");
   EXPECT_EQ(GucUnquote(s["unix_socket_directories"]), "/tmp/pgk run");
@@ -286,7 +307,7 @@ TEST(RenderServerConf, StandbyStreamsFromTheMasterThroughThePasswordFile) {
   c.replicate_from = "pg-master";
   c.replicate_port = 5433;
   auto s = Settings(RenderServerConf(c, /*standby=*/true, "/var/run/postgresql/pgpass",
-                                     "pg_replicant", "pg_replicant"));
+                                     "pg_replicant", "pg_replicant", 0));
   EXPECT_EQ(s["primary_conninfo"],
             "'host=''pg-master'' port=5433 user=''docker'' "
             "passfile=''/var/run/postgresql/pgpass'' application_name=''pg_replicant'' "
@@ -308,7 +329,7 @@ TEST(RenderServerConf, StandbyLogsInAsTheDedicatedReplicationUserWhenSet) {
   c.replicate_from = "10.0.0.2";
   c.replication_user = "replicator";
   c.replication_password = kReplPassword;
-  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "r1", "r1"));
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "r1", "r1", 0));
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["user"], "replicator");
 }
 
@@ -318,7 +339,7 @@ TEST(RenderServerConf, NeverHoldsAPassword) {
   c.replication_user = "replicator";
   c.replication_password = kReplPassword;
   for (bool standby : {false, true}) {
-    std::string conf = RenderServerConf(c, standby, "/run/pgpass", "r1", "r1");
+    std::string conf = RenderServerConf(c, standby, "/run/pgpass", "r1", "r1", 0);
     EXPECT_THAT(conf, Not(HasSubstr(kPassword)));
     EXPECT_THAT(conf, Not(HasSubstr(kReplPassword)));
     EXPECT_THAT(conf, Not(HasSubstr("password=")));
@@ -331,7 +352,7 @@ TEST(RenderServerConf, ValuesWithBackslashesReachTheServerUnchanged) {
   Config c = BaseConfig();
   c.replicate_from = "pg-master";
   c.run_dir = "/run/odd\\dir";
-  auto s = Settings(RenderServerConf(c, true, "/run/odd\\dir/pgpass", "r1", "r1"));
+  auto s = Settings(RenderServerConf(c, true, "/run/odd\\dir/pgpass", "r1", "r1", 0));
   EXPECT_EQ(GucUnquote(s["unix_socket_directories"]), "/run/odd\\dir");
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["passfile"], "/run/odd\\dir/pgpass");
 }
@@ -339,7 +360,7 @@ TEST(RenderServerConf, ValuesWithBackslashesReachTheServerUnchanged) {
 TEST(RenderServerConf, ValuesWithQuotesReachTheServerUnchanged) {
   Config c = BaseConfig();
   c.replicate_from = "pg-master";
-  auto s = Settings(RenderServerConf(c, true, "/run/it's/pgpass", "r1", "r1"));
+  auto s = Settings(RenderServerConf(c, true, "/run/it's/pgpass", "r1", "r1", 0));
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["passfile"], "/run/it's/pgpass");
 }
 

@@ -28,11 +28,16 @@ struct UpstreamFacts {
   int64_t data_bytes = 0;  // sum of its databases' sizes
 };
 
-// Runs `pgkeeper upstream-facts ARGS` and returns the JSON object it prints.
-Status UpstreamJsonInChild(const Node& n, const std::vector<std::string>& args, json* out) {
-  std::string text;
-  Status st = RunSelfChild(
-      n, "upstream-facts", [&](const std::string& line) { text += line + "\n"; }, args);
+// A `pgkeeper upstream-facts ARGS` child for RunTools; what it prints goes
+// to *text. REQUIRES: *text outlives the run.
+ToolRun UpstreamFactsRun(const Node& n, const std::vector<std::string>& args, std::string* text) {
+  return ToolRun{SelfChildSpec(n, "upstream-facts", args),
+                 [text](const std::string& line) { *text += line + "\n"; }};
+}
+
+// The JSON object an upstream-facts child printed, given how it ended.
+Status UpstreamJson(const Node& n, const Status& run, std::string text, json* out) {
+  Status st = SelfChildStatus(n, "upstream-facts", run);
   if (!st.ok()) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return Status::Tool("cannot ask " + MasterName(n.config) + " about its history: " +
@@ -45,12 +50,13 @@ Status UpstreamJsonInChild(const Node& n, const std::vector<std::string>& args, 
   return Status::Ok();
 }
 
-// args: "--checkpoint" (a checkpoint first, so that pg_control on a freshly
-// promoted upstream shows its new timeline to pg_rewind).
-Status UpstreamFactsInChild(const Node& n, const std::vector<std::string>& args,
-                            UpstreamFacts* out) {
+// What `upstream-facts --checkpoint` found: the checkpoint first makes
+// pg_control on a freshly promoted upstream show its new timeline to
+// pg_rewind.
+Status UpstreamFactsFrom(const Node& n, const Status& run, const std::string& text,
+                         UpstreamFacts* out) {
   json j;
-  PGK_RETURN_IF_ERROR(UpstreamJsonInChild(n, args, &j));
+  PGK_RETURN_IF_ERROR(UpstreamJson(n, run, text, &j));
   if (!j.contains("system_id")) return Status::Tool("upstream-facts: no system identifier");
   out->system_id = j.value("system_id", "");
   out->tli = j.value("timeline", 0);
@@ -60,11 +66,11 @@ Status UpstreamFactsInChild(const Node& n, const std::vector<std::string>& args,
   return Status::Ok();
 }
 
-// args: "--names" and "DB-OID/RELFILENODE"s; names as upstream-facts prints them.
-Status UpstreamNamesInChild(const Node& n, const std::vector<std::string>& args,
-                            std::map<std::string, std::string>* names) {
+// What `upstream-facts --names` found: "db.schema.table" by "DB-OID/RELFILENODE".
+Status UpstreamNamesFrom(const Node& n, const Status& run, const std::string& text,
+                         std::map<std::string, std::string>* names) {
   json j;
-  PGK_RETURN_IF_ERROR(UpstreamJsonInChild(n, args, &j));
+  PGK_RETURN_IF_ERROR(UpstreamJson(n, run, text, &j));
   *names = j.value("names", std::map<std::string, std::string>{});
   return Status::Ok();
 }
@@ -72,13 +78,17 @@ Status UpstreamNamesInChild(const Node& n, const std::vector<std::string>& args,
 // Runs a PostgreSQL tool as postgres and hands every output line to on_line;
 // its exit code is left to the caller's judgement (pg_waldump ends with an
 // error at the end of WAL).
-Status RunPgTool(const Node& n, std::vector<std::string> argv,
-                 const std::function<void(const std::string&)>& on_line) {
+SpawnSpec PgToolSpec(const Node& n, std::vector<std::string> argv) {
   SpawnSpec spec;
   argv[0] = n.config.pg_bin + "/" + argv[0];
   spec.argv = std::move(argv);
   spec.env = BaseEnv(n);
-  return RunTool(spec, on_line);
+  return spec;
+}
+
+Status RunPgTool(const Node& n, std::vector<std::string> argv,
+                 const std::function<void(const std::string&)>& on_line) {
+  return RunTool(PgToolSpec(n, std::move(argv)), on_line);
 }
 
 Status ReadControlData(const Node& n, ControlData* out) {
@@ -127,8 +137,10 @@ Status WriteRejoinState(const std::string& datadir, const std::string& report) {
                          0600);
 }
 
-// pg_rewind from the new master into PGDATA, in place (see rewind.h).
-Status RunRewind(const Node& n) {
+// pg_rewind from the new master into PGDATA, in place (see rewind.h), and
+// beside it this node's slot on the new master (*slot_sentence says how that
+// went; *slot_status its result).
+Status RunRewind(const Node& n, std::string* slot_sentence, Status* slot_status) {
   const Config& c = n.config;
   const std::string passfile = JoinPath(c.run_dir, "pgpass-rewind");
   PGK_RETURN_IF_ERROR(WriteFileAtomic(
@@ -139,8 +151,12 @@ Status RunRewind(const Node& n) {
                              " passfile=" + QuoteConninfo(passfile) + " connect_timeout=10";
   const std::string marker = RewindMarkerPath(c.pgdata);
   PGK_RETURN_IF_ERROR(WriteFileAtomic(marker, "pg_rewind from " + MasterName(c) + "\n", 0600));
-  Status st = RunPgTool(n, {"pg_rewind", "--target-pgdata=" + c.pgdata, "--source-server=" + source},
-                        [](const std::string& line) { LogInfo("pg_rewind: " + line); });
+  std::vector<Status> done = RunTools(
+      {ToolRun{PgToolSpec(n, {"pg_rewind", "--target-pgdata=" + c.pgdata, "--source-server=" + source}),
+               [](const std::string& line) { LogInfo("pg_rewind: " + line); }},
+       EnsureSlotRun(n, slot_sentence)});
+  const Status& st = done[0];
+  *slot_status = EnsureSlotResult(n, done[1], slot_sentence);
   Status rm = RemoveTree(passfile);
   if (!rm.ok()) LogWarn(rm.message());
   PGK_RETURN_IF_ERROR(st);
@@ -164,8 +180,13 @@ Status Rejoin(Node& n) {
     std::snprintf(name, sizeof(name), "%08X.history", static_cast<unsigned>(cd.tli));
     PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(JoinPath(c.pgdata, "pg_wal"), name), &local_history));
   }
+  // The upstream's facts and the names of its tables (for the report) side
+  // by side: each child is mostly a login and a wait.
+  std::string facts_text, names_text;
+  std::vector<Status> asked = RunTools({UpstreamFactsRun(n, {"--checkpoint"}, &facts_text),
+                                        UpstreamFactsRun(n, {"--names"}, &names_text)});
   UpstreamFacts up;
-  PGK_RETURN_IF_ERROR(UpstreamFactsInChild(n, {"--checkpoint"}, &up));
+  PGK_RETURN_IF_ERROR(UpstreamFactsFrom(n, asked[0], facts_text, &up));
   if (up.system_id != cd.system_id) {
     return Status::State("cannot rejoin " + upstream + ": it is another database cluster (system "
                          "identifier " + up.system_id + ", this data " + cd.system_id +
@@ -198,11 +219,13 @@ Status Rejoin(Node& n) {
   report.wal = wal;
   const bool discards = wal.end > fork.lsn;
   if (discards) {
-    std::vector<std::string> rels;
-    for (const auto& [db, node] : wal.relations) rels.push_back(std::to_string(db) + "/" + std::to_string(node));
-    rels.insert(rels.begin(), "--names");
-    Status st = UpstreamNamesInChild(n, rels, &report.names);
+    std::map<std::string, std::string> names;
+    Status st = UpstreamNamesFrom(n, asked[1], names_text, &names);
     if (!st.ok()) LogWarn(st.message() + "; the report names tables by number");
+    for (const auto& [db, node] : wal.relations) {
+      auto it = names.find(std::to_string(db) + "/" + std::to_string(node));
+      if (it != names.end()) report.names.insert(*it);
+    }
     PGK_RETURN_IF_ERROR(SaveDiscardedWal(n, cd, fork.lsn, wal.end, &report.saved_to));
   }
   const std::string text = RenderDiscardReport(report);
@@ -220,9 +243,11 @@ Status Rejoin(Node& n) {
   LogInfo("rejoin path: " + choice.reason);
 
   Status st = Status::Ok();
+  std::string slot;
+  Status slot_st = Status::Ok();
   if (choice.path == RejoinPath::kRewind) {
     n.monitor->SetPhase("rejoining", "pg_rewind from " + upstream);
-    st = RunRewind(n);
+    st = RunRewind(n, &slot, &slot_st);
     if (!st.ok()) {
       LogError("pg_rewind failed (" + st.message() + "); taking a fresh copy of " + upstream +
                " instead");
@@ -233,8 +258,7 @@ Status Rejoin(Node& n) {
     PGK_RETURN_IF_ERROR(Clone(n));  // makes the slot first
   } else {
     PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(c.pgdata, "standby.signal"), "", 0600));
-    std::string slot;
-    Status slot_st = EnsureSlotInChild(n, &slot);
+    if (choice.path == RejoinPath::kFollow) slot_st = EnsureSlotInChild(n, &slot);
     slot_st.ok() ? LogInfo(slot) : LogWarn("replication slot: " + slot);
   }
   PGK_RETURN_IF_ERROR(WriteRejoinState(c.pgdata, text));
@@ -247,38 +271,34 @@ Status Rejoin(Node& n) {
 
 namespace {
 
-// "db.schema.table" for each "DB-OID/RELFILENODE" the upstream knows: one
-// login to map database OIDs to names, then one per database.
-json NamesOnUpstream(ConnParams super, const std::vector<std::string>& relations) {
+// "db.schema.table" for every relation with storage the upstream has, by
+// "DB-OID/RELFILENODE", as pg_waldump names them: one login per database
+// (the first, to postgres, also lists the databases).
+json NamesOnUpstream(ConnParams super) {
   json names = json::object();
-  std::map<std::string, std::vector<std::string>> by_db;
-  for (const auto& r : relations) {
-    size_t slash = r.find('/');
-    if (slash != std::string::npos) by_db[r.substr(0, slash)].push_back(r.substr(slash + 1));
-  }
-  if (by_db.empty()) return names;
-  std::string oids;
-  for (const auto& [db, nodes] : by_db) {
-    if (!oids.empty()) oids += ",";
-    oids += QuoteLiteral(db) + "::oid";
-  }
-  std::vector<std::vector<std::string>> dbs;
   PgConn admin;
+  std::vector<std::vector<std::string>> dbs;
   if (!admin.Connect(super).ok() ||
-      !admin.QueryRows("SELECT oid::text, datname FROM pg_database WHERE oid IN (" + oids + ")", &dbs).ok()) {
+      !admin.QueryRows("SELECT oid::text, datname FROM pg_database "
+                       "WHERE datallowconn AND NOT datistemplate ORDER BY datname = 'postgres' DESC",
+                       &dbs).ok()) {
     return names;
   }
-  for (const auto& row : dbs) {
-    super["dbname"] = row[1];
-    PgConn in_db;
-    if (!in_db.Connect(super).ok()) continue;
-    for (const auto& node : by_db[row[0]]) {
-      std::string name;
-      if (in_db.QueryValue("SELECT pg_filenode_relation(0, " + QuoteLiteral(node) + "::oid)::regclass::text", &name).ok() &&
-          !name.empty()) {
-        names[row[0] + "/" + node] = row[1] + "." + name;
-      }
+  for (const auto& db : dbs) {
+    PgConn other;
+    PgConn* conn = &admin;
+    if (db[1] != "postgres") {
+      super["dbname"] = db[1];
+      if (!other.Connect(super).ok()) continue;
+      conn = &other;
     }
+    std::vector<std::vector<std::string>> rels;
+    if (!conn->QueryRows("SELECT pg_relation_filenode(oid)::text, oid::regclass::text FROM pg_class "
+                         "WHERE pg_relation_filenode(oid) IS NOT NULL",
+                         &rels).ok()) {
+      continue;
+    }
+    for (const auto& r : rels) names[db[0] + "/" + r[0]] = db[1] + "." + r[1];
   }
   return names;
 }
@@ -288,14 +308,14 @@ json NamesOnUpstream(ConnParams super, const std::vector<std::string>& relations
 int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args) {
   bool checkpoint = false;
   bool names_only = false;
-  std::vector<std::string> relations;
   for (const auto& a : args) {
     if (a == "--checkpoint") {
       checkpoint = true;
     } else if (a == "--names") {
       names_only = true;
     } else {
-      relations.push_back(a);
+      std::cout << "upstream-facts: unknown argument " << a << std::endl;
+      return static_cast<int>(ExitCode::kUsage);
     }
   }
   Config c;
@@ -314,7 +334,7 @@ int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args) {
   super["password"] = c.superuser_password;
   super["dbname"] = "postgres";
   if (names_only) {
-    std::cout << json{{"names", NamesOnUpstream(super, relations)}}.dump() << std::endl;
+    std::cout << json{{"names", NamesOnUpstream(super)}}.dump() << std::endl;
     return 0;
   }
   ConnParams repl = base;
@@ -341,7 +361,6 @@ int RunUpstreamFacts(const Env& env, const std::vector<std::string>& args) {
     return fail(st);
   }
   out["data_bytes"] = std::atoll(bytes.c_str());
-  out["names"] = NamesOnUpstream(super, relations);
   std::cout << out.dump() << std::endl;
   return 0;
 }

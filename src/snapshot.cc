@@ -99,6 +99,25 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
   return true;
 }
 
+namespace {
+// null unless the node is a master that asks for synchronous replicants.
+json SyncJson(const Snapshot& s) {
+  if (!s.postgres_up || s.in_recovery || (s.sync.required == 0 && s.sync.asked == 0)) {
+    return nullptr;
+  }
+  json names = json::array();
+  for (const auto& r : s.replicants) {
+    if (r.sync_state == "sync" || r.sync_state == "quorum") names.push_back(r.name);
+  }
+  return {{"required", s.sync.required},
+          {"mode", s.sync.available ? "available" : "strict"},
+          {"asked", s.sync.asked},
+          {"commit", NullIfEmpty(s.sync.commit)},
+          {"synchronous_replicants", names},
+          {"waiting_commits", s.sync.waiting_commits}};
+}
+}  // namespace
+
 std::string ToJson(const Snapshot& s) {
   json replicants = json::array();
   for (const auto& r : s.replicants) {
@@ -106,7 +125,8 @@ std::string ToJson(const Snapshot& s) {
                           {"address", r.address},
                           {"state", r.state},
                           {"lag_bytes", NullIfNegative(r.lag_bytes)},
-                          {"lag_seconds", NullIfNegative(r.lag_seconds)}});
+                          {"lag_seconds", NullIfNegative(r.lag_seconds)},
+                          {"sync_state", NullIfEmpty(r.sync_state)}});
   }
   json slots = json::array();
   for (const auto& sl : s.slots) {
@@ -132,6 +152,7 @@ std::string ToJson(const Snapshot& s) {
             {"lag_seconds", NullIfNegative(s.lag_seconds)},
             {"replicants", replicants},
             {"slots", slots},
+            {"synchronous", SyncJson(s)},
             {"clone", CloneJson(s.keeper.clone)},
             {"pgkeeper_pid", s.keeper.pid},
             {"taken_at_ms", s.taken_at_ms}};
@@ -198,8 +219,17 @@ std::string RenderStatusTable(const Snapshot& s) {
     for (const auto& r : s.replicants) {
       o << "  " << std::left << std::setw(20) << r.name << std::setw(18) << r.address
         << std::setw(11) << r.state << FormatBytes(r.lag_bytes) << ", " << Seconds(r.lag_seconds)
-        << "\n";
+        << (r.sync_state == "sync" || r.sync_state == "quorum" ? ", synchronous" : "") << "\n";
     }
+  }
+  if (json sync = SyncJson(s); !sync.is_null()) {
+    std::string asked = s.sync.asked < 0 ? "set by hand (ALTER SYSTEM)"
+                        : s.sync.asked == 0 ? "none now"
+                                            : "ANY " + std::to_string(s.sync.asked);
+    row("synchronous", std::to_string(s.sync.required) + " required (" +
+                           (s.sync.available ? "available" : "strict") + ", " + s.sync.commit +
+                           "), asked: " + asked + ", " + std::to_string(s.sync.waiting_commits) +
+                           " commits waiting");
   }
   if (!s.slots.empty()) {
     row("slots", std::to_string(s.slots.size()));
@@ -283,6 +313,24 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
                "name=\"" + EscapeLabel(r.name) + "\",address=\"" + EscapeLabel(r.address) + "\"");
     }
   }
+  if (!s.replicants.empty()) {
+    m.Family("pgkeeper_replicant_synchronous",
+             "Per connected replicant: 1 when a commit may wait for it (sync or quorum).");
+    for (const auto& r : s.replicants) {
+      m.Sample("pgkeeper_replicant_synchronous",
+               r.sync_state == "sync" || r.sync_state == "quorum" ? 1 : 0,
+               "name=\"" + EscapeLabel(r.name) + "\",address=\"" + EscapeLabel(r.address) + "\"");
+    }
+  }
+  m.Gauge("pgkeeper_sync_required_replicants",
+          "SYNCHRONOUS_REPLICANTS: replicants a commit should wait for (0: asynchronous).",
+          s.sync.required);
+  m.Gauge("pgkeeper_sync_asked_replicants",
+          "Replicants a commit waits for now (lower than required while SYNCHRONOUS_MODE=available "
+          "lowered it; -1 when set by hand).",
+          s.in_recovery ? 0 : s.sync.asked);
+  m.Gauge("pgkeeper_sync_waiting_commits", "Commits waiting now for replicants to confirm them.",
+          s.sync.waiting_commits);
   if (!s.slots.empty()) {
     m.Family("pgkeeper_slot_active", "Per replication slot: 1 while a replicant streams through it.");
     for (const auto& sl : s.slots) {

@@ -40,6 +40,17 @@ struct ReplicantInfo {
   std::string state;    // streaming, catchup, backup, ...
   int64_t lag_bytes = -1;
   double lag_seconds = -1;
+  std::string sync_state;         // async, potential, sync or quorum
+  double reply_age_seconds = -1;  // since its last status message (-1: never)
+};
+
+// Synchronous replication on a master (sync.h).
+struct SyncStatus {
+  int required = 0;         // SYNCHRONOUS_REPLICANTS
+  bool available = false;   // SYNCHRONOUS_MODE=available
+  int asked = 0;            // what synchronous_standby_names asks now (-1: set by hand)
+  std::string commit;       // synchronous_commit
+  int waiting_commits = 0;  // commits waiting for replicants to confirm them
 };
 
 // A replication slot on this node (pg_replication_slots).
@@ -66,6 +77,7 @@ struct Snapshot {
   double lag_seconds = -1;   // replicant: age of the last replayed transaction while behind
   std::vector<ReplicantInfo> replicants;  // connected walsenders: our downstreams
   std::vector<SlotInfo> slots;            // physical slots here, for our downstreams
+  SyncStatus sync;                        // master only
 
   // master | replicant | promoted | cloning | starting | stopped
   std::string role() const;

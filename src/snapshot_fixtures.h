@@ -28,7 +28,7 @@ inline Snapshot Master() {
   s.server_version = "15.6";
   s.timeline = 1;
   s.current_lsn = "0/3000148";
-  s.replicants = {{"pg-replicant", "172.18.0.3", "streaming", 0, 0}};
+  s.replicants = {{"pg-replicant", "172.18.0.3", "streaming", 0, 0, "async", 0.2}};
   return s;
 }
 

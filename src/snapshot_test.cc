@@ -42,8 +42,8 @@ const char* const kRoles[] = {"master", "replicant", "promoted", "cloning", "sta
 
 Snapshot Master() {
   Snapshot s = fixtures::Master();
-  s.replicants = {{"pg-replicant-1", "172.18.0.3", "streaming", 0, 0},
-                  {"pg-replicant-2", "172.18.0.4", "catchup", 3 * kMB, 1.5}};
+  s.replicants = {{"pg-replicant-1", "172.18.0.3", "streaming", 0, 0, "async", 0.2},
+                  {"pg-replicant-2", "172.18.0.4", "catchup", 3 * kMB, 1.5, "async", 0.2}};
   return s;
 }
 
@@ -314,7 +314,7 @@ TEST(KeeperStateJson, TextThatIsNotUtf8IsWrittenWithoutThrowing) {
 
   Snapshot s = Stalled();
   s.keeper = in;
-  s.replicants = {{"app\xc3", "10.0.0.1", "streaming", 0, 0}};
+  s.replicants = {{"app\xc3", "10.0.0.1", "streaming", 0, 0, "async", 0.2}};
   ASSERT_NO_THROW(text = ToJson(s));
   EXPECT_FALSE(json::parse(text, nullptr, false).is_discarded());
 }
@@ -340,7 +340,7 @@ TEST(ToJson, MasterCarriesItsFactsAndReplicants) {
   ASSERT_EQ(j["replicants"].size(), 2u);
   EXPECT_EQ(j["replicants"][0],
             json({{"name", "pg-replicant-1"}, {"address", "172.18.0.3"}, {"state", "streaming"},
-                  {"lag_bytes", 0}, {"lag_seconds", 0.0}}));
+                  {"lag_bytes", 0}, {"lag_seconds", 0.0}, {"sync_state", "async"}}));
   EXPECT_EQ(j["replicants"][1]["lag_bytes"], 3 * kMB);
   EXPECT_EQ(j["replicants"][1]["lag_seconds"], 1.5);
   EXPECT_EQ(j["clone"]["active"], false);
@@ -373,7 +373,7 @@ TEST(ToJson, UnknownFactsAreNullNotZeroOrEmpty) {
     EXPECT_TRUE(j[key].is_null()) << key << " = " << j[key];
   }
   Snapshot r = StreamingReplicant();
-  r.replicants = {{"x", "local", "backup", -1, -1}};
+  r.replicants = {{"x", "local", "backup", -1, -1, "async", 0.2}};
   j = json::parse(ToJson(r));
   EXPECT_TRUE(j["replicants"][0]["lag_bytes"].is_null());
   EXPECT_TRUE(j["replicants"][0]["lag_seconds"].is_null());
@@ -453,7 +453,7 @@ TEST(RenderStatusTable, SlotsAreListedWithActivityStatusAndRetainedWal) {
 TEST(RenderStatusTable, ACascadingReplicantListsItsOwnReplicants) {
   Snapshot s = StreamingReplicant();
   EXPECT_THAT(RenderStatusTable(s), Not(HasSubstr("replicants")));
-  s.replicants = {{"pg-cascade", "172.18.0.5", "streaming", 0, 0}};
+  s.replicants = {{"pg-cascade", "172.18.0.5", "streaming", 0, 0, "async", 0.2}};
   std::string t = RenderStatusTable(s);
   EXPECT_THAT(t, HasSubstr("master      pg-master:5432 (streaming)\n"));
   EXPECT_THAT(t, HasSubstr("replicants  1\n"));
@@ -741,10 +741,10 @@ TEST(PrometheusValidator, CatchesTheMistakesItLooksFor) {
 // A master whose replicants have every character a label value must escape.
 Snapshot MasterWithAwkwardReplicantNames() {
   Snapshot s = Master();
-  s.replicants = {{"say \"hi\"", "10.0.0.5", "streaming", 100, 0.5},
-                  {"back\\slash", "10.0.0.6", "streaming", 0, 0},
-                  {"two\nlines", "local", "catchup", -1, -1},
-                  {"all \"of\\ them\n", "::1", "backup", 5, 0}};
+  s.replicants = {{"say \"hi\"", "10.0.0.5", "streaming", 100, 0.5, "async", 0.2},
+                  {"back\\slash", "10.0.0.6", "streaming", 0, 0, "async", 0.2},
+                  {"two\nlines", "local", "catchup", -1, -1, "async", 0.2},
+                  {"all \"of\\ them\n", "::1", "backup", 5, 0, "async", 0.2}};
   return s;
 }
 

@@ -1,0 +1,74 @@
+#include "watch.h"
+
+#include <signal.h>
+
+#include "fs.h"
+#include "log.h"
+#include "monitor.h"
+#include "plan.h"
+#include "sync.h"
+
+namespace pgkeeper {
+
+void SlotKeeper::Tick(const Node& n) {
+  if (!standby_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_try_) return;
+  Snapshot s = n.monitor->Latest();
+  if (!s.postgres_up || !s.in_recovery || s.streaming) return;
+  next_try_ = now + std::chrono::seconds(10);
+  std::string sentence;
+  Status st = EnsureSlotInChild(n, &sentence);
+  if (sentence == last_) return;
+  last_ = sentence;
+  st.ok() ? LogInfo(sentence) : LogWarn("replication slot: " + sentence);
+}
+
+bool StallWatch::Tick(const Node& n) {
+  if (!standby_ || n.monitor->Keeper().phase != "stalled") return false;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_check_) return false;
+  next_check_ = now + std::chrono::seconds(30);
+  StallFacts facts;
+  facts.forked = n.monitor->Keeper().wal_missing.find("forked off") != std::string::npos;
+  Status st = TreeBytes(n.config.pgdata, &facts.data_bytes);
+  if (st.ok()) st = FreeBytes(n.config.pgdata, &facts.free_bytes);
+  if (!st.ok()) {
+    LogWarn("cannot measure the disk for a fresh copy: " + st.message());
+    return false;
+  }
+  Plan plan = DecideStalled(n.config, facts);
+  if (plan.action == Action::kReclone) {
+    LogInfo("decision: " + plan.reason);
+    last_.clear();
+    return true;
+  }
+  if (plan.reason != last_) {
+    LogError(plan.reason);
+    n.monitor->SetPhase("stalled", plan.reason);
+    last_ = plan.reason;
+  }
+  return false;
+}
+
+void SyncKeeper::Tick(Node& n, int postmaster_pid) {
+  const Config& c = n.config;
+  if (c.sync_replicants == 0 || !c.sync_available) return;
+  Snapshot s = n.monitor->Latest();
+  if (!s.postgres_up || s.in_recovery) return;
+  SyncDecision d = DecideSync(c.sync_replicants, true, CountSyncCandidates(s.replicants),
+                              n.sync_replicants);
+  if (!d.change) return;
+  const int before = n.sync_replicants;
+  n.sync_replicants = d.replicants;
+  Status st = WriteConfigFiles(n, c.pgdata, false);
+  if (!st.ok()) {
+    n.sync_replicants = before;  // tried again at the next tick
+    LogError("cannot change synchronous replication: " + st.message());
+    return;
+  }
+  ::kill(postmaster_pid, SIGHUP);
+  LogInfo(d.reason);
+}
+
+}  // namespace pgkeeper

@@ -1,0 +1,61 @@
+// The periodic checks `pgkeeper run` makes while postgres runs, each a thin
+// loop around a pure decision: a replicant's slot on its upstream
+// (slots.h), a stalled replicant's fresh copy (plan.h, DecideStalled), and
+// a master's synchronous requirement in SYNCHRONOUS_MODE=available (sync.h).
+// Each Tick is cheap when there is nothing to do; only changed outcomes are
+// logged.
+#ifndef PGKEEPER_WATCH_H_
+#define PGKEEPER_WATCH_H_
+
+#include <chrono>
+#include <string>
+
+#include "node.h"
+
+namespace pgkeeper {
+
+// A replicant that does not stream checks its slot on the upstream now and
+// then: the upstream may have been down at start, or the slot dropped or
+// invalidated since.
+class SlotKeeper {
+ public:
+  explicit SlotKeeper(bool standby) : standby_(standby) {}
+  void Tick(const Node& n);
+  // What the check before postgres started said.
+  void Seen(const std::string& sentence) { last_ = sentence; }
+
+ private:
+  bool standby_;
+  std::chrono::steady_clock::time_point next_try_{};
+  std::string last_;
+};
+
+// A replicant whose upstream no longer has the WAL it needs (the monitor
+// says "stalled") takes a fresh copy beside its data when the disk can hold
+// both (DecideStalled); otherwise it stays stalled, serving its old data
+// read-only, says what is missing, and looks again every 30 s.
+class StallWatch {
+ public:
+  explicit StallWatch(bool standby) : standby_(standby) {}
+  // True when a fresh copy should replace the data now.
+  bool Tick(const Node& n);
+
+ private:
+  bool standby_;
+  std::chrono::steady_clock::time_point next_check_{};
+  std::string last_;
+};
+
+// On a master (also one promoted while pgkeeper runs) in
+// SYNCHRONOUS_MODE=available: sets what synchronous_standby_names asks to
+// the replicants that stream (DecideSync), rewriting pgkeeper.conf and
+// having postgres reload it. In strict mode the requirement never changes.
+class SyncKeeper {
+ public:
+  // REQUIRES: pid is the postmaster's.
+  void Tick(Node& n, int postmaster_pid);
+};
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_WATCH_H_
