@@ -103,7 +103,7 @@ int RunStatus(const Env& env, const Args& args) {
   }
   PgConn conn;
   if (conn.Connect(MonitorParams(c)).ok()) {
-    Status st = CollectPostgresFacts(conn, c, &s);
+    Status st = CollectPostgresFacts(conn, &s);
     if (!st.ok()) s.postgres_up = false;
   }
   s.taken_at_ms = WallClockMs();

@@ -129,30 +129,36 @@ Status Promote(const Node& n) {
 
 // Why Supervise returned.
 enum class Event {
-  kExited,  // postgres exited; the exit code is the result
-  kRecopy,  // a stalled replicant should take a fresh copy now
-  kFollow,  // `pgkeeper follow` left a request
+  kExited,   // postgres stopped as asked; the exit code is the result
+  kCrashed,  // postgres exited without being asked to
+  kRecopy,   // a stalled replicant should take a fresh copy now
+  kFollow,   // `pgkeeper follow` left a request
 };
 
-// Supervises postgres until it exits (*code is then pgkeeper's exit code)
-// or something needs the executor.
-Event Supervise(Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, SyncKeeper& sync,
-                int* code) {
+// The periodic checks made while postgres runs (watch.h).
+struct Watches {
+  SlotKeeper slots;
+  StallWatch stall;
+  SyncKeeper sync;
+};
+
+// Supervises postgres until it exits (*code is then pgkeeper's exit code,
+// *how the way it ended) or something needs the executor.
+Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how) {
   *code = 0;
   bool stopping = false;
   for (;;) {
     int ws = 0;
     if (pm.Exited(&ws)) {
-      int exit_code = ExitCodeOf(ws);
-      if (stopping) {
-        LogInfo("postgres stopped (" + DescribeWaitStatus(ws) + ")");
-      } else {
-        LogError("postgres exited unexpectedly (" + DescribeWaitStatus(ws) + ")");
-        if (exit_code == 0) exit_code = static_cast<int>(ExitCode::kTool);
-      }
+      *code = ExitCodeOf(ws);
+      *how = DescribeWaitStatus(ws);
       n.monitor->ExpectPostgres(false);
-      n.monitor->SetPhase("stopped", "postgres " + DescribeWaitStatus(ws));
-      *code = exit_code;
+      if (!stopping) {
+        if (*code == 0) *code = static_cast<int>(ExitCode::kTool);
+        return Event::kCrashed;
+      }
+      LogInfo("postgres stopped (" + *how + ")");
+      n.monitor->SetPhase("stopped", "postgres " + *how);
       return Event::kExited;
     }
     if (int sig = StopSignal(); sig && !stopping) {
@@ -166,14 +172,74 @@ Event Supervise(Node& n, Postmaster& pm, SlotKeeper& slots, StallWatch& stall, S
     }
     if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
     if (!stopping && TakeFollowRequests() > 0) return Event::kFollow;
-    if (!stopping) slots.Tick(n);
-    if (!stopping && stall.Tick(n)) return Event::kRecopy;
-    if (!stopping) sync.Tick(n, pm.pid());
+    if (!stopping) w.slots.Tick(n);
+    if (!stopping && w.stall.Tick(n)) return Event::kRecopy;
+    if (!stopping) w.sync.Tick(n, pm.pid());
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
     WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
 }
 
+
+// Unexpected exits of postgres in the last kRestartWindowMinutes.
+class CrashLog {
+ public:
+  // Notes one now; returns how many the window holds.
+  int Note() {
+    auto now = std::chrono::steady_clock::now();
+    times_.push_back(now);
+    while (!times_.empty() && now - times_.front() > std::chrono::minutes(kRestartWindowMinutes)) {
+      times_.erase(times_.begin());
+    }
+    return static_cast<int>(times_.size());
+  }
+
+ private:
+  std::vector<std::chrono::steady_clock::time_point> times_;
+};
+
+// Starts postgres again in place after it exited on its own, as
+// DecideAfterCrash says; a start that fails counts as one more exit.
+// Returns false (with *code) when pgkeeper should exit instead.
+bool RestartAfterCrash(const Node& n, Postmaster& pm, CrashLog& crashes, std::string how, int* code) {
+  const Config& c = n.config;
+  auto down_since = std::chrono::steady_clock::now();
+  for (;;) {
+    CrashPlan plan = DecideAfterCrash(crashes.Note(), how);
+    LogError(plan.reason);
+    if (!plan.restart) {
+      n.monitor->SetPhase("stopped", plan.reason);
+      return false;
+    }
+    n.monitor->SetPhase("restarting", plan.reason);
+    Status st = SleepUnlessStopped(plan.delay_ms);
+    if (st.ok()) st = pm.Start(c, c.pgdata, {}, BaseEnv(n));
+    if (st.ok()) st = pm.WaitReady(kStartTimeoutMs);
+    if (st.ok()) break;
+    if (pm.pid() > 0 && !pm.Exited(nullptr)) {
+      Status stop = pm.Stop(SIGQUIT);
+      if (!stop.ok()) LogWarn(stop.message());
+    }
+    if (st.code() == ExitCode::kInterrupted) {
+      LogInfo(st.message());
+      n.monitor->SetPhase("stopped", st.message());
+      *code = 128 + (StopSignal() ? StopSignal() : SIGTERM);
+      return false;
+    }
+    how = "could not start again: " + st.message();
+  }
+  const bool standby = Exists(JoinPath(c.pgdata, "standby.signal"));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - down_since).count();
+  LogInfo("postgres is back after " + std::to_string(ms) + " ms without it; " +
+          (standby ? "the replicant resumes following " + MasterName(c)
+                   : std::string("the master accepts writes again (crash recovery replayed its WAL; "
+                                 "no acknowledged commit is lost)")));
+  n.monitor->SetPhase(standby ? "standby" : "running",
+                      standby ? "following " + MasterName(c) + ", not streaming yet"
+                              : "master accepting reads and writes");
+  n.monitor->ExpectPostgres(true);
+  return true;
+}
 
 // Replaces a stalled replicant's data with a fresh copy of its upstream
 // while pgkeeper keeps running: stop postgres, copy beside the data and swap
@@ -325,6 +391,8 @@ int RunKeeper(const Env& env) {
   initial.phase = "starting";
   initial.message = "inspecting the data directory";
   initial.configured_replicant = c.is_replicant();
+  initial.sync_required = c.sync_replicants;
+  initial.sync_available = c.sync_available;
   if (c.is_replicant()) initial.master = MasterName(c);
   Monitor monitor(c, initial);
   n.monitor = &monitor;
@@ -409,14 +477,18 @@ int RunKeeper(const Env& env) {
     monitor.SetPhase("running", "master accepting reads and writes");
   }
   monitor.ExpectPostgres(true);
-  SlotKeeper slots(standby && !promote);
-  slots.Seen(slot_sentence);
-  StallWatch stall(standby && !promote);
-  SyncKeeper sync;
+  Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper()};
+  watches.slots.Seen(slot_sentence);
+  CrashLog crashes;
   int code = 0;
+  std::string how;
   for (;;) {
-    Event event = Supervise(n, pm, slots, stall, sync, &code);
+    Event event = Supervise(n, pm, watches, &code, &how);
     if (event == Event::kExited) break;
+    if (event == Event::kCrashed) {
+      if (RestartAfterCrash(n, pm, crashes, how, &code)) continue;
+      break;
+    }
     if (event == Event::kFollow) {
       FollowFromRequest(n, pm);
       continue;

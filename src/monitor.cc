@@ -38,12 +38,14 @@ constexpr auto kStreamingClearsStall = std::chrono::seconds(30);
 ConnParams MonitorParams(const Config& c) {
   ConnParams p = LocalParams(c.run_dir, c.port, c.superuser, "postgres");
   p["connect_timeout"] = "2";
-  p["options"].append(" -c statement_timeout=2000");  // after LocalParams' own
+  // Replaces LocalParams' synchronous_commit=local: the monitor never
+  // writes, and it reports the server's synchronous_commit.
+  p["options"] = "-c statement_timeout=2000";
   p["application_name"] = "pgkeeper_monitor";
   return p;
 }
 
-Status CollectPostgresFacts(PgConn& conn, const Config& config, Snapshot* s) {
+Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
   std::vector<std::vector<std::string>> rows;
   PGK_RETURN_IF_ERROR(conn.QueryRows(
       "SELECT current_setting('server_version'), pg_is_in_recovery()", &rows));
@@ -81,8 +83,6 @@ Status CollectPostgresFacts(PgConn& conn, const Config& config, Snapshot* s) {
         "  current_setting('synchronous_commit'), "
         "  (SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep')",
         &rows));
-    s->sync.required = config.sync_replicants;
-    s->sync.available = config.sync_available;
     s->sync.asked = ParseStandbyNames(rows[0][0]);
     s->sync.commit = rows[0][1];
     s->sync.waiting_commits = static_cast<int>(ToInt(rows[0][2], 0));
@@ -227,7 +227,7 @@ void Monitor::Poll() {
   Snapshot s;
   if (expect_postgres_.load()) {
     if (!connected_) connected_ = conn_.Connect(MonitorParams(config_)).ok();
-    if (connected_ && !CollectPostgresFacts(conn_, config_, &s).ok()) {
+    if (connected_ && !CollectPostgresFacts(conn_, &s).ok()) {
       connected_ = false;
       s = Snapshot();
     }

@@ -23,9 +23,8 @@ namespace pgkeeper {
 
 inline constexpr const char kStatusFile[] = "pgkeeper.status";
 
-// Reads PostgreSQL's replication facts into *s (postgres_up and the rest);
-// config gives what synchronous replication should be.
-Status CollectPostgresFacts(PgConn& conn, const Config& config, Snapshot* s);
+// Reads PostgreSQL's replication facts into *s (postgres_up and the rest).
+Status CollectPostgresFacts(PgConn& conn, Snapshot* s);
 // Fills the replicants streaming from this node and its physical slots.
 Status CollectDownstreams(PgConn& conn, Snapshot* s);
 // Connection parameters for the monitor: the local socket with timeouts.

@@ -1,5 +1,7 @@
 #include "plan.h"
 
+#include <algorithm>
+
 namespace pgkeeper {
 namespace {
 
@@ -169,6 +171,23 @@ Plan DecideStalled(const Config& c, const StallFacts& f) {
                     "); give it more room (pgkeeper checks again every 30 s), or " +
                     DiscardHint(c) + " to copy into the emptied directory",
                 ExitCode::kState);
+}
+
+CrashPlan DecideAfterCrash(int crashes, const std::string& how) {
+  CrashPlan p;
+  const std::string window = " in " + std::to_string(kRestartWindowMinutes) + " minutes";
+  if (crashes > kMaxRestarts) {
+    p.reason = "postgres exited unexpectedly (" + how + ") for the " + std::to_string(crashes) +
+               "th time" + window + "; giving up, so that the container's restart policy (or a "
+               "person) takes over: look at postgres' last lines above";
+    return p;
+  }
+  p.restart = true;
+  p.delay_ms = std::min(16000, 1000 << (crashes - 1));
+  p.reason = "postgres exited unexpectedly (" + how + "); starting it again in place in " +
+             std::to_string(p.delay_ms / 1000) + " s (restart " + std::to_string(crashes) +
+             " of at most " + std::to_string(kMaxRestarts) + window + ")";
+  return p;
 }
 
 const char* ActionName(Action action) {

@@ -49,6 +49,22 @@ Plan DecideStalled(const Config& config, const StallFacts& facts);
 int64_t FreshCopyBytes(int64_t data_bytes);
 const char* ActionName(Action action);
 
+// When postgres exits without being asked to (killed, out of memory, a
+// crash PostgreSQL could not recover from in place), pgkeeper starts it
+// again in place, after a pause that doubles with each exit, up to
+// kMaxRestarts in kRestartWindow; beyond that it exits with postgres' code
+// so that the container's restart policy, or a person, takes over.
+inline constexpr int kMaxRestarts = 5;
+inline constexpr int kRestartWindowMinutes = 10;
+struct CrashPlan {
+  bool restart = false;
+  int delay_ms = 0;
+  std::string reason;  // one sentence for the log
+};
+// crashes: unexpected exits in the last kRestartWindowMinutes, this one
+// included (>= 1). how: "signal 9", "exit code 1".
+CrashPlan DecideAfterCrash(int crashes, const std::string& how);
+
 }  // namespace pgkeeper
 
 #endif  // PGKEEPER_PLAN_H_

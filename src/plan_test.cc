@@ -379,5 +379,28 @@ TEST(DecideStalled, TheMarginIsATenthAndSixtyFourMegabytes) {
   EXPECT_EQ(DecideStalled(c, {100 * kMB, 174 * kMB - 1}).action, Action::kRefuse);
 }
 
+// ---------------------------------------------------------------- after a crash
+
+TEST(DecideAfterCrash, RestartsInPlaceWithAPauseThatDoubles) {
+  std::vector<int> delays;
+  for (int crashes = 1; crashes <= kMaxRestarts; ++crashes) {
+    CrashPlan p = DecideAfterCrash(crashes, "signal 9");
+    EXPECT_TRUE(p.restart) << crashes;
+    delays.push_back(p.delay_ms);
+  }
+  EXPECT_EQ(delays, (std::vector<int>{1000, 2000, 4000, 8000, 16000}));
+  CrashPlan first = DecideAfterCrash(1, "signal 9");
+  EXPECT_EQ(first.reason,
+            "postgres exited unexpectedly (signal 9); starting it again in place in 1 s "
+            "(restart 1 of at most 5 in 10 minutes)");
+}
+
+TEST(DecideAfterCrash, GivesUpBeyondTheLimitSoTheRestartPolicyTakesOver) {
+  CrashPlan p = DecideAfterCrash(kMaxRestarts + 1, "exit code 1");
+  EXPECT_FALSE(p.restart);
+  EXPECT_THAT(p.reason, HasSubstr("(exit code 1) for the 6th time in 10 minutes; giving up"));
+  EXPECT_THAT(p.reason, HasSubstr("restart policy"));
+}
+
 }  // namespace
 }  // namespace pgkeeper

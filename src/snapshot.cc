@@ -57,7 +57,9 @@ json KeeperJson(const KeeperState& k) {
           {"promoted", k.promoted},
           {"master", k.master},
           {"clone", CloneJson(k.clone)},
-          {"wal_missing", k.wal_missing}};
+          {"wal_missing", k.wal_missing},
+          {"sync_required", k.sync_required},
+          {"sync_available", k.sync_available}};
 }
 
 json NullIfNegative(double v) { return v < 0 ? json(nullptr) : json(v); }
@@ -84,6 +86,8 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
     k->promoted = j.value("promoted", false);
     k->master = j.value("master", "");
     k->wal_missing = j.value("wal_missing", "");
+    k->sync_required = j.value("sync_required", 0);
+    k->sync_available = j.value("sync_available", false);
     if (j.contains("clone") && j["clone"].is_object()) {
       const json& c = j["clone"];
       k->clone.active = c.value("active", false);
@@ -102,15 +106,15 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
 namespace {
 // null unless the node is a master that asks for synchronous replicants.
 json SyncJson(const Snapshot& s) {
-  if (!s.postgres_up || s.in_recovery || (s.sync.required == 0 && s.sync.asked == 0)) {
+  if (!s.postgres_up || s.in_recovery || (s.keeper.sync_required == 0 && s.sync.asked == 0)) {
     return nullptr;
   }
   json names = json::array();
   for (const auto& r : s.replicants) {
     if (r.sync_state == "sync" || r.sync_state == "quorum") names.push_back(r.name);
   }
-  return {{"required", s.sync.required},
-          {"mode", s.sync.available ? "available" : "strict"},
+  return {{"required", s.keeper.sync_required},
+          {"mode", s.keeper.sync_available ? "available" : "strict"},
           {"asked", s.sync.asked},
           {"commit", NullIfEmpty(s.sync.commit)},
           {"synchronous_replicants", names},
@@ -226,8 +230,8 @@ std::string RenderStatusTable(const Snapshot& s) {
     std::string asked = s.sync.asked < 0 ? "set by hand (ALTER SYSTEM)"
                         : s.sync.asked == 0 ? "none now"
                                             : "ANY " + std::to_string(s.sync.asked);
-    row("synchronous", std::to_string(s.sync.required) + " required (" +
-                           (s.sync.available ? "available" : "strict") + ", " + s.sync.commit +
+    row("synchronous", std::to_string(s.keeper.sync_required) + " required (" +
+                           (s.keeper.sync_available ? "available" : "strict") + ", " + s.sync.commit +
                            "), asked: " + asked + ", " + std::to_string(s.sync.waiting_commits) +
                            " commits waiting");
   }
@@ -324,7 +328,7 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
   }
   m.Gauge("pgkeeper_sync_required_replicants",
           "SYNCHRONOUS_REPLICANTS: replicants a commit should wait for (0: asynchronous).",
-          s.sync.required);
+          s.keeper.sync_required);
   m.Gauge("pgkeeper_sync_asked_replicants",
           "Replicants a commit waits for now (lower than required while SYNCHRONOUS_MODE=available "
           "lowered it; -1 when set by hand).",

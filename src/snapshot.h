@@ -32,6 +32,8 @@ struct KeeperState {
   std::string master;                 // host:port followed, if any
   CloneProgress clone;
   std::string wal_missing;            // postgres' line, while the master lacks our WAL
+  int sync_required = 0;              // SYNCHRONOUS_REPLICANTS
+  bool sync_available = false;        // SYNCHRONOUS_MODE=available
 };
 
 struct ReplicantInfo {
@@ -44,10 +46,9 @@ struct ReplicantInfo {
   double reply_age_seconds = -1;  // since its last status message (-1: never)
 };
 
-// Synchronous replication on a master (sync.h).
+// Synchronous replication on a master as postgres has it now (sync.h);
+// what is required is in KeeperState.
 struct SyncStatus {
-  int required = 0;         // SYNCHRONOUS_REPLICANTS
-  bool available = false;   // SYNCHRONOUS_MODE=available
   int asked = 0;            // what synchronous_standby_names asks now (-1: set by hand)
   std::string commit;       // synchronous_commit
   int waiting_commits = 0;  // commits waiting for replicants to confirm them

@@ -18,7 +18,7 @@ int ParseStandbyNames(const std::string& value) {
 
 int CountSyncCandidates(const std::vector<ReplicantInfo>& replicants) {
   return static_cast<int>(std::count_if(replicants.begin(), replicants.end(), [](const auto& r) {
-    return r.state == "streaming" && r.reply_age_seconds >= 0 &&
+    return r.state == "streaming" && r.name != "pg_basebackup" && r.reply_age_seconds >= 0 &&
            r.reply_age_seconds <= kSyncReplyMaxAgeSeconds;
   }));
 }

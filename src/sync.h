@@ -31,8 +31,9 @@ std::string StandbyNamesFor(int n);
 int ParseStandbyNames(const std::string& value);
 
 // The downstreams that can count toward the requirement now: connected
-// (a master sees only its direct replicants), caught up to the point of streaming,
-// and heard from within kSyncReplyMaxAgeSeconds.
+// (a master sees only its direct replicants), caught up to the point of
+// streaming, heard from within kSyncReplyMaxAgeSeconds, and not a clone's
+// WAL stream (pg_basebackup).
 int CountSyncCandidates(const std::vector<ReplicantInfo>& replicants);
 
 struct SyncDecision {

@@ -11,12 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-ReplicantInfo Rep(const std::string& state, double reply_age) {
-  ReplicantInfo r;
-  r.name = "r";
-  r.state = state;
-  r.reply_age_seconds = reply_age;
-  return r;
+ReplicantInfo Rep(const std::string& state, double reply_age, const std::string& name = "r") {
+  return ReplicantInfo{name, "10.0.0.2", state, 0, 0, "quorum", reply_age};
 }
 
 TEST(StandbyNames, AnyNOfAllReplicantsOrNothing) {
@@ -43,6 +39,7 @@ TEST(CountSyncCandidates, OnlyStreamingReplicantsHeardFromLately) {
       Rep("catchup", 0.1),                            // still behind
       Rep("backup", 0.1),                             // a pg_basebackup
   };
+  reps.push_back(Rep("streaming", 0.1, "pg_basebackup"));  // a clone's WAL stream
   EXPECT_EQ(CountSyncCandidates(reps), 2);
   EXPECT_EQ(CountSyncCandidates({}), 0);
 }
