@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "follow.h"
+#include "promotion.h"
 #include "fs.h"
 #include "keeper.h"
 #include "monitor.h"
@@ -112,17 +113,44 @@ int RunStatus(const Env& env, const Args& args) {
 }
 
 int RunPromote(const Env& env, const Args& args) {
-  if (!args.empty()) return UsageError("promote takes no options");
-  Config c = LocalConfig(env);
-  // pgkeeper.state belongs to the postgres user like the rest of $PGDATA.
-  Status st = BecomePostgresIfRoot();
-  int64_t ms = 0;
-  if (st.ok()) st = PromoteLocal(c, &ms);
-  if (!st.ok()) {
-    std::cerr << "pgkeeper: promote: " << st.message() << "\n";
-    return st.exit_code();
+  bool force = false;
+  for (const auto& a : args) {
+    if (a != "--force") return UsageError("promote: unknown option " + a + "; expected --force");
+    force = true;
   }
-  std::cout << "promoted in " << ms << " ms; this node now accepts writes\n";
+  Config c = LocalConfig(env);
+  KeeperState k;
+  std::string error;
+  auto fail = [](const std::string& msg, ExitCode code = ExitCode::kState) {
+    std::cerr << "pgkeeper: promote: " << msg << "\n";
+    return static_cast<int>(code);
+  };
+  if (!ReadKeeperState(c, &k, &error)) return fail(error);
+  if (!ProcessAlive(k.pid)) return fail("pgkeeper (pid " + std::to_string(k.pid) + ") is not running");
+  // pgkeeper itself checks, promotes and reports, so that the report also
+  // reaches its log, the status and $PGDATA.
+  Status st = BecomePostgresIfRoot();
+  const std::string request = JoinPath(c.run_dir, kPromoteRequestFile);
+  const std::string result = JoinPath(c.run_dir, kPromoteResultFile);
+  if (st.ok()) st = RemoveTree(result);
+  if (st.ok()) st = WriteFileAtomic(request, force ? "force\n" : "check\n", 0644);
+  if (st.ok() && ::kill(k.pid, SIGUSR1) != 0) st = Status::FromErrno("signal pgkeeper", errno);
+  if (!st.ok()) return fail(st.message());
+  // The checks reach the old master and each peer with a 3 s connect
+  // timeout; pg_promote waits up to 60 s.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::string answer;
+  while (!ReadWholeFile(result, &answer).ok()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      (void)RemoveTree(request);
+      return fail("pgkeeper did not answer within 120 s; its log says why");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  (void)RemoveTree(result);
+  while (!answer.empty() && answer.back() == '\n') answer.pop_back();
+  if (answer.rfind("ok: ", 0) != 0) return fail(answer.rfind("error: ", 0) == 0 ? answer.substr(7) : answer);
+  std::cout << answer.substr(4) << "\n";
   return 0;
 }
 

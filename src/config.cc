@@ -338,6 +338,24 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
   }
   PGK_RETURN_IF_ERROR(Lookup(env, {"PROMOTE_MASTER"}, &v, &found));
   if (found) PGK_RETURN_IF_ERROR(ParseBool("PROMOTE_MASTER", v, &c->promote_master));
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PROMOTE_FORCE"}, &v, &found));
+  if (found) PGK_RETURN_IF_ERROR(ParseBool("PROMOTE_FORCE", v, &c->promote_force));
+  PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_PEERS"}, &v, &found));
+  if (found) {
+    for (const auto& peer : SplitList(v)) {
+      size_t colon = peer.rfind(':');
+      std::string host = colon == std::string::npos ? peer : peer.substr(0, colon);
+      int port = 0;
+      bool port_ok = colon == std::string::npos ||
+                     ParsePort("PGKEEPER_PEERS", peer.substr(colon + 1), &port).ok();
+      if (!IsValidHost(host) || !port_ok) {
+        return Status::Config("PGKEEPER_PEERS: '" + peer +
+                              "' is not a host or host:port; expected e.g. "
+                              "pg-replicant-2,pg-replicant-3:5433");
+      }
+      c->peers.push_back(peer);
+    }
+  }
   PGK_RETURN_IF_ERROR(Lookup(env, {"ALLOW_REJOIN"}, &v, &found));
   if (found) PGK_RETURN_IF_ERROR(ParseBool("ALLOW_REJOIN", v, &c->allow_rejoin));
 

@@ -37,6 +37,12 @@ struct Config {
   int replicate_port = 5432;
   bool destroy_on_restart = true;
   bool promote_master = false;
+  // Promote even when the old master is still writable or another replicant
+  // has more WAL (promote.h); `pgkeeper promote --force` does the same live.
+  bool promote_force = false;
+  // The other replicants to ask before a promotion, as host[:port]; empty:
+  // the ones the master lists, at their address on this node's PGPORT.
+  std::vector<std::string> peers;
   // A node with master or promoted data may become a replicant of
   // REPLICATE_FROM, discarding (with a report) what the new master lacks.
   bool allow_rejoin = false;

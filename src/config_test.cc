@@ -371,6 +371,13 @@ TEST(ParseConfig, SynchronousReplicationIsOffUnlessReplicantsAreAskedFor) {
   EXPECT_EQ(ParseOk(WithPassword({{"SYNCHRONOUS_REPLICANTS", ""}})).sync_replicants, 0);
 }
 
+TEST(ParseConfig, PeersAreHostsWithAnOptionalPort) {
+  EXPECT_TRUE(ParseOk(WithPassword({})).peers.empty());
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_PEERS", "pg-b, 10.0.0.3:5433"}})).peers,
+            (std::vector<std::string>{"pg-b", "10.0.0.3:5433"}));
+  EXPECT_TRUE(ParseOk(WithPassword({{"PROMOTE_FORCE", "True"}})).promote_force);
+}
+
 TEST(ParseConfig, NodeNameDefaultsToTheHostNameAtRunTime) {
   EXPECT_EQ(ParseOk(WithPassword({})).node_name, "");
   EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_NODE_NAME", "pg-replicant-1"}})).node_name,
@@ -503,6 +510,9 @@ const std::vector<BadCase>& BadCases() {
       {"CloneMaxRateTooLow", {{"PGKEEPER_CLONE_MAX_RATE", "31"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
       {"CloneMaxRateTooHigh", {{"PGKEEPER_CLONE_MAX_RATE", "1025M"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
       {"CloneMaxRateUnknownUnit", {{"PGKEEPER_CLONE_MAX_RATE", "5G"}}, {}, {"PGKEEPER_CLONE_MAX_RATE"}},
+      {"PromoteForceWord", {{"PROMOTE_FORCE", "sure"}}, {}, {"PROMOTE_FORCE", "sure"}},
+      {"PeersBadHost", {{"PGKEEPER_PEERS", "pg a"}}, {}, {"PGKEEPER_PEERS", "pg a"}},
+      {"PeersBadPort", {{"PGKEEPER_PEERS", "pg-b:99999"}}, {}, {"PGKEEPER_PEERS", "pg-b:99999"}},
       {"SyncReplicantsWord", {{"SYNCHRONOUS_REPLICANTS", "all"}}, {}, {"SYNCHRONOUS_REPLICANTS", "all", "0"}},
       {"SyncReplicantsNegative", {{"SYNCHRONOUS_REPLICANTS", "-1"}}, {}, {"SYNCHRONOUS_REPLICANTS"}},
       {"SyncReplicantsTooMany", {{"SYNCHRONOUS_REPLICANTS", "11"}}, {}, {"SYNCHRONOUS_REPLICANTS", "10"}},

@@ -25,6 +25,7 @@
 #include "pg.h"
 #include "plan.h"
 #include "postmaster.h"
+#include "promotion.h"
 #include "render.h"
 #include "rewind.h"
 #include "process.h"
@@ -116,13 +117,12 @@ std::vector<std::string> AttachedNetworks() {
   return NetworksOf(addrs);
 }
 
+// At start (PROMOTE_MASTER=True); a live `pgkeeper promote` leaves the
+// phase to the monitor, which sees the node leave recovery.
 Status Promote(const Node& n) {
   n.monitor->SetPhase("promoting", "promoting this replicant to master");
-  int64_t ms = 0;
-  PGK_RETURN_IF_ERROR(PromoteLocal(n.config, &ms));
-  n.monitor->SetPromoted();
-  LogInfo("promoted to master in " + std::to_string(ms) + " ms; this node now accepts writes");
-  return Status::Ok();
+  std::string report;
+  return PromoteWithReport(n, n.config.promote_force, &report);
 }
 
 // ---- supervision ---------------------------------------------------------
@@ -140,6 +140,7 @@ struct Watches {
   SlotKeeper slots;
   StallWatch stall;
   SyncKeeper sync;
+  PeerWatch peers;
 };
 
 // Supervises postgres until it exits (*code is then pgkeeper's exit code,
@@ -175,6 +176,7 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how
     if (!stopping) w.slots.Tick(n);
     if (!stopping && w.stall.Tick(n)) return Event::kRecopy;
     if (!stopping) w.sync.Tick(n, pm.pid());
+    if (!stopping) w.peers.Tick(n);
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
     WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
@@ -342,9 +344,35 @@ std::string Refollow(Node& n, Postmaster& pm, const std::string& request) {
   return "ok: " + line;
 }
 
+// Takes the request `pgkeeper promote` left in the run directory, carries
+// it out, and leaves the outcome beside it for the command to print.
+void PromoteFromRequest(Node& n) {
+  const std::string dir = n.config.run_dir;
+  const std::string request_path = JoinPath(dir, kPromoteRequestFile);
+  std::string request;
+  if (!ReadWholeFile(request_path, &request).ok()) return;
+  Status rm = RemoveTree(request_path);
+  if (!rm.ok()) LogWarn(rm.message());
+  std::string result;
+  const std::string phase = n.monitor->Keeper().phase;
+  if (phase != "standby" && phase != "streaming" && phase != "stalled") {
+    result = "error: this node is not a running replicant (" +
+             std::string(phase == "running" ? "it is already a master" : "phase " + phase) +
+             "); nothing to promote";
+  } else {
+    std::string report;
+    Status st = PromoteWithReport(n, request.find("force") != std::string::npos, &report);
+    result = st.ok() ? "ok: " + report : "error: " + st.message();
+    if (!st.ok()) LogError("pgkeeper promote: " + st.message());
+  }
+  Status st = WriteFileAtomic(JoinPath(dir, kPromoteResultFile), result + "\n", 0644);
+  if (!st.ok()) LogWarn(st.message());
+}
+
 // Takes the request `pgkeeper follow` left in the run directory, carries it
 // out, and leaves the outcome beside it for the command to print.
 void FollowFromRequest(Node& n, Postmaster& pm) {
+  PromoteFromRequest(n);
   const std::string dir = n.config.run_dir;
   const std::string request_path = JoinPath(dir, kFollowRequestFile);
   std::string request;
@@ -392,6 +420,10 @@ int RunKeeper(const Env& env) {
   initial.message = "inspecting the data directory";
   initial.configured_replicant = c.is_replicant();
   initial.sync_required = c.sync_replicants;
+  if (std::string report; ReadWholeFile(JoinPath(c.pgdata, kPromotionFile), &report).ok()) {
+    while (!report.empty() && report.back() == '\n') report.pop_back();
+    initial.promotion = report;
+  }
   initial.sync_available = c.sync_available;
   if (c.is_replicant()) initial.master = MasterName(c);
   Monitor monitor(c, initial);
@@ -477,7 +509,8 @@ int RunKeeper(const Env& env) {
     monitor.SetPhase("running", "master accepting reads and writes");
   }
   monitor.ExpectPostgres(true);
-  Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper()};
+  Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper(),
+                  PeerWatch(standby && !promote)};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
   int code = 0;

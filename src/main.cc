@@ -8,6 +8,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "process.h"
+#include "peers.h"
 #include "rewind.h"
 #include "slots.h"
 
@@ -42,7 +43,8 @@ const Command kCommands[] = {
     {"health", "[--ready|--live] exit 0 when this node is healthy (for HEALTHCHECK)",
      pgkeeper::RunHealth},
     {"status", "[--json] role, phase, LSNs, lag and replicants of this node", pgkeeper::RunStatus},
-    {"promote", "promote this running replicant to master now", pgkeeper::RunPromote},
+    {"promote", "[--force]  check, then promote this running replicant to master now, and report what it may cost",
+     pgkeeper::RunPromote},
     {"follow", "HOST[:PORT]  make this running replicant follow another node, live, no copy",
      pgkeeper::RunFollow},
     {"drop-slot", "NAME  drop the replication slot of a replicant that is gone for good",
@@ -53,6 +55,10 @@ const Command kCommands[] = {
      [](const Env& env, const Args& args) { return pgkeeper::RunUpstreamFacts(env, args); }},
     {"ensure-slot", "(internal, run by `run`) make sure this replicant's slot exists upstream",
      [](const Env& env, const Args&) { return pgkeeper::RunEnsureSlot(env); }},
+    {"upstream-replicants", "(internal, run by `run`) the replicants of this node's upstream, as JSON",
+     pgkeeper::RunUpstreamReplicants},
+    {"promote-facts", "(internal, run by `run`) the old master and the peers before a promotion",
+     pgkeeper::RunPromoteFacts},
 };
 
 int Usage(std::ostream& out, int code) {

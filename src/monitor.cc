@@ -6,6 +6,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "promote.h"
 #include "sync.h"
 
 namespace pgkeeper {
@@ -60,7 +61,9 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
         "  CASE WHEN pg_last_wal_receive_lsn() IS NULL "
         "         OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
         "       ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END, "
-        "  COALESCE(w.received_tli, (SELECT timeline_id FROM pg_control_checkpoint())) "
+        "  COALESCE(w.received_tli, (SELECT timeline_id FROM pg_control_checkpoint())), "
+        "  COALESCE(w.latest_end_lsn::text, ''), "
+        "  COALESCE((extract(epoch FROM w.latest_end_time) * 1000)::bigint, 0) "
         "FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver w ON true",
         &rows));
     const auto& r = rows[0];
@@ -71,6 +74,10 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
     s->lag_bytes = s->streaming ? ToInt(r[3]) : -1;
     s->lag_seconds = s->streaming ? ToDouble(r[4]) : -1;
     s->timeline = static_cast<int>(ToInt(r[5], 0));
+    if (s->streaming) {
+      s->upstream_end_lsn = r[6];
+      s->upstream_end_ms = ToInt(r[7], 0);
+    }
   } else {
     PGK_RETURN_IF_ERROR(conn.QueryRows(
         "SELECT pg_current_wal_lsn()::text, "
@@ -179,6 +186,10 @@ void Monitor::SetPromoted() {
   Update([](KeeperState& k) { k.promoted = true; });
 }
 
+void Monitor::SetPromotionReport(const std::string& report) {
+  Update([&](KeeperState& k) { k.promotion = report; });
+}
+
 void Monitor::SetMaster(const std::string& master) {
   Update([&](KeeperState& k) { k.master = master; });
 }
@@ -211,6 +222,33 @@ std::shared_ptr<const PublishedSnapshot> Monitor::Published() {
 KeeperState Monitor::Keeper() {
   std::lock_guard<std::mutex> lock(mu_);
   return keeper_;
+}
+
+void Monitor::NoteHeard(const Snapshot& s, const std::string& upstream) {
+  Heard h;
+  if (s.upstream_end_lsn.empty() || !ParseLsn(s.upstream_end_lsn, &h.end) || h.end == 0) return;
+  h.upstream = upstream;
+  h.at_ms = s.upstream_end_ms;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    heard_ = h;
+  }
+  // On disk at most every 2 s: a record older than the last message only
+  // widens the window a promotion report names, never hides a loss.
+  auto now = std::chrono::steady_clock::now();
+  if (h.end == heard_written_.end || now - heard_written_at_ < std::chrono::seconds(2)) return;
+  Status st = WriteFileAtomic(JoinPath(config_.pgdata, kHeardFile), RenderHeard(h), 0600);
+  if (!st.ok()) {
+    LogWarn("cannot keep what the upstream last said: " + st.message());
+    return;
+  }
+  heard_written_ = h;
+  heard_written_at_ = now;
+}
+
+Heard Monitor::LastHeard() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return heard_;
 }
 
 void Monitor::Loop() {
@@ -288,6 +326,7 @@ void Monitor::Poll() {
     k = keeper_;
   }
   if (!log_line.empty()) log_error ? LogError(log_line) : LogInfo(log_line);
+  NoteHeard(s, k.master);
   if (changed) WriteStatusFile(k);
 }
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "pg.h"
+#include "promote.h"
 #include "snapshot.h"
 #include "status.h"
 
@@ -38,6 +39,7 @@ class Monitor {
   void SetPhase(const std::string& phase, const std::string& message);
   void SetClone(const CloneProgress& clone);
   void SetPromoted();
+  void SetPromotionReport(const std::string& report);
   // The upstream a replicant follows now ("host:port").
   void SetMaster(const std::string& master);
   void NoteWalMissing(const std::string& postgres_line);
@@ -50,10 +52,16 @@ class Monitor {
   // this per request, neither copies nor renders the snapshot per request.
   std::shared_ptr<const PublishedSnapshot> Published();
   KeeperState Keeper();
+  // What the upstream last said while this node streamed (end 0: nothing
+  // since pgkeeper started).
+  Heard LastHeard();
 
  private:
   void Loop();
   void Poll();
+  // Keeps the upstream's position from its last message in $PGDATA
+  // (promote.h, kHeardFile) for a later promotion report.
+  void NoteHeard(const Snapshot& s, const std::string& upstream);
   void WriteStatusFile(const KeeperState& k);
   // Applies change to the keeper state under the lock, then writes the file.
   template <typename Change>
@@ -71,6 +79,9 @@ class Monitor {
   std::chrono::steady_clock::time_point streaming_since_;
   PgConn conn_;  // used by the polling thread only
   bool connected_ = false;
+  Heard heard_;          // the latest seen (under mu_)
+  Heard heard_written_;  // the latest in kHeardFile
+  std::chrono::steady_clock::time_point heard_written_at_;
   std::thread thread_;
 };
 

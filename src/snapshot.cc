@@ -58,6 +58,7 @@ json KeeperJson(const KeeperState& k) {
           {"master", k.master},
           {"clone", CloneJson(k.clone)},
           {"wal_missing", k.wal_missing},
+          {"promotion", k.promotion},
           {"sync_required", k.sync_required},
           {"sync_available", k.sync_available}};
 }
@@ -86,6 +87,7 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
     k->promoted = j.value("promoted", false);
     k->master = j.value("master", "");
     k->wal_missing = j.value("wal_missing", "");
+    k->promotion = j.value("promotion", "");
     k->sync_required = j.value("sync_required", 0);
     k->sync_available = j.value("sync_available", false);
     if (j.contains("clone") && j["clone"].is_object()) {
@@ -157,6 +159,7 @@ std::string ToJson(const Snapshot& s) {
             {"replicants", replicants},
             {"slots", slots},
             {"synchronous", SyncJson(s)},
+            {"promotion", NullIfEmpty(s.keeper.promotion)},
             {"clone", CloneJson(s.keeper.clone)},
             {"pgkeeper_pid", s.keeper.pid},
             {"taken_at_ms", s.taken_at_ms}};
@@ -217,6 +220,7 @@ std::string RenderStatusTable(const Snapshot& s) {
     row("clone", buf);
   }
   if (!s.keeper.wal_missing.empty()) row("problem", s.keeper.wal_missing);
+  if (!s.keeper.promotion.empty()) row("promotion", s.keeper.promotion);
   // A replicant lists its own downstreams only when it has some (cascading).
   if (s.postgres_up && (!s.in_recovery || !s.replicants.empty())) {
     row("replicants", std::to_string(s.replicants.size()));

@@ -32,6 +32,7 @@ struct KeeperState {
   std::string master;                 // host:port followed, if any
   CloneProgress clone;
   std::string wal_missing;            // postgres' line, while the master lacks our WAL
+  std::string promotion;              // the last promotion's report (promote.h)
   int sync_required = 0;              // SYNCHRONOUS_REPLICANTS
   bool sync_available = false;        // SYNCHRONOUS_MODE=available
 };
@@ -74,6 +75,10 @@ struct Snapshot {
   std::string received_lsn;  // replicant
   std::string replayed_lsn;  // replicant
   bool streaming = false;    // replicant: the walreceiver streams
+  // replicant, while streaming: the upstream's flushed WAL as of its last
+  // message, and that message's wall-clock time (ms since the epoch)
+  std::string upstream_end_lsn;
+  int64_t upstream_end_ms = 0;
   int64_t lag_bytes = -1;    // replicant: WAL the master has that is not replayed
   double lag_seconds = -1;   // replicant: age of the last replayed transaction while behind
   std::vector<ReplicantInfo> replicants;  // connected walsenders: our downstreams

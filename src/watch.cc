@@ -6,6 +6,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "plan.h"
+#include "promote.h"
 #include "sync.h"
 
 namespace pgkeeper {
@@ -49,6 +50,28 @@ bool StallWatch::Tick(const Node& n) {
     last_ = plan.reason;
   }
   return false;
+}
+
+void PeerWatch::Tick(const Node& n) {
+  if (!standby_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_) return;
+  Snapshot s = n.monitor->Latest();
+  if (!s.streaming) return;
+  next_ = now + std::chrono::seconds(30);
+  std::string text;
+  Status st = RunSelfChild(n, "upstream-replicants", [&](const std::string& line) { text += line + "\n"; });
+  PeerList list;
+  if (st.ok() && !ParsePeerList(text, &list)) st = Status::Tool("upstream-replicants: " + text);
+  if (st.ok()) st = WriteFileAtomic(JoinPath(n.config.pgdata, kPeersFile), RenderPeerList(list), 0600);
+  if (st.ok()) {
+    last_error_.clear();
+    return;
+  }
+  std::string e = "cannot list " + MasterName(n.config) + "'s other replicants (a promotion " +
+                  "would not know them): " + (text.empty() ? st.message() : text);
+  if (e != last_error_) LogWarn(e);
+  last_error_ = e;
 }
 
 void SyncKeeper::Tick(Node& n, int postmaster_pid) {

@@ -46,6 +46,21 @@ class StallWatch {
   std::string last_;
 };
 
+// A streaming replicant asks its upstream every 30 s which replicants
+// stream from it (`pgkeeper upstream-replicants`) and keeps the list in
+// $PGDATA (promote.h, kPeersFile): a promotion later asks those peers how
+// much WAL they have, after the master is gone.
+class PeerWatch {
+ public:
+  explicit PeerWatch(bool standby) : standby_(standby) {}
+  void Tick(const Node& n);
+
+ private:
+  bool standby_;
+  std::chrono::steady_clock::time_point next_{};
+  std::string last_error_;
+};
+
 // On a master (also one promoted while pgkeeper runs) in
 // SYNCHRONOUS_MODE=available: sets what synchronous_standby_names asks to
 // the replicants that stream (DecideSync), rewriting pgkeeper.conf and
