@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test unit integration e2e clean image bench bench-quick
+.PHONY: all build test unit integration e2e faults clean image bench bench-quick
 
 all: build
 
@@ -24,6 +24,13 @@ e2e: build
 
 image:
 	./build.sh
+
+# The fault suite on the real image (tests/faults/faults.sh): every fault,
+# ROUNDS times, with the table of what each cost. CTest runs a quick subset.
+ROUNDS ?= 3
+faults: build
+	E2E_SKIP_BUILD=$${E2E_SKIP_BUILD:-0} FAULTS_WORKLOAD=$(abspath $(BUILD))/tests/faults/pgkeeper-workload \
+	  bash tests/faults/faults.sh --rounds $(ROUNDS)
 
 # Benchmarks against raw PostgreSQL in the same run (bench/bench.py).
 bench: build
