@@ -10,8 +10,11 @@
 #   FAULT: kill-master-async, kill-master-sync (the master container killed
 #   with docker kill, pg-replicant promoted with `pgkeeper promote`),
 #   kill-postgres-async, kill-postgres-sync (SIGKILL to the master's
-#   postmaster inside its container); default: all of them. --rounds repeats
-#   each (default 1).
+#   postmaster inside its container), restart-master-async/-sync (`docker
+#   restart` of the master), partition-master-async/-sync (the master's
+#   container off the network for 5 s, then back), promote-refused-async
+#   (`pgkeeper promote` on the replicant while the master runs: it must
+#   refuse); default: all of them. --rounds repeats each (default 1).
 #
 # Prints one table row per round: acknowledged writes, how many were lost,
 # what the promotion report said (bytes of known missing WAL, or "none lost"
@@ -43,11 +46,15 @@ faults=()
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
-    kill-master-async | kill-master-sync | kill-postgres-async | kill-postgres-sync) faults+=("$1"); shift ;;
-    *) echo "usage: $0 [--rounds N] [kill-master-async|kill-master-sync|kill-postgres-async|kill-postgres-sync ...]" >&2; exit 2 ;;
+    kill-master-async | kill-master-sync | kill-postgres-async | kill-postgres-sync | \
+      restart-master-async | restart-master-sync | partition-master-async | \
+      partition-master-sync | promote-refused-async) faults+=("$1"); shift ;;
+    *) echo "usage: $0 [--rounds N] [FAULT...] (see the header)" >&2; exit 2 ;;
   esac
 done
-((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-postgres-async kill-postgres-sync)
+((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-postgres-async kill-postgres-sync
+  restart-master-async restart-master-sync partition-master-async partition-master-sync
+  promote-refused-async)
 
 load_settings pgkeeper-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT
 export DESTROY_DATABASE_ON_RESTART=False
@@ -61,7 +68,9 @@ export PGUSER=$POSTGRES_USER PGDATABASE=$db  # for check.py's psql
 rm -rf "$outdir"
 mkdir -p "$outdir"
 conninfo="host=127.0.0.1,127.0.0.1 port=$master_port,$replicant_port user=$POSTGRES_USER dbname=$db"
-conninfo+=" target_session_attrs=read-write connect_timeout=2"
+# A write to a master cut off by the network fails within 3 s instead of
+# hanging on TCP retransmissions.
+conninfo+=" target_session_attrs=read-write connect_timeout=2 tcp_user_timeout=3000"
 now_ms() { date +%s%3N; }
 answers() { [[ $(sql "$1" 'SELECT 1' 2>/dev/null) == 1 ]]; }
 streams() { [[ $(sql "$1" 'SELECT status FROM pg_stat_wal_receiver' 2>/dev/null) == streaming ]]; }
@@ -77,6 +86,7 @@ has_file() { docker exec "$(cid "$1")" test -s "/var/lib/postgresql/data/$2"; }
 # For wait_until, which runs a command again and again.
 acked_at_least() { (($(oks) >= $1)); }
 acked_after_at_least() { (($(oks_after "$1") >= $2)); }
+write_failed_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { f = 1; exit } END { exit !f }' "$history"; }
 copies() { docker logs "$(cid "$1")" 2>&1 | grep -c 'base backup completed' || true; }
 rows_of() { sql "$1" 'SELECT count(*) || chr(32) || COALESCE(sum(id), 0) FROM ledger' 2>/dev/null; }
 same_rows() { local a; a=$(rows_of "$1") && [[ -n $a && $a == "$(rows_of "$2")" ]]; }
@@ -152,17 +162,10 @@ kill_master() {
   log "$name: $check"
 }
 
-# SIGKILL to the master's postmaster under load: pgkeeper restarts it in place.
-kill_postgres() {
-  local mode=$1 name=$2 t_fault pid check lost acked back settle copy
-  fresh_tree "$mode"
-  local copies_before
-  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
-  start_load "$name"
-  pid=$(docker exec "$(cid pg-master)" head -n 1 /var/lib/postgresql/data/postmaster.pid)
-  t_fault=$(now_ms)
-  # The image has no kill(1); the shell's builtin does it, by PID.
-  docker exec "$(cid pg-master)" sh -c 'kill -KILL "$1"' sh "$pid"
+# After a fault the master survives: writes come back, the replicants
+# stream again and every node holds the master's rows; then the row.
+finish_in_place() {
+  local mode=$1 name=$2 t_fault=$3 copies_before=$4 said=$5 check acked lost back settle copy
   wait_until "$name: 200 writes after the first one the fault cost" 120 \
     acked_after_at_least "$(first_break_after "$t_fault")" 200
   back=$(writes_back_after "$t_fault")
@@ -176,10 +179,73 @@ kill_postgres() {
   acked=$(jq_field "$check" acknowledged)
   lost=$(jq_field "$check" lost)
   copy=$(( $(copies pg-replicant) + $(copies pg-cascade) - copies_before ))
-  row "$name" "$acked" "$lost" "(no promotion)" "-" "$back ms" "$settle ms" "$copy" \
+  row "$name" "$acked" "$lost" "$said" "-" "$back ms" "$settle ms" "$copy" \
     "$(jq_field "$check" nodes_agree)"
   if [[ $lost != 0 ]] || ((copy > 0)); then broken=1; fi
   log "$name: $check"
+}
+
+# SIGKILL to the master's postmaster under load: pgkeeper restarts it in place.
+kill_postgres() {
+  local mode=$1 name=$2 t_fault pid copies_before
+  fresh_tree "$mode"
+  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  start_load "$name"
+  pid=$(docker exec "$(cid pg-master)" head -n 1 /var/lib/postgresql/data/postmaster.pid)
+  t_fault=$(now_ms)
+  # The image has no kill(1); the shell's builtin does it, by PID.
+  docker exec "$(cid pg-master)" sh -c 'kill -KILL "$1"' sh "$pid"
+  finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
+}
+
+# `docker restart` of the master under load: pgkeeper stops postgres
+# cleanly, the container starts again, the replicants reconnect.
+restart_master() {
+  local mode=$1 name=$2 t_fault check lost acked back settle copy copies_before
+  fresh_tree "$mode"
+  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  start_load "$name"
+  running=(pg-replicant pg-cascade)
+  t_fault=$(now_ms)
+  docker restart -t 30 "$(cid pg-master)" >/dev/null
+  finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
+}
+
+# The master cut from the others for 5 s (its container leaves the
+# project's network, clients' published port included), then healed.
+partition_master() {
+  local mode=$1 name=$2 t_fault net id ip copies_before
+  fresh_tree "$mode"
+  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  start_load "$name"
+  id=$(cid pg-master)
+  net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$id")
+  ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$id")
+  t_fault=$(now_ms)
+  docker network disconnect "$net" "$id"
+  wait_until "$name: a write fails while the master is cut off" 30 write_failed_after "$t_fault"
+  sleep 5  # the partition itself: 5 s more without the master
+  # Back with its address, if Docker allows it, so that connections resume.
+  docker network connect --alias pg-master --ip "$ip" "$net" "$id" 2>/dev/null ||
+    docker network connect --alias pg-master "$net" "$id"
+  finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
+}
+
+# `pgkeeper promote` on the replicant while the master still runs: it must
+# refuse, and nothing may change.
+promote_refused() {
+  local mode=$1 name=$2 t_fault copies_before said
+  fresh_tree "$mode"
+  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  start_load "$name"
+  t_fault=$(now_ms)
+  if said=$(docker exec "$(cid pg-replicant)" pgkeeper promote 2>&1); then
+    fail "$name: pgkeeper promote succeeded next to a writable master: $said"
+  fi
+  [[ $said == *"still up and accepts writes"* ]] || fail "$name: refused, but not for the master: $said"
+  echo "$said" >"$outdir/$name.report"
+  [[ $(sql $replicant_port 'SELECT pg_is_in_recovery()') == t ]] || fail "$name: the replicant left recovery"
+  finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "refused, as it must"
 }
 
 jq_field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"; }
@@ -193,6 +259,9 @@ for ((round = 1; round <= rounds; round++)); do
       kill-master-sync) kill_master sync "$name" ;;
       kill-postgres-async) kill_postgres async "$name" ;;
       kill-postgres-sync) kill_postgres sync "$name" ;;
+      restart-master-*) restart_master "${fault##*-}" "$name" ;;
+      partition-master-*) partition_master "${fault##*-}" "$name" ;;
+      promote-refused-*) promote_refused "${fault##*-}" "$name" ;;
     esac
   done
 done
