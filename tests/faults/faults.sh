@@ -80,8 +80,14 @@ first_ok_after() { awk -v t="$1" '$1 >= t && $2 == "ok" { print $1; exit }' "$hi
 # When the fault first cost a write: the first refused or unknown one after
 # t (t itself when none was).
 first_break_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { b = $1; exit } END { print (b ? b : t) }' "$history"; }
-# Milliseconds from the fault at $1 until writes were acknowledged again.
-writes_back_after() { local b; b=$(first_break_after "$1"); echo $(($(first_ok_after "$b") - $1)); }
+# How long no write was acknowledged around the first write the fault at $1
+# cost: from the last acknowledgement before it to the first one after (0
+# when the fault cost no write).
+writes_back_after() {
+  awk -v t="$1" '$1 >= t && $2 != "ok" && !b { b = $1 }
+                 $2 == "ok" { if (!b) last = $1; else if (!after) after = $1 }
+                 END { print (b && after ? after - (last ? last : b) : 0) }' "$history"
+}
 has_file() { docker exec "$(cid "$1")" test -s "/var/lib/postgresql/data/$2"; }
 # For wait_until, which runs a command again and again.
 acked_at_least() { (($(oks) >= $1)); }
@@ -267,7 +273,7 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 echo
-echo "| round | acknowledged | lost | promotion report said | under-reported | writes again after | nodes agree after | copies | nodes agree |"
+echo "| round | acknowledged | lost | promotion report said | under-reported | no write acknowledged for | nodes agree after | copies | nodes agree |"
 echo "|---|---:|---:|---|---:|---:|---:|---:|---|"
 printf '%s\n' "${table[@]}"
 echo "(histories, reports and verdicts: $outdir)"
