@@ -14,7 +14,9 @@
 #   restart` of the master), partition-master-async/-sync (the master's
 #   container off the network for 5 s, then back), promote-refused-async
 #   (`pgkeeper promote` on the replicant while the master runs: it must
-#   refuse); default: all of them. --rounds repeats each (default 1).
+#   refuse), kill-replicant-mid-copy-async (the replicant's container
+#   killed in the middle of its first copy, then started); default: all of
+#   them. --rounds repeats each (default 1).
 #
 # Prints one table row per round: acknowledged writes, how many were lost,
 # what the promotion report said (bytes of known missing WAL, or "none lost"
@@ -48,15 +50,16 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     kill-master-async | kill-master-sync | kill-postgres-async | kill-postgres-sync | \
       restart-master-async | restart-master-sync | partition-master-async | \
-      partition-master-sync | promote-refused-async) faults+=("$1"); shift ;;
+      partition-master-sync | promote-refused-async | kill-replicant-mid-copy-async) faults+=("$1"); shift ;;
     *) echo "usage: $0 [--rounds N] [FAULT...] (see the header)" >&2; exit 2 ;;
   esac
 done
 ((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-postgres-async kill-postgres-sync
   restart-master-async restart-master-sync partition-master-async partition-master-sync
-  promote-refused-async)
+  promote-refused-async kill-replicant-mid-copy-async)
 
-load_settings pgkeeper-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT
+load_settings pgkeeper-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT \
+  PGKEEPER_CLONE_MAX_RATE
 export DESTROY_DATABASE_ON_RESTART=False
 [[ -x $workload ]] || fail "no workload client at $workload (build the project first: make build)"
 preflight python3
@@ -96,7 +99,28 @@ write_failed_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { f = 1; exit } END 
 copies() { docker logs "$(cid "$1")" 2>&1 | grep -c 'base backup completed' || true; }
 rows_of() { sql "$1" 'SELECT count(*) || chr(32) || COALESCE(sum(id), 0) FROM ledger' 2>/dev/null; }
 same_rows() { local a; a=$(rows_of "$1") && [[ -n $a && $a == "$(rows_of "$2")" ]]; }
-tree_agrees() { same_rows $master_port $replicant_port && same_rows $master_port $cascade_port; }
+tree_agrees() {
+  same_rows $master_port $replicant_port || return 1
+  [[ -z $(docker ps -q --filter "id=$(cid pg-cascade)" 2>/dev/null) || -z $(cid pg-cascade) ]] ||
+    same_rows $master_port $cascade_port
+}
+# copied_at_least SERVICE PERCENT: its clone has come that far.
+copied_at_least() {
+  local pct
+  pct=$(docker exec "$(cid "$1")" pgkeeper status --json 2>/dev/null |
+    python3 -c 'import json,sys; c=json.load(sys.stdin)["clone"]; print(int(c["percent"]) if c["active"] else -1)') || return 1
+  ((pct >= $2))
+}
+
+# Only a fresh master; sync: SYNCHRONOUS_REPLICANTS=1, strict (its commits
+# wait until a replicant streams).
+fresh_master() {
+  smake clean >/dev/null 2>&1 || true
+  if [[ $1 == sync ]]; then export SYNCHRONOUS_REPLICANTS=1; else unset SYNCHRONOUS_REPLICANTS; fi
+  running=(pg-master)
+  compose up -d pg-master >"$workdir/up.log" 2>&1 || { cat "$workdir/up.log" >&2; fail "cannot start pg-master"; }
+  wait_until "pg-master answers" 180 answers $master_port
+}
 
 # A fresh three-node tree; sync: SYNCHRONOUS_REPLICANTS=1, strict.
 fresh_tree() {
@@ -179,8 +203,10 @@ finish_in_place() {
   wait_until "$name: pg-replicant streams again" 120 streams $replicant_port
   wait_until "$name: every node holds the master's rows" 120 tree_agrees
   settle=$(( $(now_ms) - t_fault ))
-  check=$(python3 "$here/check.py" "$history" --master $master_port --node $replicant_port \
-    --node $cascade_port) || fail "$name: the checker failed"
+  local nodes=(--node $replicant_port)
+  [[ -z $(cid pg-cascade) ]] || nodes+=(--node $cascade_port)
+  check=$(python3 "$here/check.py" "$history" --master $master_port "${nodes[@]}") ||
+    fail "$name: the checker failed"
   echo "$check" >"$outdir/$name.check"
   acked=$(jq_field "$check" acknowledged)
   lost=$(jq_field "$check" lost)
@@ -202,6 +228,29 @@ kill_postgres() {
   # The image has no kill(1); the shell's builtin does it, by PID.
   docker exec "$(cid pg-master)" sh -c 'kill -KILL "$1"' sh "$pid"
   finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
+}
+
+# The replicant's container killed in the middle of its first copy of a
+# loaded master (the copy slowed to 20 MB/s to have a middle), then started
+# again: the master never notices, the replicant copies again and streams.
+kill_replicant_mid_copy() {
+  local mode=$1 name=$2 t_fault id
+  fresh_master "$mode"
+  sql $master_port "CREATE TABLE filler AS SELECT g, repeat('x', 500) AS pad
+                    FROM generate_series(1, 300000) g" >/dev/null || fail "$name: cannot load the master"
+  start_load "$name"
+  PGKEEPER_CLONE_MAX_RATE=20M compose up -d --no-deps pg-replicant >"$workdir/up.log" 2>&1 ||
+    { cat "$workdir/up.log" >&2; fail "$name: cannot start pg-replicant"; }
+  running=(pg-master)
+  wait_until "$name: pg-replicant has copied a fifth of the master" 120 copied_at_least pg-replicant 20
+  id=$(cid pg-replicant)
+  t_fault=$(now_ms)
+  docker kill "$id" >/dev/null
+  docker start "$id" >/dev/null
+  running=(pg-master pg-replicant)
+  wait_until "$name: pg-replicant streams after its second copy" 300 streams $replicant_port
+  # One copy is this fault's price; finish_in_place counts the ones beyond it.
+  finish_in_place "$mode" "$name" "$t_fault" 1 "(no promotion)"
 }
 
 # `docker restart` of the master under load: pgkeeper stops postgres
@@ -268,6 +317,7 @@ for ((round = 1; round <= rounds; round++)); do
       restart-master-*) restart_master "${fault##*-}" "$name" ;;
       partition-master-*) partition_master "${fault##*-}" "$name" ;;
       promote-refused-*) promote_refused "${fault##*-}" "$name" ;;
+      kill-replicant-mid-copy-*) kill_replicant_mid_copy "${fault##*-}" "$name" ;;
     esac
   done
 done
