@@ -426,7 +426,8 @@ class Settings:
 def row(name, keeper, raw, unit, target, better="lower", **extra):
     r = {"name": name, "unit": unit, "target": target, "better": better,
          "pgkeeper": summary(keeper), "raw": summary(raw) if raw else None}
-    if raw:
+    # A raw median of 0 (no lag at all in a short quick run) has no ratio.
+    if raw and r["raw"]["median"] != 0:
         r["ratio"] = r["pgkeeper"]["median"] / r["raw"]["median"]
     r.update(extra)
     return r
@@ -905,7 +906,8 @@ def chart(out_dir):
 def print_row(r):
     k = r["pgkeeper"]
     line = f"{r['name']:52} {k['median']:10.2f}"
-    line += f" {r['raw']['median']:10.2f} {r['ratio']:6.2f}" if r.get("raw") else f" {'':10} {'':6}"
+    ratio = f"{r['ratio']:6.2f}" if "ratio" in r else f"{'-':>6}"
+    line += f" {r['raw']['median']:10.2f} {ratio}" if r.get("raw") else f" {'':10} {'':6}"
     line += f"  {r['unit']:6} {r['target']:22} {k['min']:.2f}..{k['max']:.2f}"
     if "pss_mb" in r:
         line += f"  (PSS {r['pss_mb']:.1f} MB)"

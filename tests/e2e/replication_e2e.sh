@@ -13,7 +13,9 @@
 # follows it through the restart; `make down` then `make up` keeps the data;
 # `make promote` stops the master and turns the replicant into a writable
 # master that kept the data, logging what it checked and a promotion report
-# that `pgkeeper status` shows too; no password shows in `docker logs`, in
+# that `pgkeeper status` shows too; `make rejoin-master` brings the old
+# master back as a replicant of the promoted node; no password shows in
+# `docker logs`, in
 # any process's argv or in a world-readable file; `make clean` leaves
 # nothing of the test behind.
 #
@@ -204,6 +206,18 @@ status_has pg-replicant '^promotion +promoted at 0/' ||
   fail "pgkeeper status on the promoted node does not show the report: $(node_status pg-replicant)"
 log "ok: the promotion was checked and reported: $(node_status pg-replicant | sed -n 's/^promotion *//p')"
 wait_until "Docker reports the promoted node healthy" 60 health_is pg-replicant healthy
+
+# --- the old master back, as a replicant of the promoted node ----------------
+log "make rejoin-master"
+smake rejoin-master || fail "'make rejoin-master' failed"
+running=(pg-master pg-replicant)
+wait_until "the old master answers again" 180 answers $master_port
+wait_until "the old master is now a standby" 60 in_recovery_is $master_port t
+wait_until "the old master has the promoted node's row" 60 has_row $master_port 3 'on promoted'
+docker logs "$(cid pg-master)" >"$workdir/rejoined.log" 2>&1
+grep -q 'rejoined pg-replicant:5432 by ' "$workdir/rejoined.log" ||
+  fail "the old master's log does not say how it rejoined pg-replicant"
+log "ok: $(grep -o 'rejoined pg-replicant:5432 by [a-z]* in [0-9]* ms' "$workdir/rejoined.log" | tail -n 1)"
 
 # --- secrets -------------------------------------------------------------------
 for s in pg-master pg-replicant; do

@@ -71,8 +71,12 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
+      // No autovacuum on it: then every transaction an old master commits
+      // after a fork is one of these inserts, and a rejoin report's count
+      // of them can be compared with the lost writes exactly.
       PGresult* r = PQexec(conn, "CREATE TABLE IF NOT EXISTS ledger (id bigint PRIMARY KEY, "
-                                 "at timestamptz NOT NULL DEFAULT now())");
+                                 "at timestamptz NOT NULL DEFAULT now()) "
+                                 "WITH (autovacuum_enabled = off)");
       PQclear(r);
     }
     const std::string sql = "INSERT INTO ledger (id) VALUES (" + std::to_string(id) +
