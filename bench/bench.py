@@ -589,8 +589,10 @@ def keeper_rejoin(cfg, scale):
         pgbench(m.port, "-i", "-q", "-s", str(scale))
         r = keeper_replicant(s, cfg.binary, m, {"DESTROY_DATABASE_ON_RESTART": "False"})
 
+        # The old master keeps running to take a write of its own (that is
+        # the divergence), so the promotion has to be forced.
         def promote():
-            out = r.run("promote")
+            out = r.run("promote", "--force")
             if out.returncode != 0:
                 raise RuntimeError("pgkeeper promote: " + out.stdout + out.stderr)
         diverge(m, r, promote)
