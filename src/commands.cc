@@ -58,6 +58,40 @@ int UsageError(const std::string& msg) {
   return static_cast<int>(ExitCode::kUsage);
 }
 
+
+// Asks the running supervisor (pid) to carry out a request, as `follow` and
+// `promote` do: the request goes into the run directory under request_file,
+// SIGUSR1 wakes pgkeeper, and its one-line answer ("ok: ..." or
+// "error: ...") comes back under result_file. The files belong to the
+// postgres user like pgkeeper itself. On "ok: " *answer gets the rest; any
+// other answer is Status::State with pgkeeper's words.
+Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
+                 const std::string& request, std::chrono::seconds timeout, std::string* answer) {
+  PGK_RETURN_IF_ERROR(BecomePostgresIfRoot());
+  const std::string request_path = JoinPath(c.run_dir, request_file);
+  const std::string result_path = JoinPath(c.run_dir, result_file);
+  PGK_RETURN_IF_ERROR(RemoveTree(result_path));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(request_path, request + "\n", 0644));
+  if (::kill(pid, SIGUSR1) != 0) return Status::FromErrno("signal pgkeeper", errno);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string text;
+  while (!ReadWholeFile(result_path, &text).ok()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      (void)RemoveTree(request_path);
+      return Status::State("pgkeeper did not answer within " + std::to_string(timeout.count()) +
+                           " s; its log says why");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  (void)RemoveTree(result_path);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  if (text.rfind("ok: ", 0) != 0) {
+    return Status::State(text.rfind("error: ", 0) == 0 ? text.substr(7) : text);
+  }
+  *answer = text.substr(4);
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunHealth(const Env& env, const Args& args) {
@@ -121,36 +155,21 @@ int RunPromote(const Env& env, const Args& args) {
   Config c = LocalConfig(env);
   KeeperState k;
   std::string error;
-  auto fail = [](const std::string& msg, ExitCode code = ExitCode::kState) {
+  auto fail = [](const std::string& msg) {
     std::cerr << "pgkeeper: promote: " << msg << "\n";
-    return static_cast<int>(code);
+    return static_cast<int>(ExitCode::kState);
   };
   if (!ReadKeeperState(c, &k, &error)) return fail(error);
   if (!ProcessAlive(k.pid)) return fail("pgkeeper (pid " + std::to_string(k.pid) + ") is not running");
   // pgkeeper itself checks, promotes and reports, so that the report also
-  // reaches its log, the status and $PGDATA.
-  Status st = BecomePostgresIfRoot();
-  const std::string request = JoinPath(c.run_dir, kPromoteRequestFile);
-  const std::string result = JoinPath(c.run_dir, kPromoteResultFile);
-  if (st.ok()) st = RemoveTree(result);
-  if (st.ok()) st = WriteFileAtomic(request, force ? "force\n" : "check\n", 0644);
-  if (st.ok() && ::kill(k.pid, SIGUSR1) != 0) st = Status::FromErrno("signal pgkeeper", errno);
+  // reaches its log, the status and $PGDATA. The checks reach the old
+  // master and each peer with a 3 s connect timeout; pg_promote waits up to
+  // 60 s.
+  std::string report;
+  Status st = AskKeeper(c, k.pid, kPromoteRequestFile, kPromoteResultFile,
+                        force ? "force" : "check", std::chrono::seconds(120), &report);
   if (!st.ok()) return fail(st.message());
-  // The checks reach the old master and each peer with a 3 s connect
-  // timeout; pg_promote waits up to 60 s.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  std::string answer;
-  while (!ReadWholeFile(result, &answer).ok()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      (void)RemoveTree(request);
-      return fail("pgkeeper did not answer within 120 s; its log says why");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  (void)RemoveTree(result);
-  while (!answer.empty() && answer.back() == '\n') answer.pop_back();
-  if (answer.rfind("ok: ", 0) != 0) return fail(answer.rfind("error: ", 0) == 0 ? answer.substr(7) : answer);
-  std::cout << answer.substr(4) << "\n";
+  std::cout << report << "\n";
   return 0;
 }
 
@@ -190,33 +209,16 @@ int RunFollow(const Env& env, const Args& args) {
   if (!k.configured_replicant) {
     return fail("this node is a master (REPLICATE_FROM is not set), so it follows nobody");
   }
-  // The request and its outcome live in the run directory, which belongs
-  // to the postgres user like pgkeeper itself.
-  st = BecomePostgresIfRoot();
-  const std::string request = JoinPath(c.run_dir, kFollowRequestFile);
-  const std::string result = JoinPath(c.run_dir, kFollowResultFile);
-  if (st.ok()) st = RemoveTree(result);
-  if (st.ok()) st = WriteFileAtomic(request, args[0] + "\n", 0644);
-  if (st.ok() && ::kill(k.pid, SIGUSR1) != 0) st = Status::FromErrno("signal pgkeeper", errno);
-  if (!st.ok()) return fail(st.message());
   // The supervisor answers within its next wake-up (5 s at most) plus the
   // slot check on the new upstream (a 5 s connect timeout).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::string answer;
-  while (!ReadWholeFile(result, &answer).ok()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      (void)RemoveTree(request);
-      return fail("pgkeeper did not answer within 30 s; its log says why");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  (void)RemoveTree(result);
-  while (!answer.empty() && answer.back() == '\n') answer.pop_back();
-  if (answer.rfind("ok: ", 0) != 0) return fail(answer.rfind("error: ", 0) == 0 ? answer.substr(7) : answer);
-  std::cout << answer.substr(4) << "\n";
+  st = AskKeeper(c, k.pid, kFollowRequestFile, kFollowResultFile, args[0], std::chrono::seconds(30),
+                 &answer);
+  if (!st.ok()) return fail(st.message());
+  std::cout << answer << "\n";
   // Say whether it streams yet; a new upstream usually answers at once.
   const std::string wanted = target.host + ":" + std::to_string(target.port);
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     if (ReadKeeperState(c, &k, &error) && k.master == wanted && k.phase == "streaming") {
       std::cout << "streaming from " << target.Name() << "\n";

@@ -133,7 +133,7 @@ enum class Event {
   kExited,   // postgres stopped as asked; the exit code is the result
   kCrashed,  // postgres exited without being asked to
   kRecopy,   // a stalled replicant should take a fresh copy now
-  kFollow,   // `pgkeeper follow` left a request
+  kRequest,  // `pgkeeper follow` or `pgkeeper promote` left a request
 };
 
 // The periodic checks made while postgres runs (watch.h).
@@ -173,7 +173,7 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how
       n.monitor->SetPhase("stopping", "shutting down");
     }
     if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
-    if (!stopping && TakeFollowRequests() > 0) return Event::kFollow;
+    if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping) w.slots.Tick(n);
     if (!stopping && w.stall.Tick(n)) return Event::kRecopy;
     if (!stopping) w.sync.Tick(n, pm.pid());
@@ -247,7 +247,7 @@ std::string Refollow(Node& n, Postmaster& pm, const std::string& request) {
   Status st = ParseUpstream(request, 5432, &target);
   if (!st.ok()) return "error: " + st.message();
   const std::string phase = n.monitor->Keeper().phase;
-  if (!c.is_replicant() || (phase != "standby" && phase != "streaming" && phase != "stalled")) {
+  if (!c.is_replicant() || !IsStandbyPhase(phase)) {
     return "error: this node is not a running replicant, so it follows nobody; to make a former "
            "master follow another node, restart it with REPLICATE_FROM set";
   }
@@ -285,46 +285,47 @@ std::string Refollow(Node& n, Postmaster& pm, const std::string& request) {
   return "ok: " + line;
 }
 
-// Takes the request `pgkeeper promote` left in the run directory, carries
-// it out, and leaves the outcome beside it for the command to print.
-void PromoteFromRequest(Node& n) {
-  const std::string dir = n.config.run_dir;
-  const std::string request_path = JoinPath(dir, kPromoteRequestFile);
-  std::string request;
-  if (!ReadWholeFile(request_path, &request).ok()) return;
-  Status rm = RemoveTree(request_path);
+// A command's request in the run directory (kFollowRequestFile,
+// kPromoteRequestFile): read and removed; false when there is none (a
+// stray SIGUSR1, or the request was for the other command).
+bool TakeRequest(const Node& n, const char* name, std::string* request) {
+  const std::string path = JoinPath(n.config.run_dir, name);
+  if (!ReadWholeFile(path, request).ok()) return false;
+  Status rm = RemoveTree(path);
   if (!rm.ok()) LogWarn(rm.message());
-  std::string result;
-  const std::string phase = n.monitor->Keeper().phase;
-  if (phase != "standby" && phase != "streaming" && phase != "stalled") {
-    result = "error: this node is not a running replicant (" +
-             std::string(phase == "running" ? "it is already a master" : "phase " + phase) +
-             "); nothing to promote";
-  } else {
-    std::string report;
-    Status st = PromoteWithReport(n, request.find("force") != std::string::npos, &report);
-    result = st.ok() ? "ok: " + report : "error: " + st.message();
-    if (!st.ok()) LogError("pgkeeper promote: " + st.message());
-  }
-  Status st = WriteFileAtomic(JoinPath(dir, kPromoteResultFile), result + "\n", 0644);
+  while (!request->empty() && (request->back() == '\n' || request->back() == ' ')) request->pop_back();
+  return true;
+}
+
+// Leaves the outcome ("ok: ..." or "error: ...") for the waiting command.
+void AnswerRequest(const Node& n, const char* name, const std::string& result) {
+  Status st = WriteFileAtomic(JoinPath(n.config.run_dir, name), result + "\n", 0644);
   if (!st.ok()) LogWarn(st.message());
 }
 
-// Takes the request `pgkeeper follow` left in the run directory, carries it
-// out, and leaves the outcome beside it for the command to print.
-void FollowFromRequest(Node& n, Postmaster& pm) {
-  PromoteFromRequest(n);
-  const std::string dir = n.config.run_dir;
-  const std::string request_path = JoinPath(dir, kFollowRequestFile);
+// Carries out what `pgkeeper promote` and `pgkeeper follow` asked for.
+void AnswerRequests(Node& n, Postmaster& pm) {
   std::string request;
-  if (!ReadWholeFile(request_path, &request).ok()) return;  // a stray SIGUSR1
-  Status rm = RemoveTree(request_path);
-  if (!rm.ok()) LogWarn(rm.message());
-  while (!request.empty() && (request.back() == '\n' || request.back() == ' ')) request.pop_back();
-  std::string result = Refollow(n, pm, request);
-  if (result.rfind("error: ", 0) == 0) LogError("pgkeeper follow " + request + ": " + result.substr(7));
-  Status st = WriteFileAtomic(JoinPath(dir, kFollowResultFile), result + "\n", 0644);
-  if (!st.ok()) LogWarn(st.message());
+  if (TakeRequest(n, kPromoteRequestFile, &request)) {
+    std::string result;
+    const std::string phase = n.monitor->Keeper().phase;
+    if (!IsStandbyPhase(phase)) {
+      result = "error: this node is not a running replicant (" +
+               std::string(phase == "running" ? "it is already a master" : "phase " + phase) +
+               "); nothing to promote";
+    } else {
+      std::string report;
+      Status st = PromoteWithReport(n, request == "force", &report);
+      result = st.ok() ? "ok: " + report : "error: " + st.message();
+      if (!st.ok()) LogError("pgkeeper promote: " + st.message());
+    }
+    AnswerRequest(n, kPromoteResultFile, result);
+  }
+  if (TakeRequest(n, kFollowRequestFile, &request)) {
+    std::string result = Refollow(n, pm, request);
+    if (result.rfind("error: ", 0) == 0) LogError("pgkeeper follow " + request + ": " + result.substr(7));
+    AnswerRequest(n, kFollowResultFile, result);
+  }
 }
 
 int Fail(Monitor* monitor, const Status& st, const std::string& context) {
@@ -361,11 +362,11 @@ int RunKeeper(const Env& env) {
   initial.message = "inspecting the data directory";
   initial.configured_replicant = c.is_replicant();
   initial.sync_required = c.sync_replicants;
+  initial.sync_available = c.sync_available;
   if (std::string report; ReadWholeFile(JoinPath(c.pgdata, kPromotionFile), &report).ok()) {
     while (!report.empty() && report.back() == '\n') report.pop_back();
     initial.promotion = report;
   }
-  initial.sync_available = c.sync_available;
   if (c.is_replicant()) initial.master = MasterName(c);
   Monitor monitor(c, initial);
   n.monitor = &monitor;
@@ -463,8 +464,8 @@ int RunKeeper(const Env& env) {
       if (RestartAfterCrash(n, pm, crashes, how, &code)) continue;
       break;
     }
-    if (event == Event::kFollow) {
-      FollowFromRequest(n, pm);
+    if (event == Event::kRequest) {
+      AnswerRequests(n, pm);
       continue;
     }
     st = Recopy(n, pm);

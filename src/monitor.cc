@@ -282,8 +282,7 @@ void Monitor::Poll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     const std::string& phase = keeper_.phase;
-    bool standby_phase = phase == "standby" || phase == "streaming" || phase == "stalled";
-    if (s.postgres_up && standby_phase) {
+    if (s.postgres_up && IsStandbyPhase(phase)) {
       auto now = std::chrono::steady_clock::now();
       if (s.streaming && !streaming_) streaming_since_ = now;
       streaming_ = s.streaming;

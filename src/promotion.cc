@@ -13,13 +13,18 @@
 namespace pgkeeper {
 namespace {
 
-// This node's received (or, after a restart, replayed) WAL position.
-Status LocalReceived(const Config& c, Lsn* received) {
+// One value from the local server, over the Unix socket.
+Status LocalValue(const Config& c, const std::string& sql, std::string* value) {
   PgConn conn;
   PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
+  return conn.QueryValue(sql, value);
+}
+
+// This node's received (or, after a restart, replayed) WAL position.
+Status LocalReceived(const Config& c, Lsn* received) {
   std::string value;
-  PGK_RETURN_IF_ERROR(conn.QueryValue(
-      "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text", &value));
+  PGK_RETURN_IF_ERROR(LocalValue(
+      c, "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text", &value));
   if (!ParseLsn(value, received)) *received = 0;
   return Status::Ok();
 }
@@ -27,11 +32,9 @@ Status LocalReceived(const Config& c, Lsn* received) {
 // Where the timeline this node now writes on began: the last switch point
 // in its history file.
 Status PromotedAt(const Config& c, Lsn* at) {
-  PgConn conn;
-  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
   std::string file;
-  PGK_RETURN_IF_ERROR(conn.QueryValue(
-      "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history'", &file));
+  PGK_RETURN_IF_ERROR(LocalValue(
+      c, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history'", &file));
   std::string text;
   PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(JoinPath(c.pgdata, "pg_wal"), file), &text));
   std::vector<HistoryEntry> history = ParseHistory(text);

@@ -32,6 +32,12 @@ int64_t WallClockMs() {
       .count();
 }
 
+bool IsStandbyPhase(const std::string& phase) {
+  return phase == "standby" || phase == "streaming" || phase == "stalled";
+}
+
+bool IsSynchronous(const ReplicantInfo& r) { return r.sync_state == "sync" || r.sync_state == "quorum"; }
+
 std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing) {
   if (!in_recovery) return "running";
   if (wal_missing) return "stalled";
@@ -113,7 +119,7 @@ json SyncJson(const Snapshot& s) {
   }
   json names = json::array();
   for (const auto& r : s.replicants) {
-    if (r.sync_state == "sync" || r.sync_state == "quorum") names.push_back(r.name);
+    if (IsSynchronous(r)) names.push_back(r.name);
   }
   return {{"required", s.keeper.sync_required},
           {"mode", s.keeper.sync_available ? "available" : "strict"},
@@ -227,7 +233,7 @@ std::string RenderStatusTable(const Snapshot& s) {
     for (const auto& r : s.replicants) {
       o << "  " << std::left << std::setw(20) << r.name << std::setw(18) << r.address
         << std::setw(11) << r.state << FormatBytes(r.lag_bytes) << ", " << Seconds(r.lag_seconds)
-        << (r.sync_state == "sync" || r.sync_state == "quorum" ? ", synchronous" : "") << "\n";
+        << (IsSynchronous(r) ? ", synchronous" : "") << "\n";
     }
   }
   if (json sync = SyncJson(s); !sync.is_null()) {
@@ -326,7 +332,7 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
              "Per connected replicant: 1 when a commit may wait for it (sync or quorum).");
     for (const auto& r : s.replicants) {
       m.Sample("pgkeeper_replicant_synchronous",
-               r.sync_state == "sync" || r.sync_state == "quorum" ? 1 : 0,
+               IsSynchronous(r) ? 1 : 0,
                "name=\"" + EscapeLabel(r.name) + "\",address=\"" + EscapeLabel(r.address) + "\"");
     }
   }

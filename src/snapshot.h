@@ -96,6 +96,10 @@ int64_t WallClockMs();
 
 // The phase a running replicant is in, from what postgres shows.
 std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing);
+// True for the phases of a running replicant (standby, streaming, stalled).
+bool IsStandbyPhase(const std::string& phase);
+// True when a commit may wait for this replicant (sync or quorum).
+bool IsSynchronous(const ReplicantInfo& r);
 
 std::string ToJson(const Snapshot& s);
 std::string KeeperStateToJson(const KeeperState& k);
