@@ -99,6 +99,8 @@ acked_at_least() { (($(oks) >= $1)); }
 acked_after_at_least() { (($(oks_after "$1") >= $2)); }
 write_failed_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { f = 1; exit } END { exit !f }' "$history"; }
 copies() { docker logs "$(cid "$1")" 2>&1 | grep -c 'base backup completed' || true; }
+# Completed copies on both replicants so far.
+copies_total() { echo $(($(copies pg-replicant) + $(copies pg-cascade))); }
 rows_of() { sql "$1" 'SELECT count(*) || chr(32) || COALESCE(sum(id), 0) FROM ledger' 2>/dev/null; }
 same_rows() { local a; a=$(rows_of "$1") && [[ -n $a && $a == "$(rows_of "$2")" ]]; }
 tree_agrees() {
@@ -157,7 +159,7 @@ kill_master() {
   local mode=$1 name=$2 t_fault report_file out check lost acked says under back settle copy
   fresh_tree "$mode"
   local copies_before
-  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  copies_before=$(copies_total)
   start_load "$name"
   # What a promotion report rests on: the replicant learns its master's
   # replicants within seconds of streaming, and what the master last said.
@@ -172,22 +174,15 @@ kill_master() {
     fail "$name: pgkeeper promote failed"
   }
   echo "$out" >"$report_file"
-  wait_until "$name: 200 writes after the first one the fault cost" 120 \
-    acked_after_at_least "$(first_break_after "$t_fault")" 200
-  back=$(writes_back_after "$t_fault")
-  stop_load
+  ride_out "$t_fault"
   wait_until "$name: pg-cascade holds the promoted node's rows" 120 same_rows $replicant_port $cascade_port
   settle=$(( $(now_ms) - t_fault ))
-  check=$(python3 "$here/check.py" "$history" --master $replicant_port --node $cascade_port \
-    --report "$report_file") || fail "$name: the checker failed"
-  echo "$check" >"$outdir/$name.check"
-  acked=$(jq_field "$check" acknowledged)
-  lost=$(jq_field "$check" lost)
+  verdict --master $replicant_port --node $cascade_port --report "$report_file"
   under=$(jq_field "$check" report_under_reported)
   says=$(sed -n 's/.*then at WAL [^:]*: \([0-9]* bytes\?\) of WAL it had never reached.*/\1 missing/p;
                  s/.*this node has all of that WAL.*/nothing known missing/p' "$report_file" | head -1)
   grep -q 'no acknowledged commit is lost' "$report_file" && says="none lost (strict)"
-  copy=$(( $(copies pg-replicant) + $(copies pg-cascade) - copies_before ))
+  copy=$(( $(copies_total) - copies_before ))
   # The old master back as a replicant of the new one (make rejoin-master):
   # its report counts the transactions only it had, which must be the lost
   # writes, plus at most the writes in flight whose outcome was unknown.
@@ -213,25 +208,36 @@ rejoin_old_master() {
   discarded=${discarded:-0}
 }
 
+# Waits for 200 writes past the first one the fault at $1 cost, sets back
+# (how long no write was acknowledged), and stops the load.
+ride_out() {
+  wait_until "$name: 200 writes after the first one the fault cost" 120 \
+    acked_after_at_least "$(first_break_after "$1")" 200
+  back=$(writes_back_after "$1")
+  stop_load
+}
+
+# Runs check.py on the round's history with ARGS, keeps its verdict in
+# $outdir and sets check, acked and lost.
+verdict() {
+  check=$(python3 "$here/check.py" "$history" "$@") || fail "$name: the checker failed"
+  echo "$check" >"$outdir/$name.check"
+  acked=$(jq_field "$check" acknowledged)
+  lost=$(jq_field "$check" lost)
+}
+
 # After a fault the master survives: writes come back, the replicants
 # stream again and every node holds the master's rows; then the row.
 finish_in_place() {
   local mode=$1 name=$2 t_fault=$3 copies_before=$4 said=$5 check acked lost back settle copy
-  wait_until "$name: 200 writes after the first one the fault cost" 120 \
-    acked_after_at_least "$(first_break_after "$t_fault")" 200
-  back=$(writes_back_after "$t_fault")
-  stop_load
+  ride_out "$t_fault"
   wait_until "$name: pg-replicant streams again" 120 streams $replicant_port
   wait_until "$name: every node holds the master's rows" 120 tree_agrees
   settle=$(( $(now_ms) - t_fault ))
   local nodes=(--node $replicant_port)
   [[ -z $(cid pg-cascade) ]] || nodes+=(--node $cascade_port)
-  check=$(python3 "$here/check.py" "$history" --master $master_port "${nodes[@]}") ||
-    fail "$name: the checker failed"
-  echo "$check" >"$outdir/$name.check"
-  acked=$(jq_field "$check" acknowledged)
-  lost=$(jq_field "$check" lost)
-  copy=$(( $(copies pg-replicant) + $(copies pg-cascade) - copies_before ))
+  verdict --master $master_port "${nodes[@]}"
+  copy=$(( $(copies_total) - copies_before ))
   row "$name" "$acked" "$lost" "$said" "-" "$back ms" "$settle ms" "$copy" "-"
   if [[ $lost != 0 ]] || ((copy > 0)); then broken=1; fi
   log "$name: $check"
@@ -241,7 +247,7 @@ finish_in_place() {
 kill_postgres() {
   local mode=$1 name=$2 t_fault pid copies_before
   fresh_tree "$mode"
-  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  copies_before=$(copies_total)
   start_load "$name"
   pid=$(docker exec "$(cid pg-master)" head -n 1 /var/lib/postgresql/data/postmaster.pid)
   t_fault=$(now_ms)
@@ -278,7 +284,7 @@ kill_replicant_mid_copy() {
 restart_master() {
   local mode=$1 name=$2 t_fault check lost acked back settle copy copies_before
   fresh_tree "$mode"
-  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  copies_before=$(copies_total)
   start_load "$name"
   running=(pg-replicant pg-cascade)
   t_fault=$(now_ms)
@@ -291,7 +297,7 @@ restart_master() {
 partition_master() {
   local mode=$1 name=$2 t_fault net id ip copies_before
   fresh_tree "$mode"
-  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  copies_before=$(copies_total)
   start_load "$name"
   id=$(cid pg-master)
   net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$id")
@@ -311,7 +317,7 @@ partition_master() {
 promote_refused() {
   local mode=$1 name=$2 t_fault copies_before said
   fresh_tree "$mode"
-  copies_before=$(( $(copies pg-replicant) + $(copies pg-cascade) ))
+  copies_before=$(copies_total)
   start_load "$name"
   t_fault=$(now_ms)
   if said=$(docker exec "$(cid pg-replicant)" pgkeeper promote 2>&1); then
