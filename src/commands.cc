@@ -142,6 +142,7 @@ int RunStatus(const Env& env, const Args& args) {
     if (!st.ok()) s.postgres_up = false;
   }
   s.taken_at_ms = WallClockMs();
+  MeasureDataDisk(c.pgdata, &s);
   std::cout << (json ? ToJson(s) + "\n" : RenderStatusTable(s));
   return 0;
 }

@@ -75,10 +75,11 @@ Status TreeBytes(const std::string& path, int64_t* bytes) {
   return Status::Ok();
 }
 
-Status FreeBytes(const std::string& path, int64_t* bytes) {
+Status FreeBytes(const std::string& path, int64_t* bytes, int64_t* total) {
   struct statvfs vfs;
   if (::statvfs(path.c_str(), &vfs) != 0) return Status::FromErrno("cannot statvfs " + path, errno);
   *bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  if (total) *total = static_cast<int64_t>(vfs.f_blocks) * static_cast<int64_t>(vfs.f_frsize);
   return Status::Ok();
 }
 

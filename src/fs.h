@@ -32,8 +32,9 @@ Status SyncDir(const std::string& path);
 Status ChownTree(const std::string& path, uid_t uid, gid_t gid);
 // Bytes that the regular files under path occupy (du -s, apparent size).
 Status TreeBytes(const std::string& path, int64_t* bytes);
-// Bytes an unprivileged user may still write on the file system holding path.
-Status FreeBytes(const std::string& path, int64_t* bytes);
+// Bytes an unprivileged user may still write on the file system holding
+// path, and (when total is given) its size.
+Status FreeBytes(const std::string& path, int64_t* bytes, int64_t* total = nullptr);
 // Parent directory of an absolute path ("/a/b" -> "/a").
 std::string Dirname(const std::string& path);
 std::string JoinPath(const std::string& dir, const std::string& name);

@@ -142,6 +142,7 @@ struct Watches {
   StallWatch stall;
   SyncKeeper sync;
   PeerWatch peers;
+  DiskWatch disk;
 };
 
 // Supervises postgres until it exits (*code is then pgkeeper's exit code,
@@ -178,6 +179,7 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how
     if (!stopping && w.stall.Tick(n)) return Event::kRecopy;
     if (!stopping) w.sync.Tick(n, pm.pid());
     if (!stopping) w.peers.Tick(n);
+    if (!stopping) w.disk.Tick(n, pm.said_disk_full());
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
     WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
@@ -452,7 +454,7 @@ int RunKeeper(const Env& env) {
   }
   monitor.ExpectPostgres(true);
   Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper(),
-                  PeerWatch(standby && !promote)};
+                  PeerWatch(standby && !promote), DiskWatch()};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
   int code = 0;

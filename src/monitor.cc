@@ -237,13 +237,13 @@ void Monitor::NoteHeard(const Snapshot& s, const std::string& upstream) {
   // widens the window a promotion report names, never hides a loss.
   auto now = std::chrono::steady_clock::now();
   if (h.end == heard_written_.end || now - heard_written_at_ < std::chrono::seconds(2)) return;
+  heard_written_at_ = now;  // also after a failure (a full disk): one warning per 2 s at most
   Status st = WriteFileAtomic(JoinPath(config_.pgdata, kHeardFile), RenderHeard(h), 0600);
   if (!st.ok()) {
     LogWarn("cannot keep what the upstream last said: " + st.message());
     return;
   }
   heard_written_ = h;
-  heard_written_at_ = now;
 }
 
 Heard Monitor::LastHeard() {
@@ -261,6 +261,12 @@ void Monitor::Loop() {
   }
 }
 
+void MeasureDataDisk(const std::string& pgdata, Snapshot* s) {
+  if (!FreeBytes(pgdata, &s->disk_free_bytes, &s->disk_total_bytes).ok()) {
+    s->disk_free_bytes = s->disk_total_bytes = -1;
+  }
+}
+
 void Monitor::Poll() {
   Snapshot s;
   if (expect_postgres_.load()) {
@@ -274,6 +280,7 @@ void Monitor::Poll() {
     connected_ = false;
   }
   s.taken_at_ms = WallClockMs();
+  MeasureDataDisk(config_.pgdata, &s);
 
   std::string log_line;
   bool log_error = false;

@@ -28,6 +28,8 @@ inline constexpr const char kStatusFile[] = "pgkeeper.status";
 Status CollectPostgresFacts(PgConn& conn, Snapshot* s);
 // Fills the replicants streaming from this node and its physical slots.
 Status CollectDownstreams(PgConn& conn, Snapshot* s);
+// Fills the disk facts of *s for the disk holding pgdata (-1 when unknown).
+void MeasureDataDisk(const std::string& pgdata, Snapshot* s);
 // Connection parameters for the monitor: the local socket with timeouts.
 ConnParams MonitorParams(const Config& c);
 

@@ -10,10 +10,6 @@ Plan Refuse(std::string reason, ExitCode code = ExitCode::kState) {
   return Plan{Action::kRefuse, std::move(reason), code};
 }
 
-std::string FormatMB(int64_t bytes) {
-  return std::to_string((bytes + 1024 * 1024 - 1) / (1024 * 1024)) + " MB";
-}
-
 // How to discard data deliberately; part of every refusal that protects data.
 std::string DiscardHint(const Config& c) {
   return "to discard it deliberately, stop the container and delete the contents of " + c.pgdata +
@@ -142,6 +138,10 @@ Plan DecideReplicant(const Config& c, DataDirState state) {
 
 }  // namespace
 
+std::string FormatMB(int64_t bytes) {
+  return std::to_string((bytes + 1024 * 1024 - 1) / (1024 * 1024)) + " MB";
+}
+
 Plan Decide(const Config& c, DataDirState state) {
   if (c.promote_master) return DecidePromote(c, state);
   if (c.is_replicant()) return DecideReplicant(c, state);
@@ -173,8 +173,28 @@ Plan DecideStalled(const Config& c, const StallFacts& f) {
                 ExitCode::kState);
 }
 
-CrashPlan DecideAfterCrash(int crashes, const std::string& how) {
+bool DiskIsFull(const DiskFacts& disk) {
+  return disk.free_bytes >= 0 && disk.free_bytes < kDiskResumeBytes &&
+         (disk.said_full || disk.free_bytes < kDiskFullBytes);
+}
+
+std::string DiskFullAdvice(const DiskFacts& disk) {
+  return "the disk holding " + disk.path + " is full (" + FormatMB(disk.free_bytes) + " free" +
+         (disk.total_bytes > 0 ? " of " + FormatMB(disk.total_bytes) : std::string()) +
+         "): free space on that volume or give it more room";
+}
+
+CrashPlan DecideAfterCrash(int crashes, const std::string& how, const DiskFacts& disk) {
   CrashPlan p;
+  if (DiskIsFull(disk)) {
+    p.restart = true;
+    p.counted = false;
+    p.wait_free_bytes = kDiskResumeBytes;
+    p.reason = "postgres stopped (" + how + ") because " + DiskFullAdvice(disk) +
+               "; pgkeeper starts postgres again by itself once " + FormatMB(kDiskResumeBytes) +
+               " are free (a full disk does not count toward the restart limit)";
+    return p;
+  }
   const std::string window = " in " + std::to_string(kRestartWindowMinutes) + " minutes";
   if (crashes > kMaxRestarts) {
     p.reason = "postgres exited unexpectedly (" + how + ") for the " + std::to_string(crashes) +

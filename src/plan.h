@@ -48,6 +48,8 @@ Plan DecideStalled(const Config& config, const StallFacts& facts);
 // for growth since, and 64 MB for the WAL streamed during the copy.
 int64_t FreshCopyBytes(int64_t data_bytes);
 const char* ActionName(Action action);
+// Bytes in whole MB, rounded up: "17 MB".
+std::string FormatMB(int64_t bytes);
 
 // When postgres exits without being asked to (killed, out of memory, a
 // crash PostgreSQL could not recover from in place), pgkeeper starts it
@@ -56,14 +58,34 @@ const char* ActionName(Action action);
 // so that the container's restart policy, or a person, takes over.
 inline constexpr int kMaxRestarts = 5;
 inline constexpr int kRestartWindowMinutes = 10;
+// A full disk is the exception: postgres cannot run until a person frees
+// space, and starting it again sooner only fails again. pgkeeper waits for
+// kDiskResumeBytes free, says so, and does not count the exit.
+inline constexpr int64_t kDiskFullBytes = int64_t{16} * 1024 * 1024;    // under one WAL segment
+inline constexpr int64_t kDiskResumeBytes = int64_t{64} * 1024 * 1024;  // room to go on
+// What the disk holding PGDATA said when postgres exited.
+struct DiskFacts {
+  std::string path;         // PGDATA
+  bool said_full = false;   // postgres logged "No space left on device" since it started
+  int64_t free_bytes = -1;  // -1: could not be measured
+  int64_t total_bytes = -1;
+};
+// Full: under kDiskFullBytes free, or under kDiskResumeBytes after postgres
+// said so. Never when the disk could not be measured.
+bool DiskIsFull(const DiskFacts& disk);
+// "the disk holding PATH is full (N MB free of M MB): free space on that
+// volume or give it more room"
+std::string DiskFullAdvice(const DiskFacts& disk);
 struct CrashPlan {
   bool restart = false;
   int delay_ms = 0;
+  bool counted = true;           // false: not one of the kMaxRestarts
+  int64_t wait_free_bytes = 0;   // > 0: start again only once the disk has this much free
   std::string reason;  // one sentence for the log
 };
 // crashes: unexpected exits in the last kRestartWindowMinutes, this one
 // included (>= 1). how: "signal 9", "exit code 1".
-CrashPlan DecideAfterCrash(int crashes, const std::string& how);
+CrashPlan DecideAfterCrash(int crashes, const std::string& how, const DiskFacts& disk = {});
 
 }  // namespace pgkeeper
 

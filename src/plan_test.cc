@@ -402,5 +402,34 @@ TEST(DecideAfterCrash, GivesUpBeyondTheLimitSoTheRestartPolicyTakesOver) {
   EXPECT_THAT(p.reason, HasSubstr("restart policy"));
 }
 
+TEST(DecideAfterCrash, AFullDiskWaitsForSpaceAndDoesNotCount) {
+  constexpr int64_t kMB = 1024 * 1024;
+  DiskFacts disk{"/var/lib/postgresql/data", true, 3 * kMB, 512 * kMB};
+  // Even past the limit: a full disk is a person's to fix, not a reason to give up.
+  CrashPlan p = DecideAfterCrash(kMaxRestarts + 3, "exit code 1", disk);
+  EXPECT_TRUE(p.restart);
+  EXPECT_FALSE(p.counted);
+  EXPECT_EQ(p.wait_free_bytes, kDiskResumeBytes);
+  EXPECT_EQ(p.reason,
+            "postgres stopped (exit code 1) because the disk holding /var/lib/postgresql/data is "
+            "full (3 MB free of 512 MB): free space on that volume or give it more room; pgkeeper "
+            "starts postgres again by itself once 64 MB are free (a full disk does not count "
+            "toward the restart limit)");
+}
+
+TEST(DecideAfterCrash, AlmostNoRoomIsAFullDiskEvenWithoutPostgresSayingSo) {
+  constexpr int64_t kMB = 1024 * 1024;
+  EXPECT_GT(DecideAfterCrash(1, "exit code 1", {"/d", false, kMB, -1}).wait_free_bytes, 0);
+  // Room enough: an ordinary crash, counted, though postgres once said the disk was full.
+  CrashPlan roomy = DecideAfterCrash(1, "signal 9", {"/d", true, 100 * kMB, 200 * kMB});
+  EXPECT_TRUE(roomy.counted);
+  EXPECT_EQ(roomy.wait_free_bytes, 0);
+  // Between the two marks, postgres' own word decides.
+  EXPECT_EQ(DecideAfterCrash(1, "signal 9", {"/d", false, 32 * kMB, -1}).wait_free_bytes, 0);
+  EXPECT_GT(DecideAfterCrash(1, "exit code 1", {"/d", true, 32 * kMB, -1}).wait_free_bytes, 0);
+  // Not measured: never taken for full.
+  EXPECT_TRUE(DecideAfterCrash(1, "exit code 1", {"/d", true, -1, -1}).counted);
+}
+
 }  // namespace
 }  // namespace pgkeeper

@@ -62,6 +62,7 @@ Status Postmaster::Start(const Config& c, const std::string& datadir,
     return st;
   }
   exited_ = false;
+  said_disk_full_ = false;
   datadir_ = datadir;
   int fd = pipefd[0];
   reader_ = std::thread([this, fd] { ForwardStderr(fd); });
@@ -73,6 +74,7 @@ void Postmaster::ForwardStderr(int fd) {
   LineSplitter splitter;
   auto on_line = [this](const std::string& line) {
     LogRaw(line);
+    if (line.find("No space left on device") != std::string::npos) said_disk_full_ = true;
     if (on_wal_missing_ && CannotResume(line)) {
       on_wal_missing_(line);
     }

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
@@ -45,6 +46,8 @@ class Postmaster {
   bool Exited(int* wait_status);
 
   pid_t pid() const { return pid_; }
+  // True when postgres has said "No space left on device" since Start.
+  bool said_disk_full() const { return said_disk_full_; }
   // Called (on the log thread) with postgres' line when CannotResume(line).
   // REQUIRES: set before Start.
   void set_on_wal_missing(std::function<void(const std::string&)> fn) {
@@ -57,6 +60,7 @@ class Postmaster {
   std::string datadir_;
   pid_t pid_ = -1;
   bool exited_ = false;
+  std::atomic<bool> said_disk_full_{false};
   int wait_status_ = 0;
   std::thread reader_;
   std::function<void(const std::string&)> on_wal_missing_;

@@ -13,18 +13,58 @@ namespace pgkeeper {
 // Starts postgres again in place after it exited on its own, as
 // DecideAfterCrash says; a start that fails counts as one more exit.
 // Returns false (with *code) when pgkeeper should exit instead.
+namespace {
+
+DiskFacts MeasureDisk(const std::string& pgdata, bool said_full) {
+  DiskFacts disk;
+  disk.path = pgdata;
+  disk.said_full = said_full;
+  Status st = FreeBytes(pgdata, &disk.free_bytes, &disk.total_bytes);
+  if (!st.ok()) {
+    LogWarn("cannot measure the disk after postgres exited: " + st.message());
+    disk.free_bytes = disk.total_bytes = -1;
+  }
+  return disk;
+}
+
+// Checks once a second until the disk holding pgdata has need bytes free.
+Status WaitForRoom(const std::string& pgdata, int64_t need) {
+  for (;;) {
+    int64_t free_bytes = 0;
+    Status st = FreeBytes(pgdata, &free_bytes);
+    if (st.ok() && free_bytes >= need) {
+      LogInfo("the disk holding " + pgdata + " has " + FormatMB(free_bytes) +
+              " free again; starting postgres");
+      return Status::Ok();
+    }
+    st = SleepUnlessStopped(1000);
+    if (!st.ok()) return st;
+  }
+}
+
+}  // namespace
+
 bool RestartAfterCrash(const Node& n, Postmaster& pm, CrashLog& crashes, std::string how, int* code) {
   const Config& c = n.config;
   auto down_since = std::chrono::steady_clock::now();
   for (;;) {
-    CrashPlan plan = DecideAfterCrash(crashes.Note(), how);
+    CrashPlan plan =
+        DecideAfterCrash(crashes.Count() + 1, how, MeasureDisk(c.pgdata, pm.said_disk_full()));
+    if (plan.counted) crashes.Note();
     LogError(plan.reason);
     if (!plan.restart) {
       n.monitor->SetPhase("stopped", plan.reason);
       return false;
     }
-    n.monitor->SetPhase("restarting", plan.reason);
-    Status st = SleepUnlessStopped(plan.delay_ms);
+    Status st;
+    if (plan.wait_free_bytes > 0) {
+      n.monitor->SetPhase("disk-full", plan.reason);
+      st = WaitForRoom(c.pgdata, plan.wait_free_bytes);
+      if (st.ok()) n.monitor->SetPhase("restarting", "the disk has room again; starting postgres");
+    } else {
+      n.monitor->SetPhase("restarting", plan.reason);
+      st = SleepUnlessStopped(plan.delay_ms);
+    }
     if (st.ok()) st = pm.Start(c, c.pgdata, {}, BaseEnv(n));
     if (st.ok()) st = pm.WaitReady(kStartTimeoutMs);
     if (st.ok()) break;

@@ -18,22 +18,23 @@ namespace pgkeeper {
 // Unexpected exits of postgres in the last kRestartWindowMinutes.
 class CrashLog {
  public:
-  // Notes one now; returns how many the window holds.
-  int Note() {
+  // How many the window holds now.
+  int Count() {
     auto now = std::chrono::steady_clock::now();
-    times_.push_back(now);
     while (!times_.empty() && now - times_.front() > std::chrono::minutes(kRestartWindowMinutes)) {
       times_.erase(times_.begin());
     }
     return static_cast<int>(times_.size());
   }
+  void Note() { times_.push_back(std::chrono::steady_clock::now()); }
 
  private:
   std::vector<std::chrono::steady_clock::time_point> times_;
 };
 
 // Starts postgres again in place after it exited on its own, as
-// DecideAfterCrash says; a start that fails counts as one more exit.
+// DecideAfterCrash says (after a full disk: once it has room again); a
+// start that fails counts as one more exit.
 // Returns false (with *code) when pgkeeper should exit instead.
 bool RestartAfterCrash(const Node& n, Postmaster& pm, CrashLog& crashes, std::string how, int* code);
 

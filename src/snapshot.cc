@@ -167,6 +167,9 @@ std::string ToJson(const Snapshot& s) {
             {"synchronous", SyncJson(s)},
             {"promotion", NullIfEmpty(s.keeper.promotion)},
             {"clone", CloneJson(s.keeper.clone)},
+            {"disk", s.disk_total_bytes < 0 ? json(nullptr)
+                                            : json{{"free_bytes", s.disk_free_bytes},
+                                                   {"total_bytes", s.disk_total_bytes}}},
             {"pgkeeper_pid", s.keeper.pid},
             {"taken_at_ms", s.taken_at_ms}};
   return Dump(j, 2);
@@ -226,6 +229,9 @@ std::string RenderStatusTable(const Snapshot& s) {
     row("clone", buf);
   }
   if (!s.keeper.wal_missing.empty()) row("problem", s.keeper.wal_missing);
+  if (s.disk_total_bytes >= 0) {
+    row("disk", FormatBytes(s.disk_free_bytes) + " free of " + FormatBytes(s.disk_total_bytes));
+  }
   if (!s.keeper.promotion.empty()) row("promotion", s.keeper.promotion);
   // A replicant lists its own downstreams only when it has some (cascading).
   if (s.postgres_up && (!s.in_recovery || !s.replicants.empty())) {
@@ -362,6 +368,13 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
   m.Gauge("pgkeeper_clone_done_bytes", "Bytes copied by the current clone.", static_cast<double>(c.done_bytes));
   m.Gauge("pgkeeper_clone_total_bytes", "Estimated size of the current clone.", static_cast<double>(c.total_bytes));
   m.Gauge("pgkeeper_clone_rate_bytes_per_second", "Average copy rate of the current clone.", c.rate_bytes_per_s);
+  if (s.disk_total_bytes >= 0) {
+    m.Gauge("pgkeeper_data_disk_free_bytes",
+            "Bytes postgres may still write on the disk holding PGDATA.",
+            static_cast<double>(s.disk_free_bytes));
+    m.Gauge("pgkeeper_data_disk_size_bytes", "Size of the disk holding PGDATA.",
+            static_cast<double>(s.disk_total_bytes));
+  }
   m.Gauge("pgkeeper_snapshot_age_seconds", "Age of the facts these metrics come from.",
           s.taken_at_ms > 0 ? static_cast<double>(now_ms - s.taken_at_ms) / 1000.0 : -1);
   return m.str();

@@ -84,6 +84,9 @@ struct Snapshot {
   std::vector<ReplicantInfo> replicants;  // connected walsenders: our downstreams
   std::vector<SlotInfo> slots;            // physical slots here, for our downstreams
   SyncStatus sync;                        // master only
+  // The disk holding PGDATA (-1: not measured).
+  int64_t disk_free_bytes = -1;
+  int64_t disk_total_bytes = -1;
 
   // master | replicant | promoted | cloning | starting | stopped
   std::string role() const;

@@ -75,6 +75,20 @@ inline Snapshot Stalled() {
   return s;
 }
 
+// A replicant whose disk filled up (DiskWatch, watch.h).
+inline Snapshot DiskFull() {
+  Snapshot s = Streaming(-1, -1);
+  s.keeper.phase = "disk-full";
+  s.keeper.message =
+      "the disk holding /var/lib/postgresql/data is full (1 MB free of 512 MB): free space on "
+      "that volume or give it more room; postgres cannot write the WAL it receives until there "
+      "is room, then goes on by itself";
+  s.streaming = false;
+  s.disk_free_bytes = 4096;
+  s.disk_total_bytes = int64_t{512} * 1024 * 1024;
+  return s;
+}
+
 }  // namespace pgkeeper::fixtures
 
 #endif  // PGKEEPER_SNAPSHOT_FIXTURES_H_

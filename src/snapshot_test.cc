@@ -63,6 +63,7 @@ Snapshot MasterWithSlots() {
 Snapshot Cloning() { return fixtures::Cloning(); }
 
 Snapshot Stalled() { return fixtures::Stalled(); }
+Snapshot DiskFull() { return fixtures::DiskFull(); }
 
 // ---------------------------------------------------------------- role(), serving()
 
@@ -390,12 +391,12 @@ TEST(ToJson, CloneProgressIsRoundedForPeople) {
 }
 
 TEST(ToJson, EveryDocumentedKeyIsPresentForEveryRole) {
-  for (const Snapshot& s : {Master(), MasterWithSlots(), StreamingReplicant(), Cloning(), Stalled(), Snapshot()}) {
+  for (const Snapshot& s : {Master(), MasterWithSlots(), StreamingReplicant(), Cloning(), Stalled(), DiskFull(), Snapshot()}) {
     json j = json::parse(ToJson(s));
     for (const char* key : {"role", "phase", "message", "postgres_up", "in_recovery",
                             "server_version", "timeline", "current_lsn", "received_lsn",
                             "replayed_lsn", "master", "streaming", "lag_bytes", "lag_seconds",
-                            "replicants", "slots", "clone", "pgkeeper_pid", "taken_at_ms"}) {
+                            "replicants", "slots", "clone", "disk", "pgkeeper_pid", "taken_at_ms"}) {
       EXPECT_TRUE(j.contains(key)) << s.role() << " lacks " << key;
     }
   }
@@ -415,6 +416,14 @@ TEST(ToJson, SlotsCarryTheirReplicantActivityAndRetainedWal) {
 }
 
 // ---------------------------------------------------------------- Publish
+
+TEST(ToJson, TheDiskHoldingPgdataIsShownWhenMeasured) {
+  json full = json::parse(ToJson(DiskFull()));
+  EXPECT_EQ(full["phase"], "disk-full");
+  EXPECT_EQ(full["disk"]["free_bytes"], 4096);
+  EXPECT_EQ(full["disk"]["total_bytes"], 512 * kMB);
+  EXPECT_TRUE(json::parse(ToJson(Snapshot()))["disk"].is_null());
+}
 
 TEST(Publish, KeepsTheSnapshotWithItsJsonAndANewline) {
   for (const Snapshot& s : {Master(), StreamingReplicant(), Cloning()}) {
@@ -505,8 +514,15 @@ TEST(RenderStatusTable, StalledShowsThePostgresLineAsTheProblem) {
   EXPECT_THAT(t, HasSubstr("problem     " + s.keeper.wal_missing + "\n"));
 }
 
+TEST(RenderStatusTable, AFullDiskShowsThePhaseWithWhatToDoAndTheRoomLeft) {
+  std::string t = RenderStatusTable(DiskFull());
+  EXPECT_THAT(t, HasSubstr("phase       disk-full: the disk holding /var/lib/postgresql/data is full"));
+  EXPECT_THAT(t, HasSubstr("disk        4.0 kB free of 512.0 MB\n"));
+  EXPECT_THAT(RenderStatusTable(Master()), Not(HasSubstr("disk ")));
+}
+
 TEST(RenderStatusTable, EveryLineIsKeyThenValue) {
-  for (const Snapshot& s : {Master(), MasterWithSlots(), StreamingReplicant(), Cloning(), Stalled(), Snapshot()}) {
+  for (const Snapshot& s : {Master(), MasterWithSlots(), StreamingReplicant(), Cloning(), Stalled(), DiskFull(), Snapshot()}) {
     std::istringstream in(RenderStatusTable(s));
     std::string line;
     int lines = 0;
@@ -865,6 +881,13 @@ TEST(RenderMetrics, CloneProgressIsShownWhileCloning) {
   EXPECT_EQ(Value(text, "pgkeeper_clone_rate_bytes_per_second"), std::to_string(52 * kMB));
 }
 
+TEST(RenderMetrics, TheDiskHoldingPgdataHasItsFreeBytesAndSize) {
+  std::string text = RenderMetrics(DiskFull(), kNow);
+  EXPECT_EQ(Value(text, "pgkeeper_data_disk_free_bytes"), "4096");
+  EXPECT_EQ(Value(text, "pgkeeper_data_disk_size_bytes"), std::to_string(512 * kMB));
+  EXPECT_THAT(RenderMetrics(Master(), kNow), Not(HasSubstr("pgkeeper_data_disk")));
+}
+
 TEST(RenderMetrics, LabelValuesEscapeQuoteBackslashAndNewline) {
   std::string text = RenderMetrics(MasterWithAwkwardReplicantNames(), kNow);
   auto lag = Samples(text, "pgkeeper_replicant_lag_bytes");
@@ -1044,6 +1067,14 @@ TEST(JudgeHealth, AStalledReplicantIsUnhealthyInEveryMode) {
     EXPECT_FALSE(v.ok) << ModeName(mode);
     EXPECT_EQ(v.text, "unhealthy: stalled: cannot resume");
   }
+}
+
+TEST(JudgeHealth, AFullDiskIsAliveButNotReady) {
+  KeeperState k = DiskFull().keeper;
+  k.configured_replicant = true;
+  EXPECT_FALSE(JudgeHealth(k, true, true, HealthMode::kDefault).ok);
+  EXPECT_FALSE(JudgeHealth(k, true, true, HealthMode::kReady).ok);
+  EXPECT_TRUE(JudgeHealth(k, true, true, HealthMode::kLive).ok);
 }
 
 TEST(JudgeHealth, AnEmptyMessageLeavesNoDanglingColon) {

@@ -74,6 +74,30 @@ void PeerWatch::Tick(const Node& n) {
   last_error_ = e;
 }
 
+void DiskWatch::Tick(const Node& n, bool said_full) {
+  Snapshot s = n.monitor->Latest();
+  DiskFacts disk{n.config.pgdata, said_full, s.disk_free_bytes, s.disk_total_bytes};
+  const bool full = DiskIsFull(disk);
+  if (full == full_) return;
+  full_ = full;
+  KeeperState k = n.monitor->Keeper();
+  if (full) {
+    phase_before_ = k.phase;
+    message_before_ = k.message;
+    std::string sentence = DiskFullAdvice(disk) + "; postgres cannot write " +
+                           (s.in_recovery ? "the WAL it receives" : "new data") +
+                           " until there is room, then goes on by itself";
+    LogError(sentence);
+    n.monitor->SetPhase("disk-full", sentence);
+    return;
+  }
+  // Unless postgres exited meanwhile and was started again (restart.cc).
+  if (k.phase != "disk-full") return;
+  LogInfo("the disk holding " + disk.path + " has " + FormatMB(disk.free_bytes) +
+          " free again; postgres goes on");
+  n.monitor->SetPhase(phase_before_, message_before_);
+}
+
 void SyncKeeper::Tick(Node& n, int postmaster_pid) {
   const Config& c = n.config;
   if (c.sync_replicants == 0 || !c.sync_available) return;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "node.h"
+#include "plan.h"
 
 namespace pgkeeper {
 
@@ -59,6 +60,21 @@ class PeerWatch {
   bool standby_;
   std::chrono::steady_clock::time_point next_{};
   std::string last_error_;
+};
+
+// The disk holding PGDATA, from the monitor's snapshot: when it fills
+// (DiskIsFull) pgkeeper says so once, with what to do, and shows the phase
+// "disk-full" until there is room again; postgres itself goes on once it
+// can write (a standby's WAL receiver retries by itself). When postgres
+// exits for it instead, RestartAfterCrash waits for room (restart.h).
+class DiskWatch {
+ public:
+  // said_full: postgres said "No space left on device" since it started.
+  void Tick(const Node& n, bool said_full);
+
+ private:
+  bool full_ = false;
+  std::string phase_before_, message_before_;
 };
 
 // On a master (also one promoted while pgkeeper runs) in
