@@ -15,8 +15,10 @@
 #   container off the network for 5 s, then back), promote-refused-async
 #   (`pgkeeper promote` on the replicant while the master runs: it must
 #   refuse), kill-replicant-mid-copy-async (the replicant's container
-#   killed in the middle of its first copy, then started); default: all of
-#   them. --rounds repeats each (default 1).
+#   killed in the middle of its first copy, then started),
+#   disk-full-replicant-async/-sync (pg-replicant's volume, a small tmpfs,
+#   filled to the last byte for 5 s, then freed); default: all of them.
+#   --rounds repeats each (default 1).
 #
 # Prints one table row per round: acknowledged writes, how many were lost,
 # what the promotion report said (bytes of known missing WAL, or "none lost"
@@ -52,13 +54,14 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     kill-master-async | kill-master-sync | kill-postgres-async | kill-postgres-sync | \
       restart-master-async | restart-master-sync | partition-master-async | \
-      partition-master-sync | promote-refused-async | kill-replicant-mid-copy-async) faults+=("$1"); shift ;;
+      partition-master-sync | promote-refused-async | kill-replicant-mid-copy-async | \
+      disk-full-replicant-async | disk-full-replicant-sync) faults+=("$1"); shift ;;
     *) echo "usage: $0 [--rounds N] [FAULT...] (see the header)" >&2; exit 2 ;;
   esac
 done
 ((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-postgres-async kill-postgres-sync
   restart-master-async restart-master-sync partition-master-async partition-master-sync
-  promote-refused-async kill-replicant-mid-copy-async)
+  promote-refused-async kill-replicant-mid-copy-async disk-full-replicant-async disk-full-replicant-sync)
 
 load_settings pgkeeper-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT \
   PGKEEPER_CLONE_MAX_RATE
@@ -85,13 +88,16 @@ first_ok_after() { awk -v t="$1" '$1 >= t && $2 == "ok" { print $1; exit }' "$hi
 # When the fault first cost a write: the first refused or unknown one after
 # t (t itself when none was).
 first_break_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { b = $1; exit } END { print (b ? b : t) }' "$history"; }
-# How long no write was acknowledged around the first write the fault at $1
-# cost: from the last acknowledgement before it to the first one after (0
-# when the fault cost no write).
+# How long no write was acknowledged because of the fault at $1: the
+# longest wait between one acknowledgement and the next, from the last one
+# before the fault on; writes may fail meanwhile, or just wait (a
+# synchronous master whose replicant cannot confirm).
 writes_back_after() {
-  awk -v t="$1" '$1 >= t && $2 != "ok" && !b { b = $1 }
-                 $2 == "ok" { if (!b) last = $1; else if (!after) after = $1 }
-                 END { print (b && after ? after - (last ? last : b) : 0) }' "$history"
+  awk -v t="$1" '$2 != "ok" { next }
+                 $1 < t { last = $1; next }
+                 last && $1 - last > m { m = $1 - last }
+                 { last = $1 }
+                 END { print m + 0 }' "$history"
 }
 has_file() { docker exec "$(cid "$1")" test -s "/var/lib/postgresql/data/$2"; }
 # For wait_until, which runs a command again and again.
@@ -312,6 +318,31 @@ partition_master() {
   finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
 }
 
+# pg-replicant's volume is a 400 MB tmpfs (small-disk.yml); a file written
+# into it until no byte is left (as a runaway log would) fills it under
+# load, and is removed 5 s after pgkeeper has said the disk is full. The
+# replicant must say so with what to do, then go on by itself without a
+# copy; the master loses nothing (in strict mode its commits wait).
+disk_full_replicant() {
+  local mode=$1 name=$2 t_fault copies_before id said
+  export COMPOSE_FILE=docker-compose.yml:$here/small-disk.yml
+  fresh_tree "$mode"
+  copies_before=$(copies_total)
+  start_load "$name"
+  id=$(cid pg-replicant)
+  t_fault=$(now_ms)
+  docker exec "$id" dd if=/dev/zero of=/var/lib/postgresql/filler bs=1M >/dev/null 2>&1 || true
+  wait_until "$name: pg-replicant says its disk is full" 120 says_disk_full "$id"
+  said=$(docker exec "$id" pgkeeper status | sed -n 's/^phase *disk-full: //p')
+  echo "$said" >"$outdir/$name.report"
+  log "$name: pg-replicant says: $said"
+  sleep 5  # the fault itself: 5 s more with a full disk
+  docker exec "$id" rm -f /var/lib/postgresql/filler
+  finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
+  unset COMPOSE_FILE
+}
+says_disk_full() { docker exec "$1" pgkeeper status 2>/dev/null | grep -q '^phase *disk-full: '; }
+
 # `pgkeeper promote` on the replicant while the master still runs: it must
 # refuse, and nothing may change.
 promote_refused() {
@@ -344,6 +375,7 @@ for ((round = 1; round <= rounds; round++)); do
       partition-master-*) partition_master "${fault##*-}" "$name" ;;
       promote-refused-*) promote_refused "${fault##*-}" "$name" ;;
       kill-replicant-mid-copy-*) kill_replicant_mid_copy "${fault##*-}" "$name" ;;
+      disk-full-replicant-*) disk_full_replicant "${fault##*-}" "$name" ;;
     esac
   done
 done
