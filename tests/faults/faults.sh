@@ -9,6 +9,8 @@
 # usage: faults.sh [--rounds N] [FAULT...]
 #   FAULT: kill-master-async, kill-master-sync (the master container killed
 #   with docker kill, pg-replicant promoted with `pgkeeper promote`),
+#   kill-master-slow-link-async (the same, with what the master sends
+#   pg-replicant held to 1 Mbit/s, so that acknowledged writes are lost),
 #   kill-postgres-async, kill-postgres-sync (SIGKILL to the master's
 #   postmaster inside its container), restart-master-async/-sync (`docker
 #   restart` of the master), partition-master-async/-sync (the master's
@@ -52,14 +54,14 @@ faults=()
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
-    kill-master-async | kill-master-sync | kill-postgres-async | kill-postgres-sync | \
+    kill-master-async | kill-master-sync | kill-master-slow-link-async | kill-postgres-async | kill-postgres-sync | \
       restart-master-async | restart-master-sync | partition-master-async | \
       partition-master-sync | promote-refused-async | kill-replicant-mid-copy-async | \
       disk-full-replicant-async | disk-full-replicant-sync) faults+=("$1"); shift ;;
     *) echo "usage: $0 [--rounds N] [FAULT...] (see the header)" >&2; exit 2 ;;
   esac
 done
-((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-postgres-async kill-postgres-sync
+((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-master-slow-link-async kill-postgres-async kill-postgres-sync
   restart-master-async restart-master-sync partition-master-async partition-master-sync
   promote-refused-async kill-replicant-mid-copy-async disk-full-replicant-async disk-full-replicant-sync)
 
@@ -160,9 +162,28 @@ table=()
 broken=0
 row() { table+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$@")"); }
 
-# The master container killed under load; pg-replicant promoted live.
+# Holds what the master sends pg-replicant to $1 (a tc rate: 1mbit), as a
+# thin link to another site would: an htb class on the master's side for
+# pg-replicant's address only (clients are not slowed). This kernel has no
+# netem for a plain delay. Gone with the master's network namespace when
+# its container is killed.
+slow_link_to_replicant() {
+  local pid ip
+  pid=$(docker inspect -f '{{.State.Pid}}' "$(cid pg-master)")
+  ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid pg-replicant)")
+  nsenter -t "$pid" -n tc qdisc add dev eth0 root handle 1: htb default 10 r2q 1000
+  nsenter -t "$pid" -n tc class add dev eth0 parent 1: classid 1:10 htb rate 10gbit
+  nsenter -t "$pid" -n tc class add dev eth0 parent 1: classid 1:20 htb rate "$1"
+  nsenter -t "$pid" -n tc filter add dev eth0 protocol ip parent 1:0 prio 1 u32 \
+    match ip dst "$ip/32" flowid 1:20
+}
+
+# The master container killed under load; pg-replicant promoted live. With
+# a third argument, what the master sends pg-replicant goes through a link
+# of that rate (slow_link_to_replicant) for the last 1000 writes before the
+# kill, so asynchronous commits are lost.
 kill_master() {
-  local mode=$1 name=$2 t_fault report_file out check lost acked says under back settle copy
+  local mode=$1 name=$2 link=${3:-} t_fault report_file out check lost acked says under back settle copy
   fresh_tree "$mode"
   local copies_before
   copies_before=$(copies_total)
@@ -171,6 +192,10 @@ kill_master() {
   # replicants within seconds of streaming, and what the master last said.
   wait_until "$name: pg-replicant knows its master's replicants" 60 has_file pg-replicant pgkeeper.peers
   wait_until "$name: pg-replicant keeps what its master last said" 60 has_file pg-replicant pgkeeper.heard
+  if [[ -n $link ]]; then
+    slow_link_to_replicant "$link"
+    wait_until "$name: 1000 writes since the link slowed" 60 acked_after_at_least "$(now_ms)" 1000
+  fi
   t_fault=$(now_ms)
   docker kill "$(cid pg-master)" >/dev/null
   running=(pg-replicant pg-cascade)
@@ -187,6 +212,9 @@ kill_master() {
   under=$(jq_field "$check" report_under_reported)
   says=$(sed -n 's/.*then at WAL [^:]*: \([0-9]* bytes\?\) of WAL it had never reached.*/\1 missing/p;
                  s/.*this node has all of that WAL.*/nothing known missing/p' "$report_file" | head -1)
+  local heard
+  heard=$(sed -n 's/.*(\([^)]*\) before the promotion).*/\1/p' "$report_file" | head -1)
+  [[ -z $heard ]] || says+=", master last heard $heard before"
   grep -q 'no acknowledged commit is lost' "$report_file" && says="none lost (strict)"
   copy=$(( $(copies_total) - copies_before ))
   # The old master back as a replicant of the new one (make rejoin-master):
@@ -369,6 +397,7 @@ for ((round = 1; round <= rounds; round++)); do
     case $fault in
       kill-master-async) kill_master async "$name" ;;
       kill-master-sync) kill_master sync "$name" ;;
+      kill-master-slow-link-async) kill_master async "$name" 1mbit ;;
       kill-postgres-async) kill_postgres async "$name" ;;
       kill-postgres-sync) kill_postgres sync "$name" ;;
       restart-master-*) restart_master "${fault##*-}" "$name" ;;
