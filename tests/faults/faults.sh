@@ -242,11 +242,18 @@ rejoin_old_master() {
   discarded=${discarded:-0}
 }
 
-# Waits for 200 writes past the first one the fault at $1 cost, sets back
-# (how long no write was acknowledged), and stops the load.
+# Called once the fault at $1 is over (healed, or taken effect): waits for
+# 200 writes acknowledged after now and after the first write the fault
+# cost, sets back (how long no write was acknowledged), and stops the load.
+# From now on, because a fault that only makes writes wait (strict mode)
+# costs none, and 200 writes may well have been acknowledged between its
+# injection and its effect.
 ride_out() {
-  wait_until "$name: 200 writes after the first one the fault cost" 120 \
-    acked_after_at_least "$(first_break_after "$1")" 200
+  local from now_t
+  now_t=$(now_ms)
+  from=$(first_break_after "$1")
+  ((from > now_t)) || from=$now_t
+  wait_until "$name: 200 writes after the fault" 120 acked_after_at_least "$from" 200
   back=$(writes_back_after "$1")
   stop_load
 }
@@ -287,6 +294,8 @@ kill_postgres() {
   t_fault=$(now_ms)
   # The image has no kill(1); the shell's builtin does it, by PID.
   docker exec "$(cid pg-master)" sh -c 'kill -KILL "$1"' sh "$pid"
+  # Backends outlive their postmaster for a moment and may still commit.
+  wait_until "$name: a write fails as postgres dies" 30 write_failed_after "$t_fault"
   finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "(no promotion)"
 }
 
