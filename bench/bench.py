@@ -177,7 +177,18 @@ class Raw:
                  f"unix_socket_directories = '{self.sock}'", "wal_level = replica",
                  "max_wal_senders = 10", "max_replication_slots = 10", "hot_standby = on",
                  "hot_standby_feedback = on", "wal_log_hints = on", "wal_keep_size = '512MB'",
-                 "password_encryption = 'scram-sha-256'", "wal_receiver_status_interval = '2s'"]
+                 "password_encryption = 'scram-sha-256'", "wal_receiver_status_interval = '2s'",
+                 # TLS as pgkeeper serves it (a self-signed pair made at the first
+                 # start), so TCP clients and the replicant stream over TLS on both
+                 # sides (libpq's default sslmode=prefer).
+                 "ssl = on", "ssl_min_protocol_version = 'TLSv1.2'"]
+        if not os.path.exists(os.path.join(self.pgdata, "server.crt")):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
+                            "-subj", "/CN=raw", "-keyout", os.path.join(self.pgdata, "server.key"),
+                            "-out", os.path.join(self.pgdata, "server.crt")],
+                           check=True, capture_output=True, preexec_fn=as_postgres())
+            os.chmod(os.path.join(self.pgdata, "server.key"), 0o600)
         if standby_of:
             passfile = os.path.join(self.sock, "pgpass")
             with open(passfile, "w") as f:

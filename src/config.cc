@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "tls.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -464,7 +466,8 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
     }
     c->clone_max_rate = Trim(v);
   }
-  return ParseSyncValues(env, c);
+  PGK_RETURN_IF_ERROR(ParseSyncValues(env, c));
+  return ParseTlsConfig(env, read_file, &c->tls);
 }
 
 }  // namespace

@@ -19,6 +19,14 @@ using Env = std::map<std::string, std::string>;
 // Reads a whole file into *out, or returns an error naming the path.
 using FileReader = std::function<Status(const std::string& path, std::string* out)>;
 
+// TLS (tls.h): the user's files as given (absolute paths; empty: not given).
+struct TlsConfig {
+  std::string cert_file;  // SSL_CERT_FILE; with key_file, or neither (self-signed)
+  std::string key_file;   // SSL_KEY_FILE
+  std::string ca_file;    // SSL_CA_FILE: the CA that client certificates must chain to
+  bool force = false;     // FORCE_SSL: refuse every connection without TLS
+};
+
 struct Config {
   // Credentials and objects made on the master.
   std::string superuser = "docker";
@@ -73,6 +81,8 @@ struct Config {
   int sync_replicants = 0;
   std::string sync_commit = "on";  // on, remote_write or remote_apply
   bool sync_available = false;     // SYNCHRONOUS_MODE=available (default strict)
+
+  TlsConfig tls;
 
   bool is_replicant() const { return !replicate_from.empty(); }
   // The role and password a replicant uses to stream from its master.

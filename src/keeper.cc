@@ -33,6 +33,7 @@
 #include "slots.h"
 #include "swap.h"
 #include "sync.h"
+#include "tls.h"
 #include "watch.h"
 
 namespace pgkeeper {
@@ -60,6 +61,8 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(MakeDirs(c.pgdata, 0700));
     if (::chmod(c.pgdata.c_str(), 0700) != 0) return Status::FromErrno("chmod " + c.pgdata, errno);
     if (c.allow_rejoin) PGK_RETURN_IF_ERROR(MakeDirs(RejoinDir(c.pgdata), 0700));
+    PGK_RETURN_IF_ERROR(PrepareTls(c, NodeName(c, id->hostname), id->hostname, static_cast<uid_t>(-1),
+                                   static_cast<gid_t>(-1)));
     return LeaveStartDirectory();
   }
   // Running as root (the container's default): prepare the directories for
@@ -84,6 +87,8 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     PGK_RETURN_IF_ERROR(MakeDirs(RejoinDir(c.pgdata), 0700));
     PGK_RETURN_IF_ERROR(ChownTree(RejoinDir(c.pgdata), uid, gid));
   }
+  // As root: a key given as a Docker secret may be readable by root only.
+  PGK_RETURN_IF_ERROR(PrepareTls(c, NodeName(c, id->hostname), id->hostname, uid, gid));
   PGK_RETURN_IF_ERROR(BecomeUser("postgres", uid, gid));
   return LeaveStartDirectory();
 }
@@ -346,6 +351,11 @@ int Fail(Monitor* monitor, const Status& st, const std::string& context) {
 int RunKeeper(const Env& env) {
   Node n;
   Status st = ParseConfig(env, ReadWholeFile, &n.config);
+  if (!st.ok()) {
+    LogError("configuration error: " + st.message());
+    return st.exit_code();
+  }
+  st = CheckTlsFiles(n.config.tls);
   if (!st.ok()) {
     LogError("configuration error: " + st.message());
     return st.exit_code();

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "render.h"
 #include "slots.h"
+#include "tls.h"
 
 namespace pgkeeper {
 
@@ -61,6 +62,12 @@ SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
   spec.exec_fd = n.self.fd;
   Env env = n.env;
   env["PGKEEPER_NODE_NAME"] = n.id.node_name;
+  // The user's TLS files may be root's alone; the child, run as postgres,
+  // reads the copies PrepareTls made (tls.h).
+  const TlsConfig& tls = n.config.tls;
+  if (!tls.cert_file.empty()) env["SSL_CERT_FILE"] = ServerCertPath(n.config.pgdata);
+  if (!tls.key_file.empty()) env["SSL_KEY_FILE"] = ServerKeyPath(n.config.pgdata);
+  if (!tls.ca_file.empty()) env["SSL_CA_FILE"] = ServerCaPath(n.config.pgdata);
   if (n.config.is_replicant()) {  // the upstream followed now
     env["REPLICATE_FROM"] = n.config.replicate_from;
     env["REPLICATE_PORT"] = std::to_string(n.config.replicate_port);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sync.h"
+#include "tls.h"
 
 namespace pgkeeper {
 namespace {
@@ -55,13 +56,22 @@ std::string RenderHba(const Config& c, const std::vector<std::string>& ranges) {
     << "# TYPE  DATABASE     USER  ADDRESS  METHOD\n"
     << "local   all          all            peer map=pgkeeper\n"
     << "local   replication  all            peer map=pgkeeper\n";
+  // FORCE_SSL: TCP without TLS is refused by name, before any line could
+  // accept it, so the client's error says "no encryption".
+  const char* host = c.tls.force ? "hostssl " : "host    ";
+  if (c.tls.force) {
+    for (const char* any : {"0.0.0.0/0", "::/0"}) {
+      o << "hostnossl  all          all  " << any << "  reject\n";
+      o << "hostnossl  replication  all  " << any << "  reject\n";
+    }
+  }
   std::vector<std::string> all = {"127.0.0.1/32", "::1/128"};
   for (const auto& r : ranges) {
     if (std::find(all.begin(), all.end(), r) == all.end()) all.push_back(r);
   }
   for (const auto& r : all) {
-    o << "host    all          all   " << r << "  scram-sha-256\n";
-    o << "host    replication  " << QuoteIdent(c.replication_login()) << "  " << r
+    o << host << "all          all   " << r << "  scram-sha-256\n";
+    o << host << "replication  " << QuoteIdent(c.replication_login()) << "  " << r
       << "  scram-sha-256\n";
   }
   return o.str();
@@ -106,6 +116,11 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
     << "synchronous_standby_names = " << QuoteConfValue(StandbyNamesFor(sync_replicants)) << "\n"
     << "synchronous_commit = " << c.sync_commit << "\n"
     << "wal_receiver_status_interval = '" << kStatusIntervalSeconds << "s'\n"
+    << "ssl = on\n"
+    << "ssl_cert_file = " << QuoteConfValue(ServerCertPath(c.pgdata)) << "\n"
+    << "ssl_key_file = " << QuoteConfValue(ServerKeyPath(c.pgdata)) << "\n"
+    << "ssl_ca_file = " << QuoteConfValue(c.tls.ca_file.empty() ? "" : ServerCaPath(c.pgdata)) << "\n"
+    << "ssl_min_protocol_version = 'TLSv1.2'\n"
     << "logging_collector = off\n"
     << "log_destination = 'stderr'\n";
   if (standby) {

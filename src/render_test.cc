@@ -163,6 +163,30 @@ TEST(RenderHba, EveryHostRuleUsesScramAndNothingIsTrusted) {
   EXPECT_THAT(hba, Not(HasSubstr("password ")));
 }
 
+TEST(RenderHba, ForceSslRefusesTcpWithoutTlsFirstAndAcceptsOnlyTls) {
+  Config c = BaseConfig();
+  c.tls.force = true;
+  auto rules = Rules(RenderHba(c, {"10.0.0.0/8"}));
+  ASSERT_GE(rules.size(), 6u);
+  // After the two local lines: every address, both kinds, rejected without TLS.
+  EXPECT_EQ(rules[2], (std::vector<std::string>{"hostnossl", "all", "all", "0.0.0.0/0", "reject"}));
+  EXPECT_EQ(rules[3],
+            (std::vector<std::string>{"hostnossl", "replication", "all", "0.0.0.0/0", "reject"}));
+  EXPECT_EQ(rules[5], (std::vector<std::string>{"hostnossl", "replication", "all", "::/0", "reject"}));
+  int accepting = 0;
+  for (const auto& rule : rules) {
+    EXPECT_NE(rule[0], "host") << "a plain host line would accept TCP without TLS";
+    if (rule[0] == "hostssl") {
+      EXPECT_EQ(rule.back(), "scram-sha-256");
+      ++accepting;
+    }
+  }
+  EXPECT_EQ(accepting, 6) << "loopback x2 and 10/8, each for all and for replication";
+  // Without FORCE_SSL: host lines, which take TLS and plain TCP alike.
+  EXPECT_THAT(RenderHba(BaseConfig(), {}), Not(HasSubstr("hostssl")));
+  EXPECT_THAT(RenderHba(BaseConfig(), {}), Not(HasSubstr("reject")));
+}
+
 TEST(RenderHba, RepeatedRangesAndLoopbackRangesAppearOnce) {
   auto rules =
       Rules(RenderHba(BaseConfig(), {"10.0.0.0/8", "127.0.0.1/32", "10.0.0.0/8", "::1/128"}));
@@ -264,6 +288,21 @@ TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
   EXPECT_EQ(s["primary_conninfo"], "''");
   EXPECT_EQ(s["primary_slot_name"], "''");
   EXPECT_EQ(s["max_slot_wal_keep_size"], "'4GB'");
+}
+
+TEST(RenderServerConf, TlsIsOnWithTheFilesBesidePgdataAndAtLeastTls12) {
+  Config c = BaseConfig();
+  c.pgdata = "/var/lib/postgresql/data";
+  auto s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", 0));
+  EXPECT_EQ(s["ssl"], "on");
+  EXPECT_EQ(s["ssl_cert_file"], "'/var/lib/postgresql/data.pgkeeper/tls/server.crt'");
+  EXPECT_EQ(s["ssl_key_file"], "'/var/lib/postgresql/data.pgkeeper/tls/server.key'");
+  EXPECT_EQ(s["ssl_ca_file"], "''");
+  EXPECT_EQ(s["ssl_min_protocol_version"], "'TLSv1.2'");
+  c.tls.ca_file = "/run/secrets/ca.pem";
+  s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  EXPECT_EQ(s["ssl_ca_file"], "'/var/lib/postgresql/data.pgkeeper/tls/ca.crt'")
+      << "the copy, not the user's path";
 }
 
 TEST(RenderServerConf, AsynchronousUnlessReplicantsAreAskedFor) {

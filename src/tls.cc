@@ -1,0 +1,215 @@
+#include "tls.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+
+#include "fs.h"
+#include "log.h"
+#include "process.h"
+
+namespace pgkeeper {
+namespace {
+
+constexpr const char kOpenssl[] = "/usr/bin/openssl";
+// Present while the served pair is one pgkeeper made (not the user's).
+constexpr const char kSelfSignedMarker[] = "self-signed";
+
+std::string Trimmed(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+bool Contains(const std::string& s, const std::string& what) {
+  return s.find(what) != std::string::npos;
+}
+
+// Reads the PEM file named by var, refusing what PostgreSQL could not load.
+Status CheckPemFile(const std::string& var, const std::string& path, const FileReader& read_file,
+                    bool key) {
+  const std::string what = key ? "a PEM private key" : "a PEM certificate";
+  if (path.empty() || path[0] != '/' || Contains(path, "'") || Contains(path, "\n")) {
+    return Status::Config(var + "='" + path + "' is not usable; expected the absolute path of " +
+                          what);
+  }
+  std::string content;
+  Status st = read_file(path, &content);
+  if (!st.ok()) {
+    return Status::Config(var + "=" + path + " cannot be read (" + st.message() +
+                          "); expected a file pgkeeper can read at start");
+  }
+  if (key) {
+    if (Contains(content, "ENCRYPTED")) {
+      return Status::Config(var + "=" + path +
+                            " is encrypted with a passphrase; expected a key without one "
+                            "(PostgreSQL cannot ask for it), e.g. made with openssl pkey -in "
+                            "KEY -out PLAIN_KEY");
+    }
+    if (!Contains(content, "-----BEGIN ") || !Contains(content, "PRIVATE KEY-----")) {
+      return Status::Config(var + "=" + path + " holds no private key; expected " + what);
+    }
+  } else if (!Contains(content, "-----BEGIN CERTIFICATE-----")) {
+    return Status::Config(var + "=" + path + " holds no certificate; expected " + what);
+  }
+  return Status::Ok();
+}
+
+// Runs openssl with args; its output lines go to *out.
+Status Openssl(const std::vector<std::string>& args, std::string* out) {
+  SpawnSpec spec;
+  spec.argv = {kOpenssl};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = {"PATH=/usr/bin:/bin", "LC_ALL=C"};
+  std::string text;
+  Status st = RunTool(spec, [&](const std::string& line) { text += line + "\n"; });
+  if (out) *out = text;
+  if (!st.ok()) return Status::Tool(st.message() + (text.empty() ? "" : ": " + Trimmed(text)));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckTlsFiles(const TlsConfig& t) {
+  if (t.cert_file.empty() && t.ca_file.empty()) return Status::Ok();
+  std::string cert_pub, key_pub;
+  if (!t.cert_file.empty() && !Openssl({"x509", "-in", t.cert_file, "-noout", "-pubkey"}, &cert_pub).ok()) {
+    return Status::Config("SSL_CERT_FILE=" + t.cert_file +
+                          " is not a certificate openssl can read; expected a PEM certificate");
+  }
+  if (!t.cert_file.empty() && !Openssl({"pkey", "-in", t.key_file, "-pubout"}, &key_pub).ok()) {
+    return Status::Config("SSL_KEY_FILE=" + t.key_file +
+                          " is not a private key openssl can read; expected a PEM private key "
+                          "without a passphrase");
+  }
+  if (cert_pub != key_pub) {
+    return Status::Config("SSL_KEY_FILE=" + t.key_file + " is not the key of SSL_CERT_FILE=" +
+                          t.cert_file + "; expected the private key the certificate was made for");
+  }
+  if (!t.cert_file.empty() &&
+      !Openssl({"x509", "-in", t.cert_file, "-noout", "-checkend", "0"}, nullptr).ok()) {
+    return Status::Config("SSL_CERT_FILE=" + t.cert_file +
+                          " has expired; expected a certificate that is valid now");
+  }
+  if (!t.ca_file.empty() &&
+      !Openssl({"x509", "-in", t.ca_file, "-noout"}, nullptr).ok()) {
+    return Status::Config("SSL_CA_FILE=" + t.ca_file +
+                          " is not a certificate openssl can read; expected a PEM certificate");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Copies from to `to` (atomically, fsynced) with mode and owner.
+Status Install(const std::string& from, const std::string& to, mode_t mode, uid_t uid,
+               gid_t gid) {
+  std::string content;
+  PGK_RETURN_IF_ERROR(ReadWholeFile(from, &content));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(to, content, mode));
+  if (uid != static_cast<uid_t>(-1) && ::chown(to.c_str(), uid, gid) != 0) {
+    return Status::FromErrno("chown " + to, errno);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tls) {
+  auto get = [&](const char* name) {
+    auto it = env.find(name);
+    return it == env.end() ? std::string() : Trimmed(it->second);
+  };
+  tls->cert_file = get("SSL_CERT_FILE");
+  tls->key_file = get("SSL_KEY_FILE");
+  tls->ca_file = get("SSL_CA_FILE");
+  if (tls->cert_file.empty() != tls->key_file.empty()) {
+    const bool cert = !tls->cert_file.empty();
+    return Status::Config(std::string(cert ? "SSL_CERT_FILE" : "SSL_KEY_FILE") + " is set but " +
+                          (cert ? "SSL_KEY_FILE" : "SSL_CERT_FILE") +
+                          " is not; expected both (a certificate and its private key), or "
+                          "neither (pgkeeper makes a self-signed certificate)");
+  }
+  if (!tls->cert_file.empty()) {
+    PGK_RETURN_IF_ERROR(CheckPemFile("SSL_CERT_FILE", tls->cert_file, read_file, false));
+    PGK_RETURN_IF_ERROR(CheckPemFile("SSL_KEY_FILE", tls->key_file, read_file, true));
+  }
+  if (!tls->ca_file.empty()) {
+    PGK_RETURN_IF_ERROR(CheckPemFile("SSL_CA_FILE", tls->ca_file, read_file, false));
+  }
+  auto it = env.find("FORCE_SSL");
+  if (it != env.end()) PGK_RETURN_IF_ERROR(ParseBool("FORCE_SSL", it->second, &tls->force));
+  return Status::Ok();
+}
+
+std::string TlsDir(const std::string& pgdata) { return pgdata + ".pgkeeper/tls"; }
+std::string ServerCertPath(const std::string& pgdata) { return TlsDir(pgdata) + "/server.crt"; }
+std::string ServerKeyPath(const std::string& pgdata) { return TlsDir(pgdata) + "/server.key"; }
+std::string ServerCaPath(const std::string& pgdata) { return TlsDir(pgdata) + "/ca.crt"; }
+
+std::string SelfSignedSubjectAltName(const std::string& node_name, const std::string& hostname) {
+  std::vector<std::string> names = {node_name};
+  if (!hostname.empty() && hostname != node_name) names.push_back(hostname);
+  names.push_back("localhost");
+  std::string san;
+  for (const auto& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+  return san + ",IP:127.0.0.1,IP:::1";
+}
+
+std::vector<std::string> SelfSignedArgs(const std::string& node_name, const std::string& hostname,
+                                        const std::string& cert, const std::string& key) {
+  return {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-days", "3650", "-subj", "/CN=" + node_name, "-addext",
+          "subjectAltName=" + SelfSignedSubjectAltName(node_name, hostname), "-keyout", key,
+          "-out", cert};
+}
+
+Status PrepareTls(const Config& c, const std::string& node_name, const std::string& hostname,
+                  uid_t uid, gid_t gid) {
+  const std::string dir = TlsDir(c.pgdata);
+  const std::string cert = ServerCertPath(c.pgdata), key = ServerKeyPath(c.pgdata);
+  const std::string marker = JoinPath(dir, kSelfSignedMarker);
+  const TlsConfig& t = c.tls;
+  PGK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  if (uid != static_cast<uid_t>(-1)) {
+    for (const auto& d : {Dirname(dir), dir}) {
+      if (::chown(d.c_str(), uid, gid) != 0) return Status::FromErrno("chown " + d, errno);
+    }
+  }
+  if (!t.ca_file.empty()) PGK_RETURN_IF_ERROR(Install(t.ca_file, ServerCaPath(c.pgdata), 0644, uid, gid));
+  if (!t.cert_file.empty()) {
+    PGK_RETURN_IF_ERROR(Install(t.cert_file, cert, 0644, uid, gid));
+    PGK_RETURN_IF_ERROR(Install(t.key_file, key, 0600, uid, gid));
+    if (Exists(marker)) PGK_RETURN_IF_ERROR(RemoveTree(marker));
+    LogInfo("TLS: serving SSL_CERT_FILE=" + t.cert_file + " (copied to " + cert +
+            ", its key readable by postgres only)");
+    return Status::Ok();
+  }
+  if (Exists(marker) && Exists(cert) && Exists(key)) {
+    LogInfo("TLS: serving this node's self-signed certificate " + cert);
+    return Status::Ok();
+  }
+  // Made beside the served names and renamed into place: a start that stops
+  // half-way leaves no half-written pair behind.
+  const std::string new_cert = cert + ".new", new_key = key + ".new";
+  PGK_RETURN_IF_ERROR(Openssl(SelfSignedArgs(node_name, hostname, new_cert, new_key), nullptr));
+  if (::chmod(new_key.c_str(), 0600) != 0) return Status::FromErrno("chmod " + new_key, errno);
+  if (::chmod(new_cert.c_str(), 0644) != 0) return Status::FromErrno("chmod " + new_cert, errno);
+  if (uid != static_cast<uid_t>(-1)) {
+    for (const auto& f : {new_cert, new_key}) {
+      if (::chown(f.c_str(), uid, gid) != 0) return Status::FromErrno("chown " + f, errno);
+    }
+  }
+  PGK_RETURN_IF_ERROR(Rename(new_key, key));
+  PGK_RETURN_IF_ERROR(Rename(new_cert, cert));
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(marker, "made by pgkeeper for " + node_name + "\n", 0644));
+  PGK_RETURN_IF_ERROR(SyncDir(dir));
+  LogInfo("TLS: made a self-signed certificate for " + node_name + " (" + cert +
+          ", valid 10 years); clients can use sslmode=require now. To serve your own, set "
+          "SSL_CERT_FILE and SSL_KEY_FILE (README, \"TLS\")");
+  return Status::Ok();
+}
+
+}  // namespace pgkeeper

@@ -1,0 +1,55 @@
+// TLS for PostgreSQL's clients and replicants: the variables (parsed purely,
+// like config.cc), where the served files live, and putting them there.
+// With SSL_CERT_FILE and SSL_KEY_FILE the user's pair is checked and copied
+// into place with the owner and mode PostgreSQL demands (a Docker secret is
+// root's and world-readable, which PostgreSQL refuses); without them each
+// node makes a self-signed pair once and keeps it, so TLS is on from the
+// first start (docs/design.md, "TLS").
+#ifndef PGKEEPER_TLS_H_
+#define PGKEEPER_TLS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "status.h"
+
+namespace pgkeeper {
+
+// Fills config->tls from SSL_CERT_FILE, SSL_KEY_FILE, SSL_CA_FILE and
+// FORCE_SSL, reading the files through read_file to refuse what PostgreSQL
+// could not load (not PEM, an encrypted key) before anything is changed.
+Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tls);
+
+// Where the files PostgreSQL serves live: beside PGDATA, not in it, so that
+// pg_basebackup never hands one node's private key to another.
+std::string TlsDir(const std::string& pgdata);
+std::string ServerCertPath(const std::string& pgdata);
+std::string ServerKeyPath(const std::string& pgdata);
+std::string ServerCaPath(const std::string& pgdata);  // only with SSL_CA_FILE
+
+// The names a self-signed certificate carries: its common name is the node
+// name, and its subjectAltName every name a client may use for this node.
+std::string SelfSignedSubjectAltName(const std::string& node_name, const std::string& hostname);
+// openssl's arguments (after the binary) for a self-signed pair, EC P-256,
+// valid ten years, written to cert and key.
+std::vector<std::string> SelfSignedArgs(const std::string& node_name, const std::string& hostname,
+                                        const std::string& cert, const std::string& key);
+
+// Checks the user's files with openssl as PostgreSQL would load them: both
+// parse, the key is the certificate's, the certificate has not expired.
+// Status::Config naming the variable otherwise. Run before anything on disk
+// is touched.
+Status CheckTlsFiles(const TlsConfig& tls);
+
+// Puts the served files in place before postgres starts, as root when the
+// container runs as root (uid/gid: the postgres user; (uid_t)-1: leave the
+// owner). REQUIRES: CheckTlsFiles passed.
+Status PrepareTls(const Config& config, const std::string& node_name, const std::string& hostname,
+                  uid_t uid, gid_t gid);
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_TLS_H_

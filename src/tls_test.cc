@@ -1,0 +1,133 @@
+#include "tls.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace pgkeeper {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kCert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+constexpr char kKey[] = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
+
+// Files as a FileReader sees them; any other path cannot be read.
+FileReader Files(std::map<std::string, std::string> files) {
+  return [files](const std::string& path, std::string* out) {
+    auto it = files.find(path);
+    if (it == files.end()) return Status::FromErrno(path, ENOENT);
+    *out = it->second;
+    return Status::Ok();
+  };
+}
+
+const FileReader kFiles = Files({{"/run/secrets/cert", kCert},
+                                 {"/run/secrets/key", kKey},
+                                 {"/run/secrets/ca", kCert},
+                                 {"/run/secrets/rsa-key",
+                                  "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n"},
+                                 {"/run/secrets/encrypted",
+                                  "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n"
+                                  "-----END ENCRYPTED PRIVATE KEY-----\n"},
+                                 {"/run/secrets/empty", ""}});
+
+Status Parse(const Env& env, TlsConfig* t) { return ParseTlsConfig(env, kFiles, t); }
+
+TEST(ParseTlsConfig, NothingGivenMeansASelfSignedPairAndTlsNotForced) {
+  TlsConfig t;
+  ASSERT_TRUE(Parse({}, &t).ok());
+  EXPECT_EQ(t.cert_file, "");
+  EXPECT_EQ(t.key_file, "");
+  EXPECT_EQ(t.ca_file, "");
+  EXPECT_FALSE(t.force);
+}
+
+TEST(ParseTlsConfig, TakesTheUsersPairCaAndForce) {
+  TlsConfig t;
+  Status st = Parse({{"SSL_CERT_FILE", "/run/secrets/cert"},
+                     {"SSL_KEY_FILE", " /run/secrets/key "},
+                     {"SSL_CA_FILE", "/run/secrets/ca"},
+                     {"FORCE_SSL", "True"}},
+                    &t);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(t.cert_file, "/run/secrets/cert");
+  EXPECT_EQ(t.key_file, "/run/secrets/key");
+  EXPECT_EQ(t.ca_file, "/run/secrets/ca");
+  EXPECT_TRUE(t.force);
+  EXPECT_TRUE(Parse({{"SSL_CERT_FILE", "/run/secrets/cert"}, {"SSL_KEY_FILE", "/run/secrets/rsa-key"}},
+                    &t)
+                  .ok());
+}
+
+// Every bad form: one line that names the variable, a config exit code.
+TEST(ParseTlsConfig, EveryBadFormIsRefusedNamingItsVariable) {
+  struct Case {
+    Env env;
+    std::string starts, says;
+  };
+  const std::string cert = "/run/secrets/cert", key = "/run/secrets/key";
+  for (const Case& c : std::vector<Case>{
+           {{{"SSL_CERT_FILE", cert}}, "SSL_CERT_FILE is set but SSL_KEY_FILE is not", "neither"},
+           {{{"SSL_KEY_FILE", key}}, "SSL_KEY_FILE is set but SSL_CERT_FILE is not", "both"},
+           {{{"SSL_CERT_FILE", "cert.pem"}, {"SSL_KEY_FILE", key}}, "SSL_CERT_FILE='cert.pem'",
+            "absolute path"},
+           {{{"SSL_CERT_FILE", "/nope"}, {"SSL_KEY_FILE", key}}, "SSL_CERT_FILE=/nope cannot be read",
+            "expected a file"},
+           {{{"SSL_CERT_FILE", key}, {"SSL_KEY_FILE", key}}, "SSL_CERT_FILE=" + key,
+            "holds no certificate"},
+           {{{"SSL_CERT_FILE", cert}, {"SSL_KEY_FILE", cert}}, "SSL_KEY_FILE=" + cert,
+            "holds no private key"},
+           {{{"SSL_CERT_FILE", cert}, {"SSL_KEY_FILE", "/run/secrets/encrypted"}},
+            "SSL_KEY_FILE=/run/secrets/encrypted", "passphrase"},
+           {{{"SSL_CERT_FILE", cert}, {"SSL_KEY_FILE", "/run/secrets/empty"}},
+            "SSL_KEY_FILE=/run/secrets/empty", "holds no private key"},
+           {{{"SSL_CA_FILE", "/run/secrets/key"}}, "SSL_CA_FILE=/run/secrets/key", "no certificate"},
+           {{{"SSL_CA_FILE", "relative"}}, "SSL_CA_FILE='relative'", "absolute path"},
+           {{{"FORCE_SSL", "maybe"}}, "FORCE_SSL='maybe'", "boolean"},
+       }) {
+    TlsConfig t;
+    Status st = Parse(c.env, &t);
+    ASSERT_FALSE(st.ok()) << c.starts;
+    EXPECT_EQ(st.code(), ExitCode::kConfig) << c.starts;
+    EXPECT_THAT(st.message(), StartsWith(c.starts));
+    EXPECT_THAT(st.message(), HasSubstr(c.says));
+    EXPECT_EQ(st.message().find('\n'), std::string::npos);
+  }
+}
+
+TEST(ParseTlsConfig, IsPartOfTheConfiguration) {
+  Config c;
+  Status st = ParseConfig({{"POSTGRES_PASS", "x"}, {"FORCE_SSL", "yes"}}, kFiles, &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(c.tls.force);
+  st = ParseConfig({{"POSTGRES_PASS", "x"}, {"SSL_KEY_FILE", "/run/secrets/key"}}, kFiles, &c);
+  EXPECT_THAT(st.message(), StartsWith("SSL_KEY_FILE is set but SSL_CERT_FILE is not"));
+}
+
+TEST(TlsDir, LiesBesidePgdataSoCopiesOfTheDataNeverCarryTheKey) {
+  EXPECT_EQ(TlsDir("/var/lib/postgresql/data"), "/var/lib/postgresql/data.pgkeeper/tls");
+  EXPECT_EQ(ServerCertPath("/d"), "/d.pgkeeper/tls/server.crt");
+  EXPECT_EQ(ServerKeyPath("/d"), "/d.pgkeeper/tls/server.key");
+  EXPECT_EQ(ServerCaPath("/d"), "/d.pgkeeper/tls/ca.crt");
+}
+
+TEST(SelfSigned, NamesTheNodeItsHostAndLoopback) {
+  EXPECT_EQ(SelfSignedSubjectAltName("pg-master", "a1b2c3"),
+            "DNS:pg-master,DNS:a1b2c3,DNS:localhost,IP:127.0.0.1,IP:::1");
+  EXPECT_EQ(SelfSignedSubjectAltName("pg-master", "pg-master"),
+            "DNS:pg-master,DNS:localhost,IP:127.0.0.1,IP:::1");
+  auto args = SelfSignedArgs("pg-master", "pg-master", "/t/c", "/t/k");
+  std::string joined;
+  for (const auto& a : args) joined += a + " ";
+  EXPECT_THAT(joined, HasSubstr("req -x509 "));
+  EXPECT_THAT(joined, HasSubstr("-subj /CN=pg-master "));
+  EXPECT_THAT(joined, HasSubstr("-nodes "));
+  EXPECT_THAT(joined, HasSubstr("-keyout /t/k -out /t/c"));
+}
+
+}  // namespace
+}  // namespace pgkeeper

@@ -1,0 +1,142 @@
+// TLS as a user meets it: on by default with a self-signed certificate,
+// forced with FORCE_SSL, and the user's own pair given as files that
+// PostgreSQL itself would refuse to read (a Docker secret: root's, 0444).
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "harness.h"
+
+namespace pgkeeper::testing {
+namespace {
+
+// Connects to node as its superuser with extra conninfo; returns the value
+// of sql, or "ERROR: " and libpq's message.
+std::string QueryWith(Node& node, const std::string& extra, const std::string& sql) {
+  std::string conninfo = "host=127.0.0.1 port=" + std::to_string(node.port()) +
+                         " user=" + node.Env("POSTGRES_USER") + " dbname=gis connect_timeout=5 " +
+                         extra;
+  setenv("PGPASSWORD", node.Env("POSTGRES_PASS").c_str(), 1);
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  unsetenv("PGPASSWORD");
+  std::string out;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    out = std::string("ERROR: ") + PQerrorMessage(conn);
+  } else {
+    PGresult* r = PQexec(conn, sql.c_str());
+    out = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
+              ? PQgetvalue(r, 0, 0)
+              : std::string("ERROR: ") + PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+const char kMyTls[] =
+    "SELECT ssl::text || ' ' || coalesce(version, '') FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+const char kReplicantTls[] =
+    "SELECT string_agg(s.ssl::text, ',') FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)";
+
+// Runs a shell command; true when it exits 0.
+bool Sh(const std::string& cmd) { return std::system(("(" + cmd + ") >/dev/null 2>&1").c_str()) == 0; }
+
+// A CA and a certificate for "localhost" signed by it, in dir, as a user
+// would make them with openssl (README, "TLS").
+void MakeCaAndCert(const std::string& dir) {
+  ASSERT_TRUE(Sh("cd " + dir +
+                 " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                 " -days 30 -subj /CN=test-ca -keyout ca.key -out ca.crt"
+                 " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                 " -subj /CN=localhost -keyout server.key -out server.csr"
+                 " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext"
+                 " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+                 " -days 30 -extfile san.ext -out server.crt"));
+}
+
+TEST(Tls, OnByDefaultWithASelfSignedCertificateForClientsAndTheReplicant) {
+  Pair p;
+  p.Start();
+  EXPECT_TRUE(p.master.LogContains("TLS: made a self-signed certificate for master"));
+  EXPECT_EQ(QueryWith(p.master, "sslmode=require", kMyTls).substr(0, 4), "true");
+  // TLS 1.2 at the least: a client that offers only 1.1 is turned away.
+  EXPECT_NE(QueryWith(p.master, "sslmode=require ssl_max_protocol_version=TLSv1.1", kMyTls)
+                .find("ERROR"),
+            std::string::npos);
+  // Without FORCE_SSL a client may still go without.
+  EXPECT_EQ(QueryWith(p.master, "sslmode=disable", kMyTls), "false ");
+  // The replicant streams over TLS (libpq's default sslmode=prefer).
+  EXPECT_TRUE(WaitFor([&] { return p.master.Query(kReplicantTls) == "true"; }, seconds(30)))
+      << p.master.Query(kReplicantTls);
+  // Each node has its own pair, beside its data, never in it.
+  EXPECT_FALSE(FileExists(p.replicant.pgdata() + "/server.key"));
+  std::string cert = p.master.pgdata() + ".pgkeeper/tls/server.crt";
+  std::string key = p.master.pgdata() + ".pgkeeper/tls/server.key";
+  struct stat st;
+  ASSERT_EQ(stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Kept: a restart serves the same certificate.
+  std::string before = ReadFile(cert);
+  ASSERT_EQ(p.master.Stop(), 0);
+  p.master.Start();
+  p.master.WaitHealthy();
+  EXPECT_EQ(ReadFile(cert), before);
+  EXPECT_TRUE(p.master.LogContains("TLS: serving this node's self-signed certificate"));
+}
+
+TEST(Tls, ForceSslRefusesPlainConnectionsByNameAndTheReplicantStillStreams) {
+  Pair p(Vars{{"FORCE_SSL", "True"}}, Vars{{"FORCE_SSL", "True"}});
+  p.Start();
+  std::string plain = QueryWith(p.master, "sslmode=disable", kMyTls);
+  EXPECT_NE(plain.find("no encryption"), std::string::npos) << plain;
+  EXPECT_EQ(QueryWith(p.master, "sslmode=require", kMyTls).substr(0, 4), "true");
+  ASSERT_EQ(p.master.Query("CREATE TABLE t AS SELECT 1 AS x"), "OK");
+  p.replicant.WaitQuery("SELECT count(*) FROM t", "1");
+  EXPECT_EQ(p.master.Query(kReplicantTls), "true");
+}
+
+TEST(Tls, TheUsersPairGivenAsARootOnlySecretIsServedAndVerifiable) {
+  if (geteuid() != 0) GTEST_SKIP() << "a root-owned secret needs root";
+  Scratch scratch;
+  std::string secrets = scratch.path() + "/secrets";
+  ASSERT_EQ(mkdir(secrets.c_str(), 0700), 0);
+  MakeCaAndCert(secrets);
+  // As Docker mounts a secret: root's, world-readable, in a directory only
+  // root may enter; PostgreSQL would refuse the key for its mode and owner.
+  ASSERT_EQ(chmod((secrets + "/server.key").c_str(), 0444), 0);
+  Node master(scratch, "master",
+              {{"SSL_CERT_FILE", secrets + "/server.crt"}, {"SSL_KEY_FILE", secrets + "/server.key"}});
+  master.Start();
+  master.WaitHealthy();
+  EXPECT_TRUE(master.LogContains("TLS: serving SSL_CERT_FILE=" + secrets + "/server.crt"));
+  // A client that trusts only the CA and checks the name accepts the server.
+  std::string verified = QueryWith(master, "sslmode=verify-full sslrootcert=" + secrets +
+                                               "/ca.crt host=localhost hostaddr=127.0.0.1",
+                                   kMyTls);
+  EXPECT_EQ(verified.substr(0, 4), "true") << verified;
+  master.Stop();
+}
+
+TEST(Tls, APairThatDoesNotBelongTogetherIsRefusedBeforeAnythingIsMade) {
+  Scratch scratch;
+  std::string secrets = scratch.path() + "/secrets";
+  ASSERT_EQ(mkdir(secrets.c_str(), 0755), 0);
+  MakeCaAndCert(secrets);
+  // The CA's key with the server's certificate.
+  Node master(scratch, "master",
+              {{"SSL_CERT_FILE", secrets + "/server.crt"}, {"SSL_KEY_FILE", secrets + "/ca.key"}});
+  master.Start();
+  EXPECT_EQ(master.Wait(seconds(20)), 3);
+  EXPECT_TRUE(master.LogContains("configuration error: SSL_KEY_FILE=" + secrets +
+                                 "/ca.key is not the key of SSL_CERT_FILE=" + secrets +
+                                 "/server.crt"))
+      << master.Log();
+  EXPECT_FALSE(FileExists(master.pgdata())) << "nothing on disk is touched";
+}
+
+}  // namespace
+}  // namespace pgkeeper::testing
