@@ -11,7 +11,7 @@ FROM ${BASE_IMAGE} AS build
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends \
-        g++ cmake make pkg-config libpq-dev \
+        g++ cmake make pkg-config libpq-dev libssl-dev \
         libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libmicrohttpd-dev \
         libcpp-httplib-dev; \
     rm -rf /var/lib/apt/lists/*

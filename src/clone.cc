@@ -4,6 +4,8 @@
 #include <chrono>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "datadir.h"
 #include "fs.h"
 #include "log.h"
@@ -12,6 +14,7 @@
 #include "render.h"
 #include "slots.h"
 #include "swap.h"
+#include "tls.h"
 
 namespace pgkeeper {
 
@@ -92,6 +95,7 @@ Status CloneOnce(const Node& n) {
   spec.env = BaseEnv(n);
   spec.env.push_back("PGPASSFILE=" + JoinPath(c.run_dir, kPassFileName));
   spec.env.push_back("PGAPPNAME=pgkeeper_clone");
+  for (auto& e : UpstreamTlsEnv(c)) spec.env.push_back(std::move(e));
   spec.env.push_back("PGCONNECT_TIMEOUT=10");
   CloneLogger logger(n.monitor);
   Status st = RunTool(spec, [&](const std::string& line) { logger(line); });
@@ -117,11 +121,32 @@ Status CloneOnce(const Node& n) {
 
 }  // namespace
 
+Status CheckUpstreamTls(const Node& n) {
+  const Config& c = n.config;
+  if (c.tls.ca_file.empty()) return Status::Ok();
+  std::string text;
+  Status st = RunSelfChild(n, "upstream-tls", [&](const std::string& line) { text += line; });
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!st.ok() || j.is_discarded() || !j.is_object()) {
+    return Status::Tool("cannot check " + MasterName(c) + "'s certificate: " +
+                        (text.empty() ? st.message() : text));
+  }
+  if (!j.value("ok", false)) {
+    return Status::State(UpstreamTlsAdvice(c, j.value("error", ""), j.value("names", "")));
+  }
+  if (j.value("reached", false)) {
+    LogInfo("TLS: " + MasterName(c) + "'s certificate is signed by SSL_CA_FILE and names " +
+            c.replicate_from + "; replicating with sslmode=verify-full");
+  }
+  return Status::Ok();
+}
+
 Status Clone(const Node& n) {
   const Config& c = n.config;
   int delay_ms = 1000;
   for (int attempt = 1;; ++attempt) {
     PGK_RETURN_IF_ERROR(WaitForMaster(n));
+    PGK_RETURN_IF_ERROR(CheckUpstreamTls(n));
     n.monitor->SetPhase("cloning", "copying " + MasterName(c) + " with pg_basebackup");
     LogInfo("cloning " + MasterName(c) + " with pg_basebackup (attempt " + std::to_string(attempt) + ")");
     auto start = std::chrono::steady_clock::now();

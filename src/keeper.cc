@@ -425,6 +425,7 @@ int RunKeeper(const Env& env) {
       break;
     case Action::kResumeStandby:
       st = WritePassFile(n);
+      if (st.ok()) st = CheckUpstreamTls(n);
       if (st.ok()) {
         // The upstream may be down: postgres retries streaming by itself,
         // and the slot is checked again while it does not stream.

@@ -11,6 +11,7 @@
 #include "peers.h"
 #include "rewind.h"
 #include "slots.h"
+#include "tls.h"
 
 extern char** environ;
 
@@ -59,6 +60,8 @@ const Command kCommands[] = {
      pgkeeper::RunUpstreamReplicants},
     {"promote-facts", "(internal, run by `run`) the old master and the peers before a promotion",
      pgkeeper::RunPromoteFacts},
+    {"upstream-tls", "(internal, run by `run`) verify the upstream's certificate with SSL_CA_FILE",
+     pgkeeper::RunUpstreamTls},
 };
 
 int Usage(std::ostream& out, int code) {

@@ -73,6 +73,7 @@ SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
     env["REPLICATE_PORT"] = std::to_string(n.config.replicate_port);
   }
   for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
+  for (auto& e : UpstreamTlsEnv(n.config)) spec.env.push_back(std::move(e));
   return spec;
 }
 

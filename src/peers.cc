@@ -9,6 +9,7 @@
 #include "pg.h"
 #include "render.h"
 #include "snapshot.h"
+#include "tls.h"
 
 namespace pgkeeper {
 
@@ -26,7 +27,11 @@ ConnParams LoginAs(const Config& c, const std::string& host, int port) {
           {"password", c.replication_login_password()},
           {"dbname", "postgres"},
           {"application_name", "pgkeeper_promote"},
-          {"connect_timeout", "3"}};
+          {"connect_timeout", "3"},
+          // Whether a node answers and takes writes, not whether it is
+          // trusted: a certificate that fails verification must not make
+          // a running master look gone and allow a second writable one.
+          {"sslmode", "prefer"}};
 }
 
 }  // namespace

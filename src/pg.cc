@@ -50,6 +50,8 @@ Status PgConn::Connect(const ConnParams& params) {
   return Status::Ok();
 }
 
+void* PgConn::TlsObject() const { return conn_ ? PQsslStruct(conn_, "OpenSSL") : nullptr; }
+
 Status PgConn::Exec(const std::string& sql) {
   std::vector<std::vector<std::string>> rows;
   return QueryRows(sql, &rows);

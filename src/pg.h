@@ -36,6 +36,9 @@ class PgConn {
   // clear-text password never travels in a statement.
   Status EncryptPassword(const std::string& user, const std::string& password,
                          std::string* verifier);
+  // The connection's OpenSSL SSL*, or nullptr without TLS (tls.cc reads the
+  // server's certificate from it).
+  void* TlsObject() const;
 
  private:
   pg_conn* conn_ = nullptr;

@@ -129,7 +129,7 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
                            " user=" + QuoteConninfo(c.replication_login()) +
                            " passfile=" + QuoteConninfo(passfile) +
                            " application_name=" + QuoteConninfo(application_name) +
-                           " connect_timeout=5";
+                           " connect_timeout=5" + UpstreamTlsConninfo(c);
     o << "primary_conninfo = " << QuoteConfValue(conninfo) << "\n"
       << "primary_slot_name = " << QuoteConfValue(slot_name) << "\n";
   } else {

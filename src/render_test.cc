@@ -303,6 +303,11 @@ TEST(RenderServerConf, TlsIsOnWithTheFilesBesidePgdataAndAtLeastTls12) {
   s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
   EXPECT_EQ(s["ssl_ca_file"], "'/var/lib/postgresql/data.pgkeeper/tls/ca.crt'")
       << "the copy, not the user's path";
+  // With a CA, the replicant verifies its master by it.
+  c.replicate_from = "pg-master";
+  s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  EXPECT_THAT(s["primary_conninfo"],
+              HasSubstr("sslmode=verify-full sslrootcert=''/var/lib/postgresql/data.pgkeeper/tls/ca.crt''"));
 }
 
 TEST(RenderServerConf, AsynchronousUnlessReplicantsAreAskedFor) {

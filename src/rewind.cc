@@ -14,6 +14,7 @@
 #include "rejoin.h"
 #include "render.h"
 #include "swap.h"
+#include "tls.h"
 
 namespace pgkeeper {
 namespace {
@@ -83,6 +84,7 @@ SpawnSpec PgToolSpec(const Node& n, std::vector<std::string> argv) {
   argv[0] = n.config.pg_bin + "/" + argv[0];
   spec.argv = std::move(argv);
   spec.env = BaseEnv(n);
+  for (auto& e : UpstreamTlsEnv(n.config)) spec.env.push_back(std::move(e));
   return spec;
 }
 
@@ -170,6 +172,7 @@ Status Rejoin(Node& n) {
   const std::string upstream = MasterName(c);
   auto start = std::chrono::steady_clock::now();
   PGK_RETURN_IF_ERROR(WaitForMaster(n));
+  PGK_RETURN_IF_ERROR(CheckUpstreamTls(n));
   n.monitor->SetPhase("rejoining", "comparing this node's history with " + upstream + "'s");
 
   ControlData cd;

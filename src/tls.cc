@@ -1,12 +1,19 @@
 #include "tls.h"
 
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include "fs.h"
 #include "log.h"
+#include "pg.h"
 #include "process.h"
 
 namespace pgkeeper {
@@ -144,6 +151,44 @@ Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tl
   return Status::Ok();
 }
 
+std::string UpstreamTlsConninfo(const Config& c) {
+  if (c.tls.ca_file.empty()) return "";
+  return " sslmode=verify-full sslrootcert='" + ServerCaPath(c.pgdata) + "'";
+}
+
+std::vector<std::string> UpstreamTlsEnv(const Config& c) {
+  if (c.tls.ca_file.empty()) return {};
+  return {"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + ServerCaPath(c.pgdata)};
+}
+
+std::string UpstreamTlsAdvice(const Config& c, const std::string& error, const std::string& names) {
+  const std::string up = c.replicate_from + ":" + std::to_string(c.replicate_port);
+  std::string fix;
+  if (error.find("does not match host name") != std::string::npos) {
+    fix = "set REPLICATE_FROM to a name the certificate carries, or give " + up +
+          " a certificate that names " + c.replicate_from + " (SSL_CERT_FILE and SSL_KEY_FILE there)";
+  } else if (error.find("does not support SSL") != std::string::npos) {
+    fix = "turn TLS on at " + up + " (pgkeeper does by default; an older image may not), or unset "
+          "SSL_CA_FILE here to replicate without verifying it";
+  } else {
+    fix = "give " + up + " a certificate signed by the CA in SSL_CA_FILE=" + c.tls.ca_file +
+          " (SSL_CERT_FILE and SSL_KEY_FILE there), or set SSL_CA_FILE to the CA that signed its "
+          "certificate";
+  }
+  // libpq's message may span lines (one per address tried): one line here.
+  std::string e;
+  for (char ch : error) {
+    if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+    if (ch == ' ' && (e.empty() || e.back() == ' ')) continue;
+    e.push_back(ch);
+  }
+  while (!e.empty() && e.back() == ' ') e.pop_back();
+  return "cannot verify the master " + up + " (SSL_CA_FILE is set, so its certificate must be " +
+         "signed by that CA and name " + c.replicate_from + "): " + e +
+         (names.empty() ? "" : "; its certificate names " + names) + ". To fix: " + fix +
+         ". pgkeeper does not fall back to an unverified connection";
+}
+
 std::string TlsDir(const std::string& pgdata) { return pgdata + ".pgkeeper/tls"; }
 std::string ServerCertPath(const std::string& pgdata) { return TlsDir(pgdata) + "/server.crt"; }
 std::string ServerKeyPath(const std::string& pgdata) { return TlsDir(pgdata) + "/server.key"; }
@@ -210,6 +255,89 @@ Status PrepareTls(const Config& c, const std::string& node_name, const std::stri
           ", valid 10 years); clients can use sslmode=require now. To serve your own, set "
           "SSL_CERT_FILE and SSL_KEY_FILE (README, \"TLS\")");
   return Status::Ok();
+}
+
+namespace {
+
+// "CN=pg-master, DNS:pg-master, IP:172.18.0.2": the names of the
+// certificate the server presents on conn (empty when there is none).
+std::string PeerCertificateNames(const PgConn& conn) {
+  SSL* ssl = static_cast<SSL*>(conn.TlsObject());
+  X509* cert = ssl ? SSL_get1_peer_certificate(ssl) : nullptr;
+  if (!cert) return "";
+  std::string out;
+  char cn[256] = {0};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0) {
+    out = std::string("CN=") + cn;
+  }
+  auto* sans = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+    std::string name;
+    if (g->type == GEN_DNS) {
+      name = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                                  ASN1_STRING_length(g->d.dNSName));
+    } else if (g->type == GEN_IPADD) {
+      char buf[INET6_ADDRSTRLEN] = {0};
+      int len = ASN1_STRING_length(g->d.iPAddress);
+      const unsigned char* bytes = ASN1_STRING_get0_data(g->d.iPAddress);
+      if ((len == 4 && inet_ntop(AF_INET, bytes, buf, sizeof(buf))) ||
+          (len == 16 && inet_ntop(AF_INET6, bytes, buf, sizeof(buf)))) {
+        name = std::string("IP:") + buf;
+      }
+    }
+    if (!name.empty()) out += (out.empty() ? "" : ", ") + name;
+  }
+  GENERAL_NAMES_free(sans);
+  X509_free(cert);
+  return out;
+}
+
+bool IsTlsFailure(const std::string& error) {
+  for (const char* s : {"certificate", "SSL", "does not match host name", "root certificate"}) {
+    if (error.find(s) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int RunUpstreamTls(const Env& env, const std::vector<std::string>& args) {
+  Config c;
+  Status st = ParseConfig(env, ReadWholeFile, &c);
+  if (st.ok() && !args.empty()) st = Status::Usage("upstream-tls takes no arguments");
+  if (st.ok() && !c.is_replicant()) st = Status::Usage("upstream-tls: REPLICATE_FROM is not set");
+  if (!st.ok()) {
+    std::cout << st.message() << std::endl;
+    return st.exit_code();
+  }
+  // sslmode and sslrootcert come from the environment (UpstreamTlsEnv), as
+  // for every other tool that reaches the upstream.
+  ConnParams p = {{"host", c.replicate_from},
+                  {"port", std::to_string(c.replicate_port)},
+                  {"user", c.replication_login()},
+                  {"password", c.replication_login_password()},
+                  {"dbname", "postgres"},
+                  {"application_name", "pgkeeper_tls"},
+                  {"connect_timeout", "5"}};
+  PgConn verified;
+  Status first = verified.Connect(p);
+  nlohmann::json out = {{"ok", true}, {"reached", first.ok()}, {"error", ""}, {"names", ""}};
+  // Anything but a TLS failure (the upstream is down, a password) is for
+  // the other checks to report.
+  if (!first.ok() && IsTlsFailure(first.message())) {
+    out["ok"] = false;
+    out["error"] = first.message();
+    // Only to read the certificate's names. libpq treats require as
+    // verify-ca whenever a root certificate file exists, so name none.
+    p["sslmode"] = "require";
+    p["sslrootcert"] = "/nonexistent/pgkeeper-reads-names-only";
+    PgConn plain;
+    if (plain.Connect(p).ok()) out["names"] = PeerCertificateNames(plain);
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
 }
 
 }  // namespace pgkeeper

@@ -38,6 +38,30 @@ std::string SelfSignedSubjectAltName(const std::string& node_name, const std::st
 std::vector<std::string> SelfSignedArgs(const std::string& node_name, const std::string& hostname,
                                         const std::string& cert, const std::string& key);
 
+// How a replicant reaches its upstream. With SSL_CA_FILE: TLS that checks
+// the upstream's certificate against that CA and its name against
+// REPLICATE_FROM (verify-full), never a fallback to plaintext; without:
+// libpq's default, TLS whenever the upstream offers it (prefer).
+// For primary_conninfo: "" or " sslmode=verify-full sslrootcert='...'".
+std::string UpstreamTlsConninfo(const Config& config);
+// The same for pgkeeper's tools and children (pg_basebackup, pg_rewind,
+// the self children): libpq's PGSSLMODE and PGSSLROOTCERT, or nothing.
+std::vector<std::string> UpstreamTlsEnv(const Config& config);
+
+// What a replicant says when its upstream's certificate fails verification:
+// the upstream, libpq's reason, the names the certificate carries (as
+// UpstreamCertificateNames prints them; empty if it could not be read) and
+// what to change.
+std::string UpstreamTlsAdvice(const Config& config, const std::string& error,
+                              const std::string& names);
+
+// `pgkeeper upstream-tls` (run by `run`, as postgres, with UpstreamTlsEnv):
+// connects to the upstream as the walreceiver will. Prints JSON: ok (false
+// only for a TLS failure), reached, and when not ok libpq's error and the
+// names of the certificate the upstream presents (read over a second,
+// unverified TLS connection).
+int RunUpstreamTls(const Env& env, const std::vector<std::string>& args);
+
 // Checks the user's files with openssl as PostgreSQL would load them: both
 // parse, the key is the certificate's, the certificate has not expired.
 // Status::Config naming the variable otherwise. Run before anything on disk

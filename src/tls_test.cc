@@ -10,6 +10,7 @@ namespace pgkeeper {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kCert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
@@ -127,6 +128,43 @@ TEST(SelfSigned, NamesTheNodeItsHostAndLoopback) {
   EXPECT_THAT(joined, HasSubstr("-subj /CN=pg-master "));
   EXPECT_THAT(joined, HasSubstr("-nodes "));
   EXPECT_THAT(joined, HasSubstr("-keyout /t/k -out /t/c"));
+}
+
+TEST(UpstreamTls, WithoutACaLibpqsDefaultWithOneVerifyFull) {
+  Config c;
+  c.pgdata = "/d";
+  c.replicate_from = "pg-master";
+  EXPECT_EQ(UpstreamTlsConninfo(c), "");
+  EXPECT_TRUE(UpstreamTlsEnv(c).empty());
+  c.tls.ca_file = "/run/secrets/ca.crt";
+  EXPECT_EQ(UpstreamTlsConninfo(c), " sslmode=verify-full sslrootcert='/d.pgkeeper/tls/ca.crt'");
+  EXPECT_EQ(UpstreamTlsEnv(c),
+            (std::vector<std::string>{"PGSSLMODE=verify-full", "PGSSLROOTCERT=/d.pgkeeper/tls/ca.crt"}));
+}
+
+TEST(UpstreamTlsAdvice, NamesTheUpstreamTheReasonTheCertificatesNamesAndTheFix) {
+  Config c;
+  c.replicate_from = "pg-master";
+  c.replicate_port = 5432;
+  c.tls.ca_file = "/run/secrets/ca.crt";
+  std::string name = UpstreamTlsAdvice(
+      c,
+      "connection to server at \"pg-master\" (172.18.0.2), port 5432 failed: server certificate "
+      "for \"db.example.com\" does not match host name \"pg-master\"\n",
+      "CN=db.example.com, DNS:db.example.com");
+  EXPECT_THAT(name, StartsWith("cannot verify the master pg-master:5432 (SSL_CA_FILE is set"));
+  EXPECT_THAT(name, HasSubstr("does not match host name \"pg-master\"; its certificate names "
+                              "CN=db.example.com, DNS:db.example.com. To fix: set REPLICATE_FROM to "
+                              "a name the certificate carries, or give pg-master:5432 a "
+                              "certificate that names pg-master"));
+  EXPECT_THAT(name, HasSubstr("does not fall back to an unverified connection"));
+  EXPECT_EQ(name.find('\n'), std::string::npos);
+  std::string ca = UpstreamTlsAdvice(c, "certificate verify failed", "CN=pg-master");
+  EXPECT_THAT(ca, HasSubstr("To fix: give pg-master:5432 a certificate signed by the CA in "
+                            "SSL_CA_FILE=/run/secrets/ca.crt"));
+  std::string plain = UpstreamTlsAdvice(c, "server does not support SSL, but SSL was required", "");
+  EXPECT_THAT(plain, HasSubstr("turn TLS on at pg-master:5432"));
+  EXPECT_THAT(plain, Not(HasSubstr("its certificate names")));
 }
 
 }  // namespace

@@ -45,18 +45,33 @@ const char kReplicantTls[] =
 // Runs a shell command; true when it exits 0.
 bool Sh(const std::string& cmd) { return std::system(("(" + cmd + ") >/dev/null 2>&1").c_str()) == 0; }
 
-// A CA and a certificate for "localhost" signed by it, in dir, as a user
-// would make them with openssl (README, "TLS").
-void MakeCaAndCert(const std::string& dir) {
+// A CA and a certificate signed by it for name (and the san given), in
+// dir, as a user would make them with openssl (README, "TLS").
+void MakeCaAndCert(const std::string& dir, const std::string& name = "localhost",
+                   const std::string& san = "DNS:localhost,IP:127.0.0.1") {
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   ASSERT_TRUE(Sh("cd " + dir +
                  " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
                  " -days 30 -subj /CN=test-ca -keyout ca.key -out ca.crt"
                  " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-                 " -subj /CN=localhost -keyout server.key -out server.csr"
-                 " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext"
+                 " -subj /CN=" + name + " -keyout server.key -out server.csr"
+                 " && printf 'subjectAltName=" + san + "\\n' > san.ext"
                  " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
                  " -days 30 -extfile san.ext -out server.crt"));
 }
+
+// A master serving the pair in dir (MakeCaAndCert) and a replicant that
+// reaches it as host and verifies it against ca.
+struct VerifiedPair {
+  VerifiedPair(const std::string& dir, const std::string& host, const std::string& ca)
+      : master(scratch, "master",
+               {{"SSL_CERT_FILE", dir + "/server.crt"}, {"SSL_KEY_FILE", dir + "/server.key"}}),
+        replicant(scratch, "replicant",
+                  ReplicantOf(master, {{"REPLICATE_FROM", host}, {"SSL_CA_FILE", ca}})) {}
+  Scratch scratch;
+  Node master;
+  Node replicant;
+};
 
 TEST(Tls, OnByDefaultWithASelfSignedCertificateForClientsAndTheReplicant) {
   Pair p;
@@ -103,8 +118,8 @@ TEST(Tls, TheUsersPairGivenAsARootOnlySecretIsServedAndVerifiable) {
   if (geteuid() != 0) GTEST_SKIP() << "a root-owned secret needs root";
   Scratch scratch;
   std::string secrets = scratch.path() + "/secrets";
-  ASSERT_EQ(mkdir(secrets.c_str(), 0700), 0);
   MakeCaAndCert(secrets);
+  ASSERT_EQ(chmod(secrets.c_str(), 0700), 0);
   // As Docker mounts a secret: root's, world-readable, in a directory only
   // root may enter; PostgreSQL would refuse the key for its mode and owner.
   ASSERT_EQ(chmod((secrets + "/server.key").c_str(), 0444), 0);
@@ -124,7 +139,6 @@ TEST(Tls, TheUsersPairGivenAsARootOnlySecretIsServedAndVerifiable) {
 TEST(Tls, APairThatDoesNotBelongTogetherIsRefusedBeforeAnythingIsMade) {
   Scratch scratch;
   std::string secrets = scratch.path() + "/secrets";
-  ASSERT_EQ(mkdir(secrets.c_str(), 0755), 0);
   MakeCaAndCert(secrets);
   // The CA's key with the server's certificate.
   Node master(scratch, "master",
@@ -136,6 +150,71 @@ TEST(Tls, APairThatDoesNotBelongTogetherIsRefusedBeforeAnythingIsMade) {
                                  "/server.crt"))
       << master.Log();
   EXPECT_FALSE(FileExists(master.pgdata())) << "nothing on disk is touched";
+}
+
+// A fresh directory for a test's certificates, removed afterwards.
+struct CertDir {
+  explicit CertDir(const std::string& tag)
+      : path(std::string(::testing::TempDir()) + "/pgkeeper-tls-" + tag + "-" +
+             std::to_string(getpid())) {
+    Sh("rm -rf " + path);
+  }
+  ~CertDir() { Sh("rm -rf " + path); }
+  std::string path;
+};
+
+// Starts p's master, then its replicant, which must refuse to go on (exit
+// code 4); returns the replicant's log.
+std::string RefusedReplicantLog(VerifiedPair& p) {
+  p.master.Start();
+  p.master.WaitHealthy();
+  p.replicant.Start();
+  EXPECT_EQ(p.replicant.Wait(seconds(60)), 4);
+  std::string log = p.replicant.Log();
+  EXPECT_NE(log.find("cannot verify the master localhost:"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pg_basebackup:"), std::string::npos) << "nothing was copied";
+  return log;
+}
+
+// The request's scenario with a CA: the replicant checks that its master is
+// the one the CA vouches for, by name.
+TEST(Tls, AReplicantWithTheCaStreamsWithVerifyFull) {
+  CertDir dir("ok");
+  MakeCaAndCert(dir.path);
+  VerifiedPair p(dir.path, "localhost", dir.path + "/ca.crt");
+  p.master.Start();
+  p.master.WaitHealthy();
+  p.replicant.Start();
+  p.replicant.WaitHealthy();
+  EXPECT_TRUE(p.replicant.LogContains("replicating with sslmode=verify-full"));
+  EXPECT_NE(ReadFile(p.replicant.pgdata() + "/pgkeeper.conf").find("sslmode=verify-full"),
+            std::string::npos);
+  ASSERT_EQ(p.master.Query("CREATE TABLE t AS SELECT 1 AS x"), "OK");
+  p.replicant.WaitQuery("SELECT count(*) FROM t", "1");
+  EXPECT_EQ(p.master.Query(kReplicantTls), "true");
+}
+
+TEST(Tls, AMasterWhoseCertificateNamesAnotherHostStopsTheReplicantWithTheNamesAndTheFix) {
+  CertDir dir("name");
+  MakeCaAndCert(dir.path, "db.example.com", "DNS:db.example.com");
+  VerifiedPair p(dir.path, "localhost", dir.path + "/ca.crt");
+  std::string log = RefusedReplicantLog(p);
+  EXPECT_NE(log.find("does not match host name \"localhost\""), std::string::npos) << log;
+  EXPECT_NE(log.find("its certificate names CN=db.example.com, DNS:db.example.com"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("set REPLICATE_FROM to a name the certificate carries"), std::string::npos) << log;
+}
+
+TEST(Tls, AMasterWithACertificateFromAnotherCaStopsTheReplicant) {
+  CertDir dir("ca");
+  MakeCaAndCert(dir.path);
+  MakeCaAndCert(dir.path + "/other");
+  VerifiedPair p(dir.path, "localhost", dir.path + "/other/ca.crt");
+  std::string log = RefusedReplicantLog(p);
+  EXPECT_NE(log.find("its certificate names CN=localhost"), std::string::npos) << log;
+  EXPECT_NE(log.find("a certificate signed by the CA in SSL_CA_FILE=" + dir.path + "/other/ca.crt"),
+            std::string::npos)
+      << log;
 }
 
 }  // namespace
