@@ -25,6 +25,9 @@ struct TlsConfig {
   std::string key_file;   // SSL_KEY_FILE
   std::string ca_file;    // SSL_CA_FILE: the CA that client certificates must chain to
   bool force = false;     // FORCE_SSL: refuse every connection without TLS
+  // PGKEEPER_TLS=False: no TLS at all, as a server (ssl = off) or towards
+  // the upstream (sslmode=disable); refused together with the four above.
+  bool enabled = true;
 };
 
 struct Config {

@@ -116,7 +116,7 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
     << "synchronous_standby_names = " << QuoteConfValue(StandbyNamesFor(sync_replicants)) << "\n"
     << "synchronous_commit = " << c.sync_commit << "\n"
     << "wal_receiver_status_interval = '" << kStatusIntervalSeconds << "s'\n"
-    << "ssl = on\n"
+    << "ssl = " << (c.tls.enabled ? "on" : "off") << "\n"
     << "ssl_cert_file = " << QuoteConfValue(ServerCertPath(c.pgdata)) << "\n"
     << "ssl_key_file = " << QuoteConfValue(ServerKeyPath(c.pgdata)) << "\n"
     << "ssl_ca_file = " << QuoteConfValue(c.tls.ca_file.empty() ? "" : ServerCaPath(c.pgdata)) << "\n"

@@ -310,6 +310,15 @@ TEST(RenderServerConf, TlsIsOnWithTheFilesBesidePgdataAndAtLeastTls12) {
               HasSubstr("sslmode=verify-full sslrootcert=''/var/lib/postgresql/data.pgkeeper/tls/ca.crt''"));
 }
 
+TEST(RenderServerConf, TlsOffServesNoneAndAsksTheMasterForNone) {
+  Config c = BaseConfig();
+  c.tls.enabled = false;
+  c.replicate_from = "pg-master";
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  EXPECT_EQ(s["ssl"], "off");
+  EXPECT_THAT(s["primary_conninfo"], HasSubstr(" sslmode=disable"));
+}
+
 TEST(RenderServerConf, AsynchronousUnlessReplicantsAreAskedFor) {
   auto s = Settings(RenderServerConf(BaseConfig(), false, "/run/pgpass", "node", "node", 0));
   EXPECT_EQ(s["synchronous_standby_names"], "''");

@@ -148,15 +148,29 @@ Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tl
   }
   auto it = env.find("FORCE_SSL");
   if (it != env.end()) PGK_RETURN_IF_ERROR(ParseBool("FORCE_SSL", it->second, &tls->force));
+  it = env.find("PGKEEPER_TLS");
+  if (it != env.end()) PGK_RETURN_IF_ERROR(ParseBool("PGKEEPER_TLS", it->second, &tls->enabled));
+  if (!tls->enabled) {
+    std::string set;
+    if (!tls->cert_file.empty()) set = "SSL_CERT_FILE";
+    else if (!tls->ca_file.empty()) set = "SSL_CA_FILE";
+    else if (tls->force) set = "FORCE_SSL=True";
+    if (!set.empty()) {
+      return Status::Config("PGKEEPER_TLS=False turns TLS off, but " + set +
+                            " is set; expected one or the other");
+    }
+  }
   return Status::Ok();
 }
 
 std::string UpstreamTlsConninfo(const Config& c) {
+  if (!c.tls.enabled) return " sslmode=disable";
   if (c.tls.ca_file.empty()) return "";
   return " sslmode=verify-full sslrootcert='" + ServerCaPath(c.pgdata) + "'";
 }
 
 std::vector<std::string> UpstreamTlsEnv(const Config& c) {
+  if (!c.tls.enabled) return {"PGSSLMODE=disable"};
   if (c.tls.ca_file.empty()) return {};
   return {"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + ServerCaPath(c.pgdata)};
 }
@@ -217,6 +231,10 @@ Status PrepareTls(const Config& c, const std::string& node_name, const std::stri
   const std::string cert = ServerCertPath(c.pgdata), key = ServerKeyPath(c.pgdata);
   const std::string marker = JoinPath(dir, kSelfSignedMarker);
   const TlsConfig& t = c.tls;
+  if (!t.enabled) {
+    LogInfo("TLS: off (PGKEEPER_TLS=False); every connection to and from this node is in the clear");
+    return Status::Ok();
+  }
   PGK_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   if (uid != static_cast<uid_t>(-1)) {
     for (const auto& d : {Dirname(dir), dir}) {

@@ -89,6 +89,13 @@ TEST(ParseTlsConfig, EveryBadFormIsRefusedNamingItsVariable) {
            {{{"SSL_CA_FILE", "/run/secrets/key"}}, "SSL_CA_FILE=/run/secrets/key", "no certificate"},
            {{{"SSL_CA_FILE", "relative"}}, "SSL_CA_FILE='relative'", "absolute path"},
            {{{"FORCE_SSL", "maybe"}}, "FORCE_SSL='maybe'", "boolean"},
+           {{{"PGKEEPER_TLS", "off-ish"}}, "PGKEEPER_TLS='off-ish'", "boolean"},
+           {{{"PGKEEPER_TLS", "False"}, {"FORCE_SSL", "True"}}, "PGKEEPER_TLS=False",
+            "FORCE_SSL=True is set"},
+           {{{"PGKEEPER_TLS", "False"}, {"SSL_CA_FILE", "/run/secrets/ca"}}, "PGKEEPER_TLS=False",
+            "SSL_CA_FILE is set"},
+           {{{"PGKEEPER_TLS", "False"}, {"SSL_CERT_FILE", cert}, {"SSL_KEY_FILE", key}},
+            "PGKEEPER_TLS=False", "SSL_CERT_FILE is set"},
        }) {
     TlsConfig t;
     Status st = Parse(c.env, &t);
@@ -98,6 +105,22 @@ TEST(ParseTlsConfig, EveryBadFormIsRefusedNamingItsVariable) {
     EXPECT_THAT(st.message(), HasSubstr(c.says));
     EXPECT_EQ(st.message().find('\n'), std::string::npos);
   }
+}
+
+TEST(ParseTlsConfig, TlsCanBeTurnedOffForBothDirections) {
+  TlsConfig t;
+  ASSERT_TRUE(Parse({}, &t).ok());
+  EXPECT_TRUE(t.enabled);
+  ASSERT_TRUE(Parse({{"PGKEEPER_TLS", "False"}, {"FORCE_SSL", "False"}}, &t).ok());
+  EXPECT_FALSE(t.enabled);
+  Config c;
+  c.pgdata = "/d";
+  c.tls = t;
+  EXPECT_EQ(UpstreamTlsConninfo(c), " sslmode=disable");
+  EXPECT_EQ(UpstreamTlsEnv(c), std::vector<std::string>{"PGSSLMODE=disable"});
+  c.tls.enabled = true;
+  EXPECT_EQ(UpstreamTlsConninfo(c), "");
+  EXPECT_TRUE(UpstreamTlsEnv(c).empty());
 }
 
 TEST(ParseTlsConfig, IsPartOfTheConfiguration) {
