@@ -16,6 +16,7 @@
 #include "process.h"
 #include "slots.h"
 #include "snapshot.h"
+#include "tls_rotate.h"
 
 namespace pgkeeper {
 namespace {
@@ -188,6 +189,26 @@ int RunDropSlot(const Env& env, const Args& args) {
   }
   std::cout << "dropped replication slot " << args[0]
             << "; the WAL it held back is released at the next checkpoint\n";
+  return 0;
+}
+
+int RunReload(const Env& env, const Args& args) {
+  if (!args.empty()) return UsageError("reload takes no arguments");
+  Config c = LocalConfig(env);
+  KeeperState k;
+  std::string error;
+  auto fail = [](const std::string& msg) {
+    std::cerr << "pgkeeper: reload: " << msg << "\n";
+    return static_cast<int>(ExitCode::kState);
+  };
+  if (!ReadKeeperState(c, &k, &error)) return fail(error);
+  if (!ProcessAlive(k.pid)) return fail("pgkeeper (pid " + std::to_string(k.pid) + ") is not running");
+  // The check spawns openssl a few times: well within a second.
+  std::string answer;
+  Status st = AskKeeper(c, k.pid, kReloadRequestFile, kReloadResultFile, "reload",
+                        std::chrono::seconds(30), &answer);
+  if (!st.ok()) return fail(st.message());
+  std::cout << answer << "\n";
   return 0;
 }
 

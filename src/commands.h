@@ -20,6 +20,9 @@ int RunStatus(const Env& env, const Args& args);
 int RunPromote(const Env& env, const Args& args);
 // `pgkeeper follow HOST[:PORT]`: repoint this running replicant, live.
 int RunFollow(const Env& env, const Args& args);
+// `pgkeeper reload`: load a changed SSL_CERT_FILE/SSL_KEY_FILE/SSL_CA_FILE
+// now (checked first; the old pair stays on failure) and reload postgres.
+int RunReload(const Env& env, const Args& args);
 // `pgkeeper drop-slot NAME`: drop a replication slot nobody streams through.
 int RunDropSlot(const Env& env, const Args& args);
 

@@ -34,6 +34,7 @@
 #include "swap.h"
 #include "sync.h"
 #include "tls.h"
+#include "tls_rotate.h"
 #include "watch.h"
 
 namespace pgkeeper {
@@ -148,6 +149,7 @@ struct Watches {
   SyncKeeper sync;
   PeerWatch peers;
   DiskWatch disk;
+  TlsWatch tls;
 };
 
 // Supervises postgres until it exits (*code is then pgkeeper's exit code,
@@ -178,13 +180,18 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how
       n.monitor->ExpectPostgres(false);
       n.monitor->SetPhase("stopping", "shutting down");
     }
-    if (TakeReloadRequests() > 0 && !stopping) ::kill(pm.pid(), SIGHUP);
+    if (TakeReloadRequests() > 0 && !stopping) {
+      // A changed certificate is checked before postgres sees it.
+      w.tls.Tick(n, pm.pid(), true, nullptr);
+      ::kill(pm.pid(), SIGHUP);
+    }
     if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping) w.slots.Tick(n);
     if (!stopping && w.stall.Tick(n)) return Event::kRecopy;
     if (!stopping) w.sync.Tick(n, pm.pid());
     if (!stopping) w.peers.Tick(n);
     if (!stopping) w.disk.Tick(n, pm.said_disk_full());
+    if (!stopping) w.tls.Tick(n, pm.pid(), false, nullptr);
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
     WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
@@ -310,8 +317,8 @@ void AnswerRequest(const Node& n, const char* name, const std::string& result) {
   if (!st.ok()) LogWarn(st.message());
 }
 
-// Carries out what `pgkeeper promote` and `pgkeeper follow` asked for.
-void AnswerRequests(Node& n, Postmaster& pm) {
+// Carries out what `pgkeeper promote`, `follow` and `reload` asked for.
+void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
   std::string request;
   if (TakeRequest(n, kPromoteRequestFile, &request)) {
     std::string result;
@@ -332,6 +339,12 @@ void AnswerRequests(Node& n, Postmaster& pm) {
     std::string result = Refollow(n, pm, request);
     if (result.rfind("error: ", 0) == 0) LogError("pgkeeper follow " + request + ": " + result.substr(7));
     AnswerRequest(n, kFollowResultFile, result);
+  }
+  if (TakeRequest(n, kReloadRequestFile, &request)) {
+    std::string result;
+    tls.Tick(n, pm.pid(), true, &result);
+    ::kill(pm.pid(), SIGHUP);
+    AnswerRequest(n, kReloadResultFile, result);
   }
 }
 
@@ -465,7 +478,7 @@ int RunKeeper(const Env& env) {
   }
   monitor.ExpectPostgres(true);
   Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper(),
-                  PeerWatch(standby && !promote), DiskWatch()};
+                  PeerWatch(standby && !promote), DiskWatch(), TlsWatch()};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
   int code = 0;
@@ -478,7 +491,7 @@ int RunKeeper(const Env& env) {
       break;
     }
     if (event == Event::kRequest) {
-      AnswerRequests(n, pm);
+      AnswerRequests(n, pm, watches.tls);
       continue;
     }
     st = Recopy(n, pm);

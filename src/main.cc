@@ -48,6 +48,8 @@ const Command kCommands[] = {
      pgkeeper::RunPromote},
     {"follow", "HOST[:PORT]  make this running replicant follow another node, live, no copy",
      pgkeeper::RunFollow},
+    {"reload", "check and load changed TLS files (SSL_CERT_FILE, ...) and reload postgres, no restart",
+     pgkeeper::RunReload},
     {"drop-slot", "NAME  drop the replication slot of a replicant that is gone for good",
      pgkeeper::RunDropSlot},
     {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",

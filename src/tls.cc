@@ -225,6 +225,34 @@ std::vector<std::string> SelfSignedArgs(const std::string& node_name, const std:
           "-out", cert};
 }
 
+Status InstallTlsFiles(const Config& c, uid_t uid, gid_t gid) {
+  const TlsConfig& t = c.tls;
+  if (!t.ca_file.empty()) PGK_RETURN_IF_ERROR(Install(t.ca_file, ServerCaPath(c.pgdata), 0644, uid, gid));
+  if (!t.cert_file.empty()) {
+    // The key first: until the certificate follows, a reload would find a
+    // pair that does not match and keep serving the old one.
+    PGK_RETURN_IF_ERROR(Install(t.key_file, ServerKeyPath(c.pgdata), 0600, uid, gid));
+    PGK_RETURN_IF_ERROR(Install(t.cert_file, ServerCertPath(c.pgdata), 0644, uid, gid));
+  }
+  return Status::Ok();
+}
+
+std::string DescribeCertificate(const std::string& path) {
+  std::string out;
+  if (!Openssl({"x509", "-in", path, "-noout", "-serial", "-enddate"}, &out).ok()) return "";
+  std::string serial, until;
+  size_t b = 0;
+  while (b < out.size()) {
+    size_t e = out.find('\n', b);
+    if (e == std::string::npos) e = out.size();
+    std::string line = out.substr(b, e - b);
+    if (line.rfind("serial=", 0) == 0) serial = line.substr(7);
+    if (line.rfind("notAfter=", 0) == 0) until = line.substr(9);
+    b = e + 1;
+  }
+  return "serial " + serial + ", valid until " + until;
+}
+
 Status PrepareTls(const Config& c, const std::string& node_name, const std::string& hostname,
                   uid_t uid, gid_t gid) {
   const std::string dir = TlsDir(c.pgdata);
@@ -241,10 +269,8 @@ Status PrepareTls(const Config& c, const std::string& node_name, const std::stri
       if (::chown(d.c_str(), uid, gid) != 0) return Status::FromErrno("chown " + d, errno);
     }
   }
-  if (!t.ca_file.empty()) PGK_RETURN_IF_ERROR(Install(t.ca_file, ServerCaPath(c.pgdata), 0644, uid, gid));
+  PGK_RETURN_IF_ERROR(InstallTlsFiles(c, uid, gid));
   if (!t.cert_file.empty()) {
-    PGK_RETURN_IF_ERROR(Install(t.cert_file, cert, 0644, uid, gid));
-    PGK_RETURN_IF_ERROR(Install(t.key_file, key, 0600, uid, gid));
     if (Exists(marker)) PGK_RETURN_IF_ERROR(RemoveTree(marker));
     LogInfo("TLS: serving SSL_CERT_FILE=" + t.cert_file + " (copied to " + cert +
             ", its key readable by postgres only)");

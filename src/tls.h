@@ -68,6 +68,14 @@ int RunUpstreamTls(const Env& env, const std::vector<std::string>& args);
 // is touched.
 Status CheckTlsFiles(const TlsConfig& tls);
 
+// Copies the user's files (SSL_CA_FILE, SSL_KEY_FILE, SSL_CERT_FILE) over
+// the served ones, each atomically, the key 0600; owner as PrepareTls.
+Status InstallTlsFiles(const Config& config, uid_t uid, gid_t gid);
+
+// "serial 1A2B..., valid until Dec  4 10:00:00 2027 GMT" for a PEM
+// certificate file; empty when openssl cannot read it.
+std::string DescribeCertificate(const std::string& path);
+
 // Puts the served files in place before postgres starts, as root when the
 // container runs as root (uid/gid: the postgres user; (uid_t)-1: leave the
 // owner). REQUIRES: CheckTlsFiles passed.

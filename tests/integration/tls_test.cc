@@ -217,5 +217,89 @@ TEST(Tls, AMasterWithACertificateFromAnotherCaStopsTheReplicant) {
       << log;
 }
 
+// The first line a shell command prints (stderr dropped).
+std::string FirstLine(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[512];
+  if (fgets(buf, sizeof(buf), f)) out = buf;
+  pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// "serial=..." of the certificate node serves to a new TLS client.
+std::string ServedSerial(Node& node) {
+  return FirstLine("openssl s_client -starttls postgres -connect 127.0.0.1:" +
+                   std::to_string(node.port()) +
+                   " </dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null");
+}
+
+std::string FileSerial(const std::string& path) {
+  return FirstLine("openssl x509 -noout -serial -in " + path);
+}
+
+// Rotation as a user does it: the files behind SSL_CERT_FILE and
+// SSL_KEY_FILE are replaced (a renewed certificate), and the new one is
+// served without a restart; a key that does not belong is refused and the
+// certificate served before stays.
+TEST(Tls, ARenewedPairIsServedWithoutARestartAndABadKeyIsRefusedKeepingTheOld) {
+  Scratch scratch;
+  std::string live = scratch.path() + "/live", renewed = scratch.path() + "/renewed",
+              stray = scratch.path() + "/stray";
+  MakeCaAndCert(live);
+  MakeCaAndCert(renewed);
+  MakeCaAndCert(stray);
+  // Readable by postgres, as a Docker secret is (0444); pgkeeper runs as
+  // postgres once it has started.
+  for (const auto& d : {live, renewed, stray}) ASSERT_TRUE(Sh("chmod 0444 " + d + "/server.key"));
+  Node master(scratch, "master",
+              {{"SSL_CERT_FILE", live + "/server.crt"}, {"SSL_KEY_FILE", live + "/server.key"}});
+  master.Start();
+  master.WaitHealthy();
+  const std::string first = FileSerial(live + "/server.crt");
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(ServedSerial(master), first);
+  const std::string started = master.Query("SELECT pg_postmaster_start_time()");
+
+  // Renewed in place, key first, as cp or a secret update would.
+  ASSERT_TRUE(Sh("cp " + renewed + "/server.key " + live + "/server.key && cp " + renewed +
+                 "/server.crt " + live + "/server.crt"));
+  const std::string second = FileSerial(renewed + "/server.crt");
+  ASSERT_NE(second, first);
+  EXPECT_TRUE(WaitFor([&] { return ServedSerial(master) == second; }, seconds(30)))
+      << ServedSerial(master) << "\n" << master.Log();
+  EXPECT_EQ(master.Query("SELECT pg_postmaster_start_time()"), started) << "no restart";
+  EXPECT_TRUE(master.LogContains("with a configuration reload, no restart"));
+
+  // A key that is not the certificate's: `pgkeeper reload` refuses it by
+  // name and the renewed certificate is still the one served.
+  ASSERT_TRUE(Sh("cp " + stray + "/server.key " + live + "/server.key"));
+  std::string out;
+  EXPECT_NE(master.Run("reload", &out), 0);
+  EXPECT_NE(out.find("SSL_KEY_FILE=" + live + "/server.key is not the key of SSL_CERT_FILE"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("still serving the previous certificate"), std::string::npos) << out;
+  EXPECT_EQ(ServedSerial(master), second);
+  EXPECT_EQ(master.Query("SELECT pg_postmaster_start_time()"), started);
+  EXPECT_EQ(QueryWith(master, "sslmode=require", kMyTls).substr(0, 4), "true");
+
+  // Put right again, and asked for at once: loaded.
+  ASSERT_TRUE(Sh("cp " + renewed + "/server.key " + live + "/server.key"));
+  EXPECT_EQ(master.Run("reload", &out), 0) << out;
+  EXPECT_EQ(ServedSerial(master), second);
+
+  // A key only root can read cannot be loaded live; reload says how to load it.
+  if (geteuid() == 0) {
+    ASSERT_TRUE(Sh("chmod 0400 " + live + "/server.key"));
+    EXPECT_NE(master.Run("reload", &out), 0);
+    EXPECT_NE(out.find("restart the container"), std::string::npos) << out;
+  }
+  EXPECT_EQ(master.Query("SELECT pg_postmaster_start_time()"), started);
+  master.Stop();
+}
+
 }  // namespace
 }  // namespace pgkeeper::testing
