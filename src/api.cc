@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "api_auth.h"
+
 namespace pgkeeper {
 
 std::optional<LagLimit> ParseLag(const std::string& text) {
@@ -86,7 +88,8 @@ Reply RouteGet(const PublishedSnapshot& p, const std::string& path,
 Reply Route(const PublishedSnapshot& p, const std::string& method, const std::string& path,
             const std::map<std::string, std::string>& query, int64_t now_ms) {
   if (method != "GET" && method != "HEAD" && method != "OPTIONS") {
-    Reply r = Text(405, "method " + method + " not allowed; use GET, HEAD or OPTIONS\n");
+    Reply r = Text(405, "method " + method + " not allowed; use GET, HEAD or OPTIONS (POST for "
+                        "/promote, /follow and /reload)\n");
     return r;
   }
   Reply r = RouteGet(p, path, query, now_ms);
@@ -126,19 +129,40 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const
   }
   std::map<std::string, std::string> query;
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, AddQueryParam, &query);
-  // For HEAD, MHD drops the body itself but sends its Content-Length, so it
-  // gets GET's reply: HTTP wants the same Content-Length as GET, or none.
   const std::string m = method;
-  const auto& snapshot = *static_cast<ApiServer::SnapshotFn*>(cls);
-  std::shared_ptr<const PublishedSnapshot> published = snapshot();
-  Reply r = Route(*published, m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m, path, query,
-                  WallClockMs());
+  const auto& handler = *static_cast<ApiServer::Handler*>(cls);
+  Reply r;
+  if (m == MHD_HTTP_METHOD_POST && IsActionPath(path)) {
+    std::optional<BasicCredentials> credentials;
+    char* password = nullptr;
+    if (char* user = MHD_basic_auth_get_username_password(connection, &password)) {
+      credentials = BasicCredentials{user, password ? password : ""};
+      MHD_free(user);
+    }
+    if (password) MHD_free(password);
+    ApiAction action;
+    r = RouteAction(handler.options.security, path, query, credentials, &action);
+    if (r.status == 0) {
+      r = handler.options.action ? handler.options.action(action)
+                                 : Text(503, "this server carries out no actions\n");
+    }
+  } else {
+    // For HEAD, MHD drops the body itself but sends its Content-Length, so it
+    // gets GET's reply: HTTP wants the same Content-Length as GET, or none.
+    std::shared_ptr<const PublishedSnapshot> published = handler.snapshot();
+    r = Route(*published, m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m, path, query,
+              WallClockMs());
+  }
   MHD_Response* response =
       MHD_create_response_from_buffer(r.body.size(), r.body.data(), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
   if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS, POST");
+  }
+  if (r.status == MHD_HTTP_UNAUTHORIZED) {
+    MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Basic realm=\"pgkeeper\", charset=\"UTF-8\"");
   }
   MHD_Result queued = MHD_queue_response(connection, static_cast<unsigned int>(r.status), response);
   MHD_destroy_response(response);
@@ -146,16 +170,29 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const
 }
 
 // nullptr when addr cannot be bound (in use, not an address of this host).
-MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::SnapshotFn* snapshot) {
-  // One polling thread (epoll on Linux) serves every connection. SIGPIPE is
-  // blocked in every thread, and MHD sends with MSG_NOSIGNAL anyway.
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
+  // A thread per connection, so that a POST that waits for a promotion
+  // never holds up a load balancer's checks. SIGPIPE is blocked in every
+  // thread, and MHD sends with MSG_NOSIGNAL anyway.
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                       MHD_USE_POLL;
   if (addr->sa_family == AF_INET6) {
     flags |= MHD_USE_DUAL_STACK;
   } else if (addr->sa_family != AF_INET) {
     return nullptr;
   }
-  return MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, snapshot,
+  const ApiServer::Options& o = handler->options;
+  if (o.security.tls) {
+    flags |= MHD_USE_TLS;
+    return MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
+                            MHD_OPTION_SOCK_ADDR, addr,
+                            MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+                            MHD_OPTION_HTTPS_MEM_KEY, o.key_pem.c_str(),
+                            MHD_OPTION_HTTPS_MEM_CERT, o.cert_pem.c_str(),
+                            MHD_OPTION_END);
+  }
+  return MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
                           MHD_OPTION_SOCK_ADDR, addr,
                           MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                           MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
@@ -167,9 +204,12 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::SnapshotFn* snapshot) {
 ApiServer::ApiServer() = default;
 ApiServer::~ApiServer() { Stop(); }
 
-Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot) {
+Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot, Options options) {
   Stop();
-  snapshot_ = std::move(snapshot);
+  handler_ = Handler{std::move(snapshot), std::move(options)};
+  if (handler_.options.security.tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+    return Status::System("this libmicrohttpd cannot serve HTTPS (PGKEEPER_API_TLS)");
+  }
   std::string bind_host = host == "*" || host.empty() ? "0.0.0.0" : host;
   // The configuration allows an IPv4 or IPv6 address or a host name; the
   // first of its addresses that can be bound is used.
@@ -181,7 +221,7 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot) 
   if (port > 0 && port <= 65535 &&
       ::getaddrinfo(bind_host.c_str(), std::to_string(port).c_str(), &hints, &addrs) == 0) {
     for (addrinfo* a = addrs; a != nullptr && daemon_ == nullptr; a = a->ai_next) {
-      daemon_ = Serve(a->ai_addr, port, &snapshot_);
+      daemon_ = Serve(a->ai_addr, port, &handler_);
     }
     ::freeaddrinfo(addrs);
   }

@@ -12,12 +12,15 @@
 #include <optional>
 #include <string>
 
+#include "config.h"
 #include "snapshot.h"
 #include "status.h"
 
 struct MHD_Daemon;
 
 namespace pgkeeper {
+
+struct ApiAction;  // api_auth.h
 
 // A lag threshold from ?lag=: bytes ("16MB", "1024") or seconds ("5s", "500ms").
 struct LagLimit {
@@ -49,18 +52,32 @@ class ApiServer {
  public:
   // Returns the current snapshot, never null (Monitor::Published()).
   using SnapshotFn = std::function<std::shared_ptr<const PublishedSnapshot>()>;
+  // Carries out an authorised state-changing request (it may take a while:
+  // each connection has a thread of its own) and returns the reply.
+  using ActionFn = std::function<Reply(const ApiAction&)>;
+  struct Options {
+    ApiSecurity security;  // credential for POST; tls says whether to serve HTTPS
+    std::string cert_pem, key_pem;  // with security.tls: the pair, read before starting
+    ActionFn action;
+  };
   ApiServer();
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
-  // Binds host:port (host "*" or "" means every IPv4 address) and serves on
-  // one thread of its own; snapshot is called there, once per request.
-  Status Start(const std::string& host, int port, SnapshotFn snapshot);
-  // Closes the socket and joins the thread; harmless when not started.
+  // Binds host:port (host "*" or "" means every IPv4 address) and serves,
+  // one thread per connection; snapshot is called there, once per request.
+  Status Start(const std::string& host, int port, SnapshotFn snapshot, Options options = {});
+  // Closes the socket and joins the threads; harmless when not started.
   void Stop();
 
+  // What the server's threads answer with (public for them only).
+  struct Handler {
+    SnapshotFn snapshot;
+    Options options;
+  };
+
  private:
-  SnapshotFn snapshot_;
+  Handler handler_;
   MHD_Daemon* daemon_ = nullptr;
 };
 

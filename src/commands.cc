@@ -60,6 +60,8 @@ int UsageError(const std::string& msg) {
 }
 
 
+}  // namespace
+
 // Asks the running supervisor (pid) to carry out a request, as `follow` and
 // `promote` do: the request goes into the run directory under request_file,
 // SIGUSR1 wakes pgkeeper, and its one-line answer ("ok: ..." or
@@ -93,7 +95,6 @@ Status AskKeeper(const Config& c, int pid, const char* request_file, const char*
   return Status::Ok();
 }
 
-}  // namespace
 
 int RunHealth(const Env& env, const Args& args) {
   HealthMode mode = HealthMode::kDefault;

@@ -3,6 +3,7 @@
 #ifndef PGKEEPER_COMMANDS_H_
 #define PGKEEPER_COMMANDS_H_
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,14 @@ int RunStatus(const Env& env, const Args& args);
 int RunPromote(const Env& env, const Args& args);
 // `pgkeeper follow HOST[:PORT]`: repoint this running replicant, live.
 int RunFollow(const Env& env, const Args& args);
+// Asks the running supervisor (pid) to carry out a request, as `follow`,
+// `promote`, `reload` and the API's POST endpoints do: the request goes
+// into the run directory under request_file, SIGUSR1 wakes pgkeeper, and
+// its one-line answer comes back under result_file. On "ok: " *answer gets
+// the rest; any other answer is Status::State with pgkeeper's words.
+Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
+                 const std::string& request, std::chrono::seconds timeout, std::string* answer);
+
 // `pgkeeper reload`: load a changed SSL_CERT_FILE/SSL_KEY_FILE/SSL_CA_FILE
 // now (checked first; the old pair stays on failure) and reload postgres.
 int RunReload(const Env& env, const Args& args);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "api_auth.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -61,47 +62,6 @@ Status Lookup(const Env& env, const std::vector<std::string>& names, std::string
   return Status::Ok();
 }
 
-// Looks up a secret that may be given directly or as NAME_FILE (a path).
-// Exactly one form may be set. Trailing newlines of a file are dropped.
-Status LookupSecret(const Env& env, const std::vector<std::string>& names,
-                    const FileReader& read_file, std::string* out, bool* found) {
-  *found = false;
-  std::string source;
-  for (const auto& name : names) {
-    for (const std::string& var : {name, name + "_FILE"}) {
-      const std::string* v = Find(env, var);
-      if (!v) continue;
-      if (*found) {
-        return Status::Config(source + " and " + var +
-                              " are both set; set only one way to give this secret");
-      }
-      *found = true;
-      source = var;
-      if (var == name) {
-        *out = *v;
-        continue;
-      }
-      if (v->empty()) return Status::Config(var + " is empty; expected the path of a file");
-      std::string content;
-      Status st = read_file(*v, &content);
-      if (!st.ok()) {
-        return Status::Config(var + ": cannot read the file it names (" + st.message() +
-                              "); expected a readable file holding the secret");
-      }
-      while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
-        content.pop_back();
-      }
-      *out = content;
-    }
-  }
-  if (*found) {
-    if (out->empty()) return Status::Config(source + " is empty; expected a non-empty secret");
-    if (out->find_first_of("\n\r") != std::string::npos || out->find('\0') != std::string::npos) {
-      return Status::Config(source + " contains a line break or NUL; expected a single line");
-    }
-  }
-  return Status::Ok();
-}
 
 // PostgreSQL identifiers we accept for roles, databases and extensions.
 bool IsValidName(const std::string& s) {
@@ -174,6 +134,48 @@ Status CheckAbsolute(const std::string& var, const std::string& value) {
 }
 
 }  // namespace
+
+// Looks up a secret that may be given directly or as NAME_FILE (a path).
+// Exactly one form may be set. Trailing newlines of a file are dropped.
+Status LookupSecret(const Env& env, const std::vector<std::string>& names,
+                    const FileReader& read_file, std::string* out, bool* found) {
+  *found = false;
+  std::string source;
+  for (const auto& name : names) {
+    for (const std::string& var : {name, name + "_FILE"}) {
+      const std::string* v = Find(env, var);
+      if (!v) continue;
+      if (*found) {
+        return Status::Config(source + " and " + var +
+                              " are both set; set only one way to give this secret");
+      }
+      *found = true;
+      source = var;
+      if (var == name) {
+        *out = *v;
+        continue;
+      }
+      if (v->empty()) return Status::Config(var + " is empty; expected the path of a file");
+      std::string content;
+      Status st = read_file(*v, &content);
+      if (!st.ok()) {
+        return Status::Config(var + ": cannot read the file it names (" + st.message() +
+                              "); expected a readable file holding the secret");
+      }
+      while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
+        content.pop_back();
+      }
+      *out = content;
+    }
+  }
+  if (*found) {
+    if (out->empty()) return Status::Config(source + " is empty; expected a non-empty secret");
+    if (out->find_first_of("\n\r") != std::string::npos || out->find('\0') != std::string::npos) {
+      return Status::Config(source + " contains a line break or NUL; expected a single line");
+    }
+  }
+  return Status::Ok();
+}
 
 Status ParseBool(const std::string& name, const std::string& value, bool* out) {
   std::string v = Lower(Trim(value));
@@ -467,7 +469,8 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
     c->clone_max_rate = Trim(v);
   }
   PGK_RETURN_IF_ERROR(ParseSyncValues(env, c));
-  return ParseTlsConfig(env, read_file, &c->tls);
+  PGK_RETURN_IF_ERROR(ParseTlsConfig(env, read_file, &c->tls));
+  return ParseApiSecurity(env, read_file, c->tls, &c->api);
 }
 
 }  // namespace

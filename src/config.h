@@ -30,6 +30,19 @@ struct TlsConfig {
   bool enabled = true;
 };
 
+// The HTTP API's protection (api_auth.h).
+struct ApiSecurity {
+  // PGKEEPER_API_TLS=True, or an own pair given: HTTPS instead of HTTP.
+  bool tls = false;
+  // PGKEEPER_API_CERT_FILE / PGKEEPER_API_KEY_FILE: a pair for the API
+  // alone; empty: the pair PostgreSQL serves (self-signed or SSL_CERT_FILE).
+  std::string cert_file, key_file;
+  std::string user = "pgkeeper";  // PGKEEPER_API_USER
+  // PGKEEPER_API_PASSWORD(_FILE). Empty: endpoints that change state
+  // (promote, follow, reload) are not served at all.
+  std::string password;
+};
+
 struct Config {
   // Credentials and objects made on the master.
   std::string superuser = "docker";
@@ -86,6 +99,7 @@ struct Config {
   bool sync_available = false;     // SYNCHRONOUS_MODE=available (default strict)
 
   TlsConfig tls;
+  ApiSecurity api;
 
   bool is_replicant() const { return !replicate_from.empty(); }
   // The role and password a replicant uses to stream from its master.
@@ -100,6 +114,12 @@ struct Config {
 // Fills *config from env. On error returns Status::Config with one line that
 // names the variable, what was wrong and what is expected.
 Status ParseConfig(const Env& env, const FileReader& read_file, Config* config);
+
+// Looks up a secret given directly (NAME) or as a file (NAME_FILE), for each
+// of names in turn; exactly one form may be set. Trailing newlines of a
+// file are dropped. *found says whether any was set.
+Status LookupSecret(const Env& env, const std::vector<std::string>& names,
+                    const FileReader& read_file, std::string* out, bool* found);
 
 // Parses a boolean the way every boolean variable is parsed:
 // True/true/1/yes/on and False/false/0/no/off/empty (case-insensitive).

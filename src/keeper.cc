@@ -14,6 +14,8 @@
 #include <optional>
 
 #include "api.h"
+#include "api_auth.h"
+#include "commands.h"
 #include "bootstrap.h"
 #include "clone.h"
 #include "datadir.h"
@@ -64,6 +66,7 @@ Status PrepareDirectories(const Config& c, Identity* id) {
     if (c.allow_rejoin) PGK_RETURN_IF_ERROR(MakeDirs(RejoinDir(c.pgdata), 0700));
     PGK_RETURN_IF_ERROR(PrepareTls(c, NodeName(c, id->hostname), id->hostname, static_cast<uid_t>(-1),
                                    static_cast<gid_t>(-1)));
+    PGK_RETURN_IF_ERROR(InstallApiTls(c, static_cast<uid_t>(-1), static_cast<gid_t>(-1)));
     return LeaveStartDirectory();
   }
   // Running as root (the container's default): prepare the directories for
@@ -90,6 +93,7 @@ Status PrepareDirectories(const Config& c, Identity* id) {
   }
   // As root: a key given as a Docker secret may be readable by root only.
   PGK_RETURN_IF_ERROR(PrepareTls(c, NodeName(c, id->hostname), id->hostname, uid, gid));
+  PGK_RETURN_IF_ERROR(InstallApiTls(c, uid, gid));
   PGK_RETURN_IF_ERROR(BecomeUser("postgres", uid, gid));
   return LeaveStartDirectory();
 }
@@ -359,6 +363,38 @@ int Fail(Monitor* monitor, const Status& st, const std::string& context) {
   return st.exit_code();
 }
 
+// Serves the HTTP API: open role checks, status and metrics; POST
+// endpoints only with PGKEEPER_API_PASSWORD, carried out like the commands.
+Status StartApi(const Config& c, Monitor* monitor, ApiServer* api) {
+  ApiServer::Options o;
+  o.security = c.api;
+  if (c.api.tls) {
+    PGK_RETURN_IF_ERROR(ReadWholeFile(ApiCertPath(c), &o.cert_pem));
+    PGK_RETURN_IF_ERROR(ReadWholeFile(ApiKeyPath(c), &o.key_pem));
+  }
+  o.action = [c](const ApiAction& a) {
+    std::string answer;
+    Status st = AskKeeper(c, static_cast<int>(::getpid()), a.request_file.c_str(),
+                          a.result_file.c_str(), a.request, std::chrono::seconds(a.timeout_seconds),
+                          &answer);
+    LogInfo("HTTP API: POST /" + a.name + (st.ok() ? " done" : " failed: " + st.message()));
+    return ActionReply(a, st, answer);
+  };
+  PGK_RETURN_IF_ERROR(api->Start(c.api_listen, c.api_port, [monitor] { return monitor->Published(); },
+                                 std::move(o)));
+  const std::string scheme = c.api.tls ? "https" : "http";
+  LogInfo("HTTP API listening on " + scheme + "://" + c.api_listen + ":" + std::to_string(c.api_port) +
+          (c.api.password.empty() ? "; POST /promote, /follow and /reload are off (no "
+                                    "PGKEEPER_API_PASSWORD)"
+                                  : "; POST /promote, /follow and /reload need user " + c.api.user +
+                                        " and PGKEEPER_API_PASSWORD"));
+  if (!c.api.password.empty() && !c.api.tls) {
+    LogWarn("HTTP API: the API password crosses the network in the clear; set "
+            "PGKEEPER_API_TLS=True to serve the API over HTTPS");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunKeeper(const Env& env) {
@@ -369,6 +405,7 @@ int RunKeeper(const Env& env) {
     return st.exit_code();
   }
   st = CheckTlsFiles(n.config.tls);
+  if (st.ok()) st = CheckApiTlsFiles(n.config.api);
   if (!st.ok()) {
     LogError("configuration error: " + st.message());
     return st.exit_code();
@@ -397,9 +434,8 @@ int RunKeeper(const Env& env) {
   n.monitor = &monitor;
   ApiServer api;
   if (c.api_port > 0) {
-    st = api.Start(c.api_listen, c.api_port, [&monitor] { return monitor.Published(); });
+    st = StartApi(c, &monitor, &api);
     if (!st.ok()) return Fail(&monitor, st, "cannot start the HTTP API");
-    LogInfo("HTTP API listening on " + c.api_listen + ":" + std::to_string(c.api_port));
   }
 
   st = SettleSwap(c.pgdata);

@@ -79,26 +79,37 @@ Status Openssl(const std::vector<std::string>& args, std::string* out) {
 
 }  // namespace
 
-Status CheckTlsFiles(const TlsConfig& t) {
-  if (t.cert_file.empty() && t.ca_file.empty()) return Status::Ok();
+Status CheckPemFileNamed(const std::string& var, const std::string& path,
+                        const FileReader& read_file, bool key) {
+  return CheckPemFile(var, path, read_file, key);
+}
+
+Status CheckKeyPair(const std::string& cert_var, const std::string& cert,
+                    const std::string& key_var, const std::string& key) {
   std::string cert_pub, key_pub;
-  if (!t.cert_file.empty() && !Openssl({"x509", "-in", t.cert_file, "-noout", "-pubkey"}, &cert_pub).ok()) {
-    return Status::Config("SSL_CERT_FILE=" + t.cert_file +
+  if (!Openssl({"x509", "-in", cert, "-noout", "-pubkey"}, &cert_pub).ok()) {
+    return Status::Config(cert_var + "=" + cert +
                           " is not a certificate openssl can read; expected a PEM certificate");
   }
-  if (!t.cert_file.empty() && !Openssl({"pkey", "-in", t.key_file, "-pubout"}, &key_pub).ok()) {
-    return Status::Config("SSL_KEY_FILE=" + t.key_file +
+  if (!Openssl({"pkey", "-in", key, "-pubout"}, &key_pub).ok()) {
+    return Status::Config(key_var + "=" + key +
                           " is not a private key openssl can read; expected a PEM private key "
                           "without a passphrase");
   }
   if (cert_pub != key_pub) {
-    return Status::Config("SSL_KEY_FILE=" + t.key_file + " is not the key of SSL_CERT_FILE=" +
-                          t.cert_file + "; expected the private key the certificate was made for");
+    return Status::Config(key_var + "=" + key + " is not the key of " + cert_var + "=" + cert +
+                          "; expected the private key the certificate was made for");
   }
-  if (!t.cert_file.empty() &&
-      !Openssl({"x509", "-in", t.cert_file, "-noout", "-checkend", "0"}, nullptr).ok()) {
-    return Status::Config("SSL_CERT_FILE=" + t.cert_file +
+  if (!Openssl({"x509", "-in", cert, "-noout", "-checkend", "0"}, nullptr).ok()) {
+    return Status::Config(cert_var + "=" + cert +
                           " has expired; expected a certificate that is valid now");
+  }
+  return Status::Ok();
+}
+
+Status CheckTlsFiles(const TlsConfig& t) {
+  if (!t.cert_file.empty()) {
+    PGK_RETURN_IF_ERROR(CheckKeyPair("SSL_CERT_FILE", t.cert_file, "SSL_KEY_FILE", t.key_file));
   }
   if (!t.ca_file.empty() &&
       !Openssl({"x509", "-in", t.ca_file, "-noout"}, nullptr).ok()) {
@@ -108,10 +119,8 @@ Status CheckTlsFiles(const TlsConfig& t) {
   return Status::Ok();
 }
 
-namespace {
-
 // Copies from to `to` (atomically, fsynced) with mode and owner.
-Status Install(const std::string& from, const std::string& to, mode_t mode, uid_t uid,
+Status InstallCopy(const std::string& from, const std::string& to, mode_t mode, uid_t uid,
                gid_t gid) {
   std::string content;
   PGK_RETURN_IF_ERROR(ReadWholeFile(from, &content));
@@ -122,7 +131,6 @@ Status Install(const std::string& from, const std::string& to, mode_t mode, uid_
   return Status::Ok();
 }
 
-}  // namespace
 
 Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tls) {
   auto get = [&](const char* name) {
@@ -227,12 +235,12 @@ std::vector<std::string> SelfSignedArgs(const std::string& node_name, const std:
 
 Status InstallTlsFiles(const Config& c, uid_t uid, gid_t gid) {
   const TlsConfig& t = c.tls;
-  if (!t.ca_file.empty()) PGK_RETURN_IF_ERROR(Install(t.ca_file, ServerCaPath(c.pgdata), 0644, uid, gid));
+  if (!t.ca_file.empty()) PGK_RETURN_IF_ERROR(InstallCopy(t.ca_file, ServerCaPath(c.pgdata), 0644, uid, gid));
   if (!t.cert_file.empty()) {
     // The key first: until the certificate follows, a reload would find a
     // pair that does not match and keep serving the old one.
-    PGK_RETURN_IF_ERROR(Install(t.key_file, ServerKeyPath(c.pgdata), 0600, uid, gid));
-    PGK_RETURN_IF_ERROR(Install(t.cert_file, ServerCertPath(c.pgdata), 0644, uid, gid));
+    PGK_RETURN_IF_ERROR(InstallCopy(t.key_file, ServerKeyPath(c.pgdata), 0600, uid, gid));
+    PGK_RETURN_IF_ERROR(InstallCopy(t.cert_file, ServerCertPath(c.pgdata), 0644, uid, gid));
   }
   return Status::Ok();
 }

@@ -62,11 +62,24 @@ std::string UpstreamTlsAdvice(const Config& config, const std::string& error,
 // unverified TLS connection).
 int RunUpstreamTls(const Env& env, const std::vector<std::string>& args);
 
+// Refuses what PostgreSQL (or the API) could not load from the file var
+// names: not an absolute path, unreadable, not PEM, a key with a passphrase.
+Status CheckPemFileNamed(const std::string& var, const std::string& path,
+                         const FileReader& read_file, bool key);
+
+// With openssl: both files parse, the key is the certificate's, and the
+// certificate has not expired; Status::Config naming the variable otherwise.
+Status CheckKeyPair(const std::string& cert_var, const std::string& cert,
+                    const std::string& key_var, const std::string& key);
+
 // Checks the user's files with openssl as PostgreSQL would load them: both
 // parse, the key is the certificate's, the certificate has not expired.
 // Status::Config naming the variable otherwise. Run before anything on disk
 // is touched.
 Status CheckTlsFiles(const TlsConfig& tls);
+
+// Copies from to `to` atomically, with mode and owner ((uid_t)-1: leave it).
+Status InstallCopy(const std::string& from, const std::string& to, mode_t mode, uid_t uid, gid_t gid);
 
 // Copies the user's files (SSL_CA_FILE, SSL_KEY_FILE, SSL_CERT_FILE) over
 // the served ones, each atomically, the key 0600; owner as PrepareTls.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -218,6 +219,71 @@ TEST(Api, PromoteCommandMakesALiveReplicantWritableAndRecordsIt) {
   p.replicant.Start();
   EXPECT_EQ(p.replicant.Wait(seconds(30)), 4);
   EXPECT_TRUE(p.replicant.LogContains("holds a promoted replicant's data"));
+}
+
+// curl against node's API over HTTPS (-k: the node's self-signed pair);
+// returns the status code (0 when nothing answered) and fills *body.
+int Https(Node& node, const std::string& method, const std::string& path, const std::string& user = "",
+          std::string* body = nullptr) {
+  std::string out = std::string(::testing::TempDir()) + "/pgkeeper-curl-" + std::to_string(getpid());
+  std::string cmd = "curl -sk -m 150 -o " + out + " -w '%{http_code}' -X " + method +
+                    (user.empty() ? "" : " -u '" + user + "'") + " 'https://127.0.0.1:" +
+                    std::to_string(node.api_port()) + path + "'";
+  std::string code;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[64];
+    while (fgets(buf, sizeof(buf), f)) code += buf;
+    pclose(f);
+  }
+  if (body) *body = ReadFile(out);
+  std::remove(out.c_str());
+  return std::atoi(code.c_str());
+}
+
+// The API as an operator locks it: HTTPS on the node's own certificate, role
+// checks open to load balancers, and promotion served only with the
+// credential (none at all on a node without one).
+TEST(Api, OverHttpsStateChangingEndpointsNeedTheCredentialAndAreOffWithoutOne) {
+  const std::string pass_file =
+      std::string(::testing::TempDir()) + "/pgkeeper-api-pass-" + std::to_string(getpid());
+  {
+    std::FILE* f = std::fopen(pass_file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("correct-horse-battery\n", f);
+    std::fclose(f);
+  }
+  Pair p(Vars{{"PGKEEPER_API_TLS", "True"}, {"PGKEEPER_API_PASSWORD_FILE", pass_file}},
+         Vars{{"PGKEEPER_API_TLS", "True"}});
+  p.Start();
+  EXPECT_EQ(Https(p.master, "GET", "/primary"), 200);
+  // Healthy comes a moment before streaming.
+  EXPECT_TRUE(WaitFor([&] { return Https(p.replicant, "GET", "/replica") == 200; }, seconds(15)));
+  EXPECT_EQ(p.master.Http("/primary"), 0) << "no plain HTTP on an HTTPS port";
+  std::string body;
+  // The master has no password: nothing that changes state is served.
+  EXPECT_EQ(Https(p.master, "POST", "/promote", "pgkeeper:anything", &body), 404);
+  EXPECT_NE(body.find("PGKEEPER_API_PASSWORD_FILE"), std::string::npos) << body;
+  // The replicant's endpoints want the credential.
+  EXPECT_EQ(Https(p.replicant, "POST", "/promote", "", &body), 401) << body;
+  EXPECT_EQ(Https(p.replicant, "POST", "/promote", "pgkeeper:wrong-horse", &body), 401) << body;
+  EXPECT_EQ(Https(p.replicant, "POST", "/reload", "pgkeeper:correct-horse-battery", &body), 200)
+      << body;
+  EXPECT_NE(body.find("self-signed"), std::string::npos) << body;
+  // The master is up, so the checked promotion refuses, as the command does.
+  EXPECT_EQ(Https(p.replicant, "POST", "/promote", "pgkeeper:correct-horse-battery", &body), 409)
+      << body;
+  EXPECT_EQ(p.replicant.Query("SELECT pg_is_in_recovery()"), "t");
+  ASSERT_EQ(p.master.Stop(), 0);
+  EXPECT_EQ(Https(p.replicant, "POST", "/promote", "pgkeeper:correct-horse-battery", &body), 200)
+      << body;
+  EXPECT_NE(body.find("\"ok\":true"), std::string::npos) << body;
+  EXPECT_EQ(p.replicant.Query("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_TRUE(WaitFor([&] { return Https(p.replicant, "GET", "/primary") == 200; }, seconds(15)));
+  // The password is in no log line and in no status.
+  EXPECT_EQ(p.replicant.Log().find("correct-horse"), std::string::npos);
+  EXPECT_EQ(Https(p.replicant, "GET", "/status", "", &body), 200);
+  EXPECT_EQ(body.find("correct-horse"), std::string::npos);
+  std::remove(pass_file.c_str());
 }
 
 }  // namespace
