@@ -25,6 +25,13 @@ struct TlsConfig {
   std::string key_file;   // SSL_KEY_FILE
   std::string ca_file;    // SSL_CA_FILE: the CA that client certificates must chain to
   bool force = false;     // FORCE_SSL: refuse every connection without TLS
+  // REPLICATION_AUTH=cert: replication connections log in with a client
+  // certificate signed by SSL_CA_FILE whose CN is the replication user,
+  // not with a password (pg_hba method cert).
+  bool replication_cert = false;
+  // REPLICATION_SSL_CERT_FILE / _KEY_FILE: the client pair a replicant
+  // presents to its upstream (sslcert, sslkey).
+  std::string client_cert_file, client_key_file;
   // PGKEEPER_TLS=False: no TLS at all, as a server (ssl = off) or towards
   // the upstream (sslmode=disable); refused together with the four above.
   bool enabled = true;

@@ -68,6 +68,15 @@ SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
   if (!tls.cert_file.empty()) env["SSL_CERT_FILE"] = ServerCertPath(n.config.pgdata);
   if (!tls.key_file.empty()) env["SSL_KEY_FILE"] = ServerKeyPath(n.config.pgdata);
   if (!tls.ca_file.empty()) env["SSL_CA_FILE"] = ServerCaPath(n.config.pgdata);
+  if (!tls.client_cert_file.empty()) {
+    env["REPLICATION_SSL_CERT_FILE"] = ClientCertPath(n.config.pgdata);
+    env["REPLICATION_SSL_KEY_FILE"] = ClientKeyPath(n.config.pgdata);
+  }
+  // Children serve no API: they need neither its pair nor its password.
+  for (const char* var : {"PGKEEPER_API_CERT_FILE", "PGKEEPER_API_KEY_FILE",
+                          "PGKEEPER_API_PASSWORD", "PGKEEPER_API_PASSWORD_FILE"}) {
+    env.erase(var);
+  }
   if (n.config.is_replicant()) {  // the upstream followed now
     env["REPLICATE_FROM"] = n.config.replicate_from;
     env["REPLICATE_PORT"] = std::to_string(n.config.replicate_port);

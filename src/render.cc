@@ -71,8 +71,11 @@ std::string RenderHba(const Config& c, const std::vector<std::string>& ranges) {
   }
   for (const auto& r : all) {
     o << host << "all          all   " << r << "  scram-sha-256\n";
-    o << host << "replication  " << QuoteIdent(c.replication_login()) << "  " << r
-      << "  scram-sha-256\n";
+    // REPLICATION_AUTH=cert: only TLS with a certificate from SSL_CA_FILE
+    // naming the user (its CN) may replicate; no password line at all.
+    o << (c.tls.replication_cert ? "hostssl " : host) << "replication  "
+      << QuoteIdent(c.replication_login()) << "  " << r
+      << (c.tls.replication_cert ? "  cert\n" : "  scram-sha-256\n");
   }
   return o.str();
 }

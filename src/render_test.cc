@@ -187,6 +187,25 @@ TEST(RenderHba, ForceSslRefusesTcpWithoutTlsFirstAndAcceptsOnlyTls) {
   EXPECT_THAT(RenderHba(BaseConfig(), {}), Not(HasSubstr("reject")));
 }
 
+TEST(RenderHba, CertificateReplicationTakesNoPasswordForReplication) {
+  Config c = BaseConfig();
+  c.tls.replication_cert = true;
+  c.tls.ca_file = "/run/secrets/ca";
+  auto rules = Rules(RenderHba(c, {"10.0.0.0/8"}));
+  int cert = 0;
+  for (const auto& rule : rules) {
+    if (rule.size() > 2 && rule[1] == "replication" && rule[0] != "local") {
+      EXPECT_EQ(rule[0], "hostssl");
+      EXPECT_EQ(rule.back(), "cert");
+      ++cert;
+    }
+    if (rule.size() > 2 && rule[1] == "all" && rule[0] == "host") {
+      EXPECT_EQ(rule.back(), "scram-sha-256") << "clients still log in with passwords";
+    }
+  }
+  EXPECT_EQ(cert, 3) << "loopback x2 and 10/8";
+}
+
 TEST(RenderHba, RepeatedRangesAndLoopbackRangesAppearOnce) {
   auto rules =
       Rules(RenderHba(BaseConfig(), {"10.0.0.0/8", "127.0.0.1/32", "10.0.0.0/8", "::1/128"}));
@@ -308,6 +327,17 @@ TEST(RenderServerConf, TlsIsOnWithTheFilesBesidePgdataAndAtLeastTls12) {
   s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
   EXPECT_THAT(s["primary_conninfo"],
               HasSubstr("sslmode=verify-full sslrootcert=''/var/lib/postgresql/data.pgkeeper/tls/ca.crt''"));
+}
+
+TEST(RenderServerConf, AClientCertificateGoesIntoPrimaryConninfo) {
+  Config c = BaseConfig();
+  c.pgdata = "/d";
+  c.replicate_from = "pg-master";
+  c.tls.client_cert_file = "/run/secrets/client.crt";
+  c.tls.client_key_file = "/run/secrets/client.key";
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  EXPECT_THAT(s["primary_conninfo"],
+              HasSubstr("sslcert=''/d.pgkeeper/tls/client.crt'' sslkey=''/d.pgkeeper/tls/client.key''"));
 }
 
 TEST(RenderServerConf, TlsOffServesNoneAndAsksTheMasterForNone) {

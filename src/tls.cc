@@ -111,6 +111,10 @@ Status CheckTlsFiles(const TlsConfig& t) {
   if (!t.cert_file.empty()) {
     PGK_RETURN_IF_ERROR(CheckKeyPair("SSL_CERT_FILE", t.cert_file, "SSL_KEY_FILE", t.key_file));
   }
+  if (!t.client_cert_file.empty()) {
+    PGK_RETURN_IF_ERROR(CheckKeyPair("REPLICATION_SSL_CERT_FILE", t.client_cert_file,
+                                     "REPLICATION_SSL_KEY_FILE", t.client_key_file));
+  }
   if (!t.ca_file.empty() &&
       !Openssl({"x509", "-in", t.ca_file, "-noout"}, nullptr).ok()) {
     return Status::Config("SSL_CA_FILE=" + t.ca_file +
@@ -156,6 +160,32 @@ Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tl
   }
   auto it = env.find("FORCE_SSL");
   if (it != env.end()) PGK_RETURN_IF_ERROR(ParseBool("FORCE_SSL", it->second, &tls->force));
+  tls->client_cert_file = get("REPLICATION_SSL_CERT_FILE");
+  tls->client_key_file = get("REPLICATION_SSL_KEY_FILE");
+  if (tls->client_cert_file.empty() != tls->client_key_file.empty()) {
+    const bool cert = !tls->client_cert_file.empty();
+    return Status::Config(std::string(cert ? "REPLICATION_SSL_CERT_FILE" : "REPLICATION_SSL_KEY_FILE") +
+                          " is set but " +
+                          (cert ? "REPLICATION_SSL_KEY_FILE" : "REPLICATION_SSL_CERT_FILE") +
+                          " is not; expected both (the replicant's client certificate and its "
+                          "key), or neither");
+  }
+  if (!tls->client_cert_file.empty()) {
+    PGK_RETURN_IF_ERROR(CheckPemFile("REPLICATION_SSL_CERT_FILE", tls->client_cert_file, read_file, false));
+    PGK_RETURN_IF_ERROR(CheckPemFile("REPLICATION_SSL_KEY_FILE", tls->client_key_file, read_file, true));
+  }
+  const std::string auth = get("REPLICATION_AUTH");
+  std::string lower;
+  for (char ch : auth) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  tls->replication_cert = lower == "cert";
+  if (!tls->replication_cert && !lower.empty() && lower != "password") {
+    return Status::Config("REPLICATION_AUTH='" + auth +
+                          "' is not a way to log in; expected password (the default) or cert");
+  }
+  if (tls->replication_cert && tls->ca_file.empty()) {
+    return Status::Config("REPLICATION_AUTH=cert needs SSL_CA_FILE, the CA that replicants' client "
+                          "certificates must be signed by; expected both");
+  }
   it = env.find("PGKEEPER_TLS");
   if (it != env.end()) PGK_RETURN_IF_ERROR(ParseBool("PGKEEPER_TLS", it->second, &tls->enabled));
   if (!tls->enabled) {
@@ -163,6 +193,7 @@ Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tl
     if (!tls->cert_file.empty()) set = "SSL_CERT_FILE";
     else if (!tls->ca_file.empty()) set = "SSL_CA_FILE";
     else if (tls->force) set = "FORCE_SSL=True";
+    else if (!tls->client_cert_file.empty()) set = "REPLICATION_SSL_CERT_FILE";
     if (!set.empty()) {
       return Status::Config("PGKEEPER_TLS=False turns TLS off, but " + set +
                             " is set; expected one or the other");
@@ -173,14 +204,25 @@ Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tl
 
 std::string UpstreamTlsConninfo(const Config& c) {
   if (!c.tls.enabled) return " sslmode=disable";
-  if (c.tls.ca_file.empty()) return "";
-  return " sslmode=verify-full sslrootcert='" + ServerCaPath(c.pgdata) + "'";
+  std::string out;
+  if (!c.tls.ca_file.empty()) out = " sslmode=verify-full sslrootcert='" + ServerCaPath(c.pgdata) + "'";
+  if (!c.tls.client_cert_file.empty()) {
+    out += " sslcert='" + ClientCertPath(c.pgdata) + "' sslkey='" + ClientKeyPath(c.pgdata) + "'";
+  }
+  return out;
 }
 
 std::vector<std::string> UpstreamTlsEnv(const Config& c) {
   if (!c.tls.enabled) return {"PGSSLMODE=disable"};
-  if (c.tls.ca_file.empty()) return {};
-  return {"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + ServerCaPath(c.pgdata)};
+  std::vector<std::string> env;
+  if (!c.tls.ca_file.empty()) {
+    env = {"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + ServerCaPath(c.pgdata)};
+  }
+  if (!c.tls.client_cert_file.empty()) {
+    env.push_back("PGSSLCERT=" + ClientCertPath(c.pgdata));
+    env.push_back("PGSSLKEY=" + ClientKeyPath(c.pgdata));
+  }
+  return env;
 }
 
 std::string UpstreamTlsAdvice(const Config& c, const std::string& error, const std::string& names) {
@@ -215,6 +257,8 @@ std::string TlsDir(const std::string& pgdata) { return pgdata + ".pgkeeper/tls";
 std::string ServerCertPath(const std::string& pgdata) { return TlsDir(pgdata) + "/server.crt"; }
 std::string ServerKeyPath(const std::string& pgdata) { return TlsDir(pgdata) + "/server.key"; }
 std::string ServerCaPath(const std::string& pgdata) { return TlsDir(pgdata) + "/ca.crt"; }
+std::string ClientCertPath(const std::string& pgdata) { return TlsDir(pgdata) + "/client.crt"; }
+std::string ClientKeyPath(const std::string& pgdata) { return TlsDir(pgdata) + "/client.key"; }
 
 std::string SelfSignedSubjectAltName(const std::string& node_name, const std::string& hostname) {
   std::vector<std::string> names = {node_name};
@@ -241,6 +285,11 @@ Status InstallTlsFiles(const Config& c, uid_t uid, gid_t gid) {
     // pair that does not match and keep serving the old one.
     PGK_RETURN_IF_ERROR(InstallCopy(t.key_file, ServerKeyPath(c.pgdata), 0600, uid, gid));
     PGK_RETURN_IF_ERROR(InstallCopy(t.cert_file, ServerCertPath(c.pgdata), 0644, uid, gid));
+  }
+  if (!t.client_cert_file.empty()) {
+    // libpq, like the server, refuses a key others may read.
+    PGK_RETURN_IF_ERROR(InstallCopy(t.client_key_file, ClientKeyPath(c.pgdata), 0600, uid, gid));
+    PGK_RETURN_IF_ERROR(InstallCopy(t.client_cert_file, ClientCertPath(c.pgdata), 0644, uid, gid));
   }
   return Status::Ok();
 }

@@ -29,6 +29,9 @@ std::string TlsDir(const std::string& pgdata);
 std::string ServerCertPath(const std::string& pgdata);
 std::string ServerKeyPath(const std::string& pgdata);
 std::string ServerCaPath(const std::string& pgdata);  // only with SSL_CA_FILE
+// The replicant's client pair (REPLICATION_SSL_CERT_FILE), when given.
+std::string ClientCertPath(const std::string& pgdata);
+std::string ClientKeyPath(const std::string& pgdata);
 
 // The names a self-signed certificate carries: its common name is the node
 // name, and its subjectAltName every name a client may use for this node.

@@ -36,7 +36,8 @@ RotateDecision DecideRotation(const TlsFilesSeen& seen, const std::string& previ
 TlsFilesSeen LookAtTlsFiles(const Config& c) {
   TlsFilesSeen seen;
   const TlsConfig& t = c.tls;
-  seen.given = t.enabled && (!t.cert_file.empty() || !t.ca_file.empty());
+  seen.given = t.enabled && (!t.cert_file.empty() || !t.ca_file.empty() ||
+                             !t.client_cert_file.empty());
   if (!seen.given) return seen;
   struct File {
     const char* var;
@@ -44,7 +45,9 @@ TlsFilesSeen LookAtTlsFiles(const Config& c) {
   };
   const File files[] = {{"SSL_CERT_FILE", t.cert_file, ServerCertPath(c.pgdata)},
                         {"SSL_KEY_FILE", t.key_file, ServerKeyPath(c.pgdata)},
-                        {"SSL_CA_FILE", t.ca_file, ServerCaPath(c.pgdata)}};
+                        {"SSL_CA_FILE", t.ca_file, ServerCaPath(c.pgdata)},
+                        {"REPLICATION_SSL_CERT_FILE", t.client_cert_file, ClientCertPath(c.pgdata)},
+                        {"REPLICATION_SSL_KEY_FILE", t.client_key_file, ClientKeyPath(c.pgdata)}};
   for (const File& f : files) {
     if (f.user.empty()) continue;
     std::string text;

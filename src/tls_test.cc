@@ -90,6 +90,17 @@ TEST(ParseTlsConfig, EveryBadFormIsRefusedNamingItsVariable) {
            {{{"SSL_CA_FILE", "relative"}}, "SSL_CA_FILE='relative'", "absolute path"},
            {{{"FORCE_SSL", "maybe"}}, "FORCE_SSL='maybe'", "boolean"},
            {{{"PGKEEPER_TLS", "off-ish"}}, "PGKEEPER_TLS='off-ish'", "boolean"},
+           {{{"REPLICATION_AUTH", "kerberos"}}, "REPLICATION_AUTH='kerberos'", "password"},
+           {{{"REPLICATION_AUTH", "cert"}}, "REPLICATION_AUTH=cert needs SSL_CA_FILE", "both"},
+           {{{"REPLICATION_SSL_CERT_FILE", cert}}, "REPLICATION_SSL_CERT_FILE is set but", "both"},
+           {{{"REPLICATION_SSL_KEY_FILE", key}}, "REPLICATION_SSL_KEY_FILE is set but", "both"},
+           {{{"REPLICATION_SSL_CERT_FILE", cert}, {"REPLICATION_SSL_KEY_FILE", cert}},
+            "REPLICATION_SSL_KEY_FILE=" + cert, "no private key"},
+           {{{"REPLICATION_SSL_CERT_FILE", "c.pem"}, {"REPLICATION_SSL_KEY_FILE", key}},
+            "REPLICATION_SSL_CERT_FILE='c.pem'", "absolute path"},
+           {{{"PGKEEPER_TLS", "False"}, {"REPLICATION_SSL_CERT_FILE", cert},
+             {"REPLICATION_SSL_KEY_FILE", key}},
+            "PGKEEPER_TLS=False", "REPLICATION_SSL_CERT_FILE is set"},
            {{{"PGKEEPER_TLS", "False"}, {"FORCE_SSL", "True"}}, "PGKEEPER_TLS=False",
             "FORCE_SSL=True is set"},
            {{{"PGKEEPER_TLS", "False"}, {"SSL_CA_FILE", "/run/secrets/ca"}}, "PGKEEPER_TLS=False",
@@ -105,6 +116,27 @@ TEST(ParseTlsConfig, EveryBadFormIsRefusedNamingItsVariable) {
     EXPECT_THAT(st.message(), HasSubstr(c.says));
     EXPECT_EQ(st.message().find('\n'), std::string::npos);
   }
+}
+
+TEST(ParseTlsConfig, ReplicationByCertificate) {
+  TlsConfig t;
+  Status st = Parse({{"REPLICATION_AUTH", "Cert"},
+                     {"SSL_CA_FILE", "/run/secrets/ca"},
+                     {"REPLICATION_SSL_CERT_FILE", "/run/secrets/cert"},
+                     {"REPLICATION_SSL_KEY_FILE", "/run/secrets/key"}},
+                    &t);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(t.replication_cert);
+  EXPECT_EQ(t.client_cert_file, "/run/secrets/cert");
+  ASSERT_TRUE(Parse({{"REPLICATION_AUTH", "password"}}, &t).ok());
+  EXPECT_FALSE(t.replication_cert);
+  Config c;
+  c.pgdata = "/d";
+  c.tls.client_cert_file = "/run/secrets/cert";
+  c.tls.client_key_file = "/run/secrets/key";
+  EXPECT_EQ(UpstreamTlsEnv(c),
+            (std::vector<std::string>{"PGSSLCERT=/d.pgkeeper/tls/client.crt",
+                                      "PGSSLKEY=/d.pgkeeper/tls/client.key"}));
 }
 
 TEST(ParseTlsConfig, TlsCanBeTurnedOffForBothDirections) {

@@ -2,6 +2,8 @@
 // and state, `pgkeeper status`, and `pgkeeper promote` on a live replicant.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -252,6 +254,8 @@ TEST(Api, OverHttpsStateChangingEndpointsNeedTheCredentialAndAreOffWithoutOne) {
     std::fputs("correct-horse-battery\n", f);
     std::fclose(f);
   }
+  // A secret only root can read, as Docker mounts one from a root-only file.
+  if (geteuid() == 0) ASSERT_EQ(chmod(pass_file.c_str(), 0400), 0);
   Pair p(Vars{{"PGKEEPER_API_TLS", "True"}, {"PGKEEPER_API_PASSWORD_FILE", pass_file}},
          Vars{{"PGKEEPER_API_TLS", "True"}});
   p.Start();

@@ -301,5 +301,55 @@ TEST(Tls, ARenewedPairIsServedWithoutARestartAndABadKeyIsRefusedKeepingTheOld) {
   master.Stop();
 }
 
+// A client certificate for cn, signed by the CA MakeCaAndCert made in dir:
+// client.crt and client.key there.
+void MakeClientCert(const std::string& dir, const std::string& cn) {
+  ASSERT_TRUE(Sh("cd " + dir +
+                 " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                 " -subj /CN=" + cn + " -keyout client.key -out client.csr"
+                 " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+                 " -days 30 -out client.crt"));
+}
+
+// REPLICATION_AUTH=cert: the master lets replicants in by their client
+// certificate alone, and one without a certificate cannot copy it.
+TEST(Tls, AReplicantLogsInWithItsClientCertificateAndOneWithoutCannotCopy) {
+  CertDir dir("client");
+  MakeCaAndCert(dir.path);
+  Scratch scratch;
+  Node master(scratch, "master",
+              {{"SSL_CERT_FILE", dir.path + "/server.crt"},
+               {"SSL_KEY_FILE", dir.path + "/server.key"},
+               {"SSL_CA_FILE", dir.path + "/ca.crt"},
+               {"REPLICATION_AUTH", "cert"}});
+  MakeClientCert(dir.path, master.Env("POSTGRES_USER"));
+  Node replicant(scratch, "replicant",
+                 ReplicantOf(master, {{"REPLICATE_FROM", "localhost"},
+                                      {"SSL_CA_FILE", dir.path + "/ca.crt"},
+                                      {"REPLICATION_SSL_CERT_FILE", dir.path + "/client.crt"},
+                                      {"REPLICATION_SSL_KEY_FILE", dir.path + "/client.key"}}));
+  master.Start();
+  master.WaitHealthy();
+  EXPECT_NE(ReadFile(master.pgdata() + "/pg_hba.conf").find("cert"), std::string::npos);
+  replicant.Start();
+  replicant.WaitHealthy();
+  ASSERT_EQ(master.Query("CREATE TABLE t AS SELECT 1 AS x"), "OK");
+  replicant.WaitQuery("SELECT count(*) FROM t", "1");
+  const char kClientDn[] =
+      "SELECT string_agg(s.client_dn, ',') FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)";
+  EXPECT_TRUE(WaitFor([&] { return master.Query(kClientDn) == "/CN=" + master.Env("POSTGRES_USER"); },
+                      seconds(30)))
+      << master.Query(kClientDn);
+
+  // Same CA, same password, but no certificate: refused, nothing copied.
+  Node stranger(scratch, "stranger",
+                ReplicantOf(master, {{"REPLICATE_FROM", "localhost"},
+                                     {"SSL_CA_FILE", dir.path + "/ca.crt"}}));
+  stranger.Start();
+  stranger.WaitLog("requires a valid client certificate", seconds(60));
+  EXPECT_FALSE(stranger.Healthy());
+  stranger.Stop();
+}
+
 }  // namespace
 }  // namespace pgkeeper::testing
