@@ -16,7 +16,8 @@ idle and under load, 8 the HTTP API under wrk during load, 9 the Docker
 sample (needs the image; skipped without it), 10 rejoin of an old master
 after a promotion (pgkeeper's chosen path against raw pg_rewind and raw
 pg_basebackup) at three data sizes, 11 master TPS with one synchronous
-replicant against a raw synchronous pair.
+replicant against a raw synchronous pair, 12 TLS cost: master TPS and replay
+lag with TLS on and off, pgkeeper and raw.
 """
 import re
 import argparse
@@ -39,10 +40,22 @@ EXTENSIONS = ["postgis", "hstore", "postgis_topology", "postgis_raster", "pgrout
 POLL = 0.01  # seconds between condition checks, the same for both sides
 
 
+_ports_given = set()
+_ports_lock = threading.Lock()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on loopback, never the same one twice in a run (figure
+    12 sets up its nodes in parallel threads, each asking for ports before
+    anything listens on them)."""
+    with _ports_lock:
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
 
 
 def as_postgres():
@@ -60,6 +73,20 @@ def as_postgres():
         # initdb fails when it cannot return to its working directory.
         os.chdir("/")
     return drop
+
+
+def postgres_env(**extra):
+    """The environment of a raw server or client tool run by as_postgres(): ours
+    plus extra, with HOME the postgres user's. libpq looks for a client
+    certificate in ~/.postgresql, and under root's HOME (mode 0700) postgres
+    may not even look: sslmode=require then fails, and the default, prefer,
+    silently falls back to no TLS, so a raw replicant streamed in the clear
+    while pgkeeper's (which gives postgres its own HOME) used TLS."""
+    env = dict(os.environ, **extra)
+    if os.geteuid() == 0:
+        import pwd
+        env["HOME"] = pwd.getpwnam("postgres").pw_dir
+    return env
 
 
 def chown_postgres(path):
@@ -163,8 +190,14 @@ class Keeper:
 class Raw:
     """A PostgreSQL server run by hand with the settings pgkeeper writes."""
 
-    def __init__(self, scratch, name):
+    def __init__(self, scratch, name, tls=True, sslmode=None):
         self.scratch = scratch
+        # tls: ssl = on with a self-signed pair, as pgkeeper serves by default,
+        # or ssl = off as with PGKEEPER_TLS=False. sslmode: what a replicant asks
+        # of its master (primary_conninfo, PGSSLMODE for pg_basebackup); None
+        # leaves libpq's default, prefer, as a pgkeeper replicant does.
+        self.tls = tls
+        self.sslmode = sslmode
         self.port = free_port()
         base = self.base = scratch.dir(name)
         self.pgdata = os.path.join(base, "data")
@@ -181,8 +214,8 @@ class Raw:
                  # TLS as pgkeeper serves it (a self-signed pair made at the first
                  # start), so TCP clients and the replicant stream over TLS on both
                  # sides (libpq's default sslmode=prefer).
-                 "ssl = on", "ssl_min_protocol_version = 'TLSv1.2'"]
-        if not os.path.exists(os.path.join(self.pgdata, "server.crt")):
+                 f"ssl = {'on' if self.tls else 'off'}", "ssl_min_protocol_version = 'TLSv1.2'"]
+        if self.tls and not os.path.exists(os.path.join(self.pgdata, "server.crt")):
             subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
                             "-subj", "/CN=raw", "-keyout", os.path.join(self.pgdata, "server.key"),
@@ -195,8 +228,9 @@ class Raw:
                 f.write(f"*:{standby_of.port}:*:{USER}:{PASSWORD}\n")
             os.chmod(passfile, 0o600)
             chown_postgres(passfile)
+            sslmode = f" sslmode={self.sslmode}" if self.sslmode else ""
             lines.append(f"primary_conninfo = 'host=127.0.0.1 port={standby_of.port} user={USER} "
-                         f"passfile={passfile}'")
+                         f"passfile={passfile}{sslmode}'")
         with open(os.path.join(self.pgdata, "postgresql.auto.conf"), "a") as f:
             f.write("\n".join(lines) + "\n")
         with open(os.path.join(self.pgdata, "pg_hba.conf"), "w") as f:
@@ -223,8 +257,8 @@ class Raw:
         self.conf()
 
     def start(self):
-        self.proc = self.scratch.spawn([f"{PG_BIN}/postgres", "-D", self.pgdata], log=self.log,
-                                       preexec=as_postgres())
+        self.proc = self.scratch.spawn([f"{PG_BIN}/postgres", "-D", self.pgdata], env=postgres_env(),
+                                       log=self.log, preexec=as_postgres())
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)
@@ -237,7 +271,9 @@ class Raw:
         os.unlink(self.log)
 
     def basebackup_from(self, master):
-        env = dict(os.environ, PGPASSWORD=PASSWORD)
+        env = postgres_env(PGPASSWORD=PASSWORD)
+        if self.sslmode:
+            env["PGSSLMODE"] = self.sslmode
         subprocess.run([f"{PG_BIN}/pg_basebackup", "-D", self.pgdata, "-h", "127.0.0.1",
                         "-p", str(master.port), "-U", USER, "-X", "stream", "-c", "fast", "-w"],
                        check=True, capture_output=True, env=env, preexec_fn=as_postgres())
@@ -306,8 +342,10 @@ class Session:
     """One psql connection kept open, so sampling every 100 ms costs a query,
     not a new process and a login."""
 
-    def __init__(self, port, db="postgres"):
+    def __init__(self, port, db="postgres", sslmode=None):
         env = dict(os.environ, PGPASSWORD=PASSWORD)
+        if sslmode:
+            env["PGSSLMODE"] = sslmode
         self.proc = subprocess.Popen(
             [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", db, "-XAtq"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -357,46 +395,48 @@ def writable(port, db="gis"):
                 db=db) is not None
 
 
-def keeper_master(scratch, binary, name="k-master"):
-    k = Keeper(scratch, binary, name)
+def keeper_master(scratch, binary, name="k-master", extra=None):
+    k = Keeper(scratch, binary, name, extra)
     k.start()
     wait_until(lambda: writable(k.port), 120, "pgkeeper master to take a write")
     return k
 
 
-def raw_master(scratch, name="r-master"):
-    r = Raw(scratch, name)
+def raw_master(scratch, name="r-master", tls=True, extensions=EXTENSIONS):
+    r = Raw(scratch, name, tls=tls)
     r.initdb()
     r.start()
     wait_until(lambda: psql(r.port, "SELECT 1") == "1", 60, "raw master")
     psql(r.port, "CREATE DATABASE gis", check=True)
-    for ext in EXTENSIONS:
+    for ext in extensions:
         psql(r.port, f"CREATE EXTENSION IF NOT EXISTS {ext} CASCADE", db="gis", check=True)
     wait_until(lambda: writable(r.port), 30, "raw master to take a write")
     return r
 
 
-def keeper_replicant(scratch, binary, master, extra=None):
+def keeper_replicant(scratch, binary, master, extra=None, name="k-replicant"):
     """A pgkeeper replicant of master, started; returns once it streams."""
     env = {"REPLICATE_FROM": "127.0.0.1", "REPLICATE_PORT": str(master.port)}
     env.update(extra or {})
-    k = Keeper(scratch, binary, "k-replicant", env)
+    k = Keeper(scratch, binary, name, env)
     k.start()
     wait_until(lambda: streaming(k.port), 600, "pgkeeper replicant to stream")
     return k
 
 
-def raw_replicant(scratch, master):
+def raw_replicant(scratch, master, name="r-replicant", sslmode=None):
     """pg_basebackup of master, started as a standby; returns once it streams."""
-    r = Raw(scratch, "r-replicant")
+    r = Raw(scratch, name, tls=master.tls, sslmode=sslmode)
     r.basebackup_from(master)
     r.start()
     wait_until(lambda: streaming(r.port), 600, "raw replicant to stream")
     return r
 
 
-def pgbench(port, *args):
+def pgbench(port, *args, sslmode=None):
     env = dict(os.environ, PGPASSWORD=PASSWORD)
+    if sslmode:
+        env["PGSSLMODE"] = sslmode
     out = subprocess.run([f"{PG_BIN}/pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", USER,
                           *args, "gis"], env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -431,6 +471,9 @@ class Settings:
         # builds three diverged pairs; five runs, since one run varies by 0.2 s)
         self.rejoin_scales = [1] if args.quick else [1, 10, 50]
         self.rejoin_runs = 1 if args.quick else args.runs
+        # figure 12: pgbench -i -s and -T of each of the four TLS set-ups
+        self.tls_scale = 1 if args.quick else 10
+        self.tls_seconds = 4 if args.quick else 20
         self.out = args.out
 
 
@@ -635,7 +678,7 @@ def raw_rejoin(cfg, scale, how):
             psql(r.port, "CHECKPOINT", check=True)
             subprocess.run([f"{PG_BIN}/pg_rewind", f"--target-pgdata={m.pgdata}",
                             f"--source-server=host=127.0.0.1 port={r.port} user={USER} dbname=postgres"],
-                           check=True, capture_output=True, env=dict(os.environ, PGPASSWORD=PASSWORD),
+                           check=True, capture_output=True, env=postgres_env(PGPASSWORD=PASSWORD),
                            preexec_fn=as_postgres())
             open(os.path.join(m.pgdata, "standby.signal"), "w").close()
             chown_postgres(os.path.join(m.pgdata, "standby.signal"))
@@ -924,6 +967,11 @@ def print_row(r):
     line += f"  {r['unit']:6} {r['target']:22} {k['min']:.2f}..{k['max']:.2f}"
     if "pss_mb" in r:
         line += f"  (PSS {r['pss_mb']:.1f} MB)"
+    if "columns" in r:
+        line += f"  (columns: {r['columns'][0]}, {r['columns'][1]})"
+    if "stream_pgkeeper_on" in r:
+        line += "  (replication streams: " + ", ".join(
+            f"{k[7:].replace('_', ' TLS ')} {v}" for k, v in r.items() if k.startswith("stream_")) + ")"
     if "path" in r:
         line += (f"  (pgkeeper chose {r['path']}; raw pg_rewind {r['raw_rewind']:.2f} s, "
                  f"pg_basebackup {r['raw_basebackup']:.2f} s)")
@@ -945,7 +993,11 @@ def markdown(results):
         if "path" in r:
             extra = f" ({r['path']}; raw rewind {num(r['raw_rewind'])}, basebackup {num(r['raw_basebackup'])})"
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
-        lines.append(f"| {r['name']} | {num(k['median'])}{extra} | {num(raw['median']) if raw else ''} "
+        # Rows that compare something else than pgkeeper and raw (figure 12's
+        # TLS on / off) say what each column holds.
+        first, second = (f" ({c})" for c in r["columns"]) if "columns" in r else ("", "")
+        lines.append(f"| {r['name']} | {num(k['median'])}{extra}{first} "
+                     f"| {num(raw['median']) + second if raw else ''} "
                      f"| {ratio} | {r['unit']} | {r['target']} | {num(k['min'])}..{num(k['max'])} |")
     return "\n".join(lines) + "\n"
 
@@ -985,9 +1037,184 @@ def fig_sync_tps(cfg):
                 "ratio >= 0.9", better="higher")]
 
 
+# ---- figure 12: the cost of TLS -------------------------------------------------
+
+class TlsPair:
+    """A master and its streaming replicant, pgkeeper's or raw, with TLS on or
+    off; sslmode is what the load's clients and the samplers ask for."""
+
+    def __init__(self, side, tls, master, replicant):
+        self.side, self.tls, self.master, self.replicant = side, tls, master, replicant
+        self.sslmode = "require" if tls else "disable"
+        self.label = f"{side}, TLS {'on' if tls else 'off'}"
+
+
+def tls_pair(cfg, s, side, tls):
+    """One of the four set-ups, streaming, loaded with pgbench -i and caught up.
+    pgkeeper: TLS on (its default) or PGKEEPER_TLS=False on both nodes. Raw:
+    ssl = on with a self-signed EC pair and the replicant's primary_conninfo
+    with sslmode=require, or ssl = off and sslmode=disable. No extensions on
+    either side: pgbench uses none, and they cost seconds of start-up."""
+    tag = "on" if tls else "off"
+    sslmode = "require" if tls else "disable"
+    if side == "pgkeeper":
+        extra = {"POSTGRES_MULTIPLE_EXTENSIONS": ""}
+        if not tls:
+            extra["PGKEEPER_TLS"] = "False"
+        master = keeper_master(s, cfg.binary, f"k-tls-{tag}-master", extra)
+        replicant = keeper_replicant(s, cfg.binary, master, extra, name=f"k-tls-{tag}-replicant")
+    else:
+        master = raw_master(s, f"r-tls-{tag}-master", tls=tls, extensions=[])
+        replicant = raw_replicant(s, master, f"r-tls-{tag}-replicant", sslmode=sslmode)
+    p = TlsPair(side, tls, master, replicant)
+    # The replicant's stream must be what the set-up says it is, on both sides.
+    p.stream_tls = psql(master.port, "SELECT CASE WHEN s.ssl THEN s.version || ' ' || s.cipher "
+                        "ELSE 'none' END FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)",
+                        check=True)
+    if (p.stream_tls != "none") != tls:
+        raise RuntimeError(f"{p.label}: the replicant streams with TLS {p.stream_tls!r}")
+    pgbench(master.port, "-i", "-q", "-s", str(cfg.tls_scale), sslmode=sslmode)
+    psql(master.port, "CHECKPOINT", check=True)
+    wait_until(lambda: caught_up(master), 120, "the replicant to catch up before the load")
+    return p
+
+
+def tls_pairs(cfg, s):
+    """The four set-ups, made side by side in four threads: making them is not
+    what the figure measures, and one after another it took most of a quick
+    run."""
+    keys = [(side, tls) for tls in (True, False) for side in ("pgkeeper", "raw")]
+    made = {}
+
+    def make(key):
+        try:
+            made[key] = tls_pair(cfg, s, *key)
+        except Exception as e:  # raised in the main thread below
+            made[key] = e
+    threads = [threading.Thread(target=make, args=(key,)) for key in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for key in keys:
+        if isinstance(made[key], Exception):
+            raise made[key]
+    return made
+
+
+# Replay lag as seen on the replicant: its last replayed commit's timestamp
+# (the master's clock, the same machine) and its replay position; then the
+# master's current position, for the bytes not yet replayed.
+TLS_REPLICANT_SQL = ("SELECT EXTRACT(epoch FROM clock_timestamp()), "
+                     "COALESCE(EXTRACT(epoch FROM pg_last_xact_replay_timestamp()), 0), "
+                     "pg_last_wal_replay_lsn()")
+TLS_MASTER_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{}')"
+TLS_CLIENTS_SQL = ("SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a "
+                   "JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'pgbench'")
+
+
+def tls_load_run(cfg, pair):
+    """pgbench -c 4 -j 2 -T cfg.tls_seconds over TCP against pair's master,
+    its clients asking for pair.sslmode, while every 100 ms the replicant
+    gives its replay lag (now minus its last replayed commit's timestamp) and
+    position, and the master its position. Returns TPS and the (lag ms,
+    lag bytes) samples."""
+    msess = Session(pair.master.port, sslmode=pair.sslmode)
+    rsess = Session(pair.replicant.port, sslmode=pair.sslmode)
+    samples, clients, done = [], [], threading.Event()
+    start_epoch = time.time()
+
+    def sample():
+        t0 = tick = time.monotonic()
+        # Sampling stops with the load: a sample after the last commit would
+        # count the idle time after it as lag.
+        while not done.is_set() and time.monotonic() - t0 < cfg.tls_seconds - 0.1:
+            now, replayed, lsn = rsess.query(TLS_REPLICANT_SQL)[0].split("|")
+            nbytes = float(msess.query(TLS_MASTER_SQL.format(lsn))[0])
+            # Until this run's first commit is replayed, the last one is from
+            # before the run and its age is not lag.
+            if float(replayed) >= start_epoch:
+                samples.append(((float(now) - float(replayed)) * 1000, max(0.0, nbytes)))
+            if not clients and time.monotonic() - t0 >= 1.0:
+                clients.append(msess.query(TLS_CLIENTS_SQL)[0])
+            tick += 0.1
+            done.wait(max(0.0, tick - time.monotonic()))
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        out = pgbench(pair.master.port, "-n", "-c", "4", "-j", "2", "-T", str(cfg.tls_seconds),
+                      sslmode=pair.sslmode)
+    finally:
+        done.set()
+        sampler.join()
+        msess.close()
+        rsess.close()
+    # Every pgbench connection must be what the set-up says, or the figure
+    # compares something else.
+    want = "4|4" if pair.tls else "0|4"
+    if clients != [want]:
+        raise RuntimeError(f"{pair.label}: pgbench connections with TLS|all: {clients}, expected {want}")
+    if not samples:
+        raise RuntimeError(f"{pair.label}: no replay lag sample during the load")
+    tps = float(next(line for line in out.splitlines() if line.startswith("tps =")).split()[2])
+    return {"tps": tps, "samples": samples}
+
+
+def fig_tls_cost(cfg):
+    """Figure 12: master TPS and replay lag under pgbench -c 4 with TLS on
+    against off, pgkeeper and raw, the four set-ups in the same run. Each run
+    loads all four in turn: the TLS-on pairs or the TLS-off pairs first every
+    other two runs, and within them pgkeeper or raw first every other run."""
+    s = Scratch()
+    try:
+        pairs = tls_pairs(cfg, s)
+        runs = {key: [] for key in pairs}
+        for i in range(cfg.runs):
+            modes = (True, False) if (i // 2) % 2 == 0 else (False, True)
+            for tls in modes:
+                k, r = side_by_side(lambda: tls_load_run(cfg, pairs["pgkeeper", tls]),
+                                    lambda: tls_load_run(cfg, pairs["raw", tls]), raw_first=i % 2 == 1)
+                runs["pgkeeper", tls].append(k)
+                runs["raw", tls].append(r)
+                for side in ("pgkeeper", "raw"):
+                    wait_until(lambda: caught_up(pairs[side, tls].master), 120,
+                               "the replicant to catch up between runs")
+        stream = {f"stream_{side}_{'on' if tls else 'off'}": pairs[side, tls].stream_tls
+                  for tls in (True, False) for side in ("pgkeeper", "raw")}
+    finally:
+        s.close()
+
+    def measures(key):
+        """TPS, replay lag p50 and p95 (ms), byte lag p95 (kB): one list each, a value per run."""
+        rs = runs[key]
+        return [[r["tps"] for r in rs],
+                [percentile([x[0] for x in r["samples"]], 50) for r in rs],
+                [percentile([x[0] for x in r["samples"]], 95) for r in rs],
+                [percentile([x[1] for x in r["samples"]], 95) / 1024 for r in rs]]
+
+    names = [("master TPS, pgbench -c 4", "tps", "higher"), ("replay lag p50", "ms", "lower"),
+             ("replay lag p95", "ms", "lower"), ("byte lag p95", "kB", "lower")]
+    targets = ["ratio >= 0.9", "ratio <= 1.1", "ratio <= 1.1", "ratio <= 1.1"]
+    rows = []
+    # The headline: pgkeeper against raw with the same TLS; then the same with
+    # TLS off, the control; then what TLS itself costs each side (on / off).
+    for tls, tag in ((True, "TLS on"), (False, "TLS off")):
+        for (name, unit, better), target, k, r in zip(names, targets, measures(("pgkeeper", tls)),
+                                                      measures(("raw", tls))):
+            rows.append(row(f"12 {tag}, {name}", k, r, unit, target, better=better,
+                            **(stream if not rows else {})))
+    for side in ("pgkeeper", "raw"):
+        for (name, unit, better), on, off in zip(names, measures((side, True)),
+                                                 measures((side, False))):
+            rows.append(row(f"12 {side} TLS on/off, {name}", on, off, unit, "", better=better,
+                            columns=("TLS on", "TLS off")))
+    return rows
+
+
 FIGURES = {"1": fig_master_cold_start, "2": fig_replicant_bootstrap, "3": fig_loaded_bootstrap,
            "4": fig_restart_keep, "5": fig_promotion, "6": fig_lag_under_load,
-           "7": fig_footprint_idle, "9": fig_containers, "10": fig_rejoin, "11": fig_sync_tps}
+           "7": fig_footprint_idle, "9": fig_containers, "10": fig_rejoin, "11": fig_sync_tps,
+           "12": fig_tls_cost}
 
 
 def main():
