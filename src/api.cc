@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 
 #include "api_auth.h"
@@ -113,48 +114,36 @@ MHD_Result AddQueryParam(void* cls, MHD_ValueKind, const char* key, const char* 
   return MHD_YES;
 }
 
-// MHD calls this once when the headers are in, then with each piece of a
-// request body, then once more with none left; the reply goes out on the last.
-MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const char* method,
-                  const char* /*version*/, const char* /*upload_data*/, size_t* upload_data_size,
-                  void** request_state) {
-  static int started;
-  if (*request_state == nullptr) {
-    *request_state = &started;
-    return MHD_YES;
+// The state of a POST that runs an action: set aside (suspended) while
+// the action runs, answered when MHD calls Answer again after the resume.
+struct ActionCall {
+  Reply reply;
+  std::atomic<bool> done{false};
+};
+
+// Carries action out on a thread of its own, then resumes connection.
+void RunAction(ApiServer::Handler* h, MHD_Connection* connection, ActionCall* call, ApiAction action) {
+  {
+    std::lock_guard<std::mutex> lock(h->mu);
+    ++h->actions_running;
   }
-  if (*upload_data_size != 0) {
-    *upload_data_size = 0;  // a body is read and ignored
-    return MHD_YES;
-  }
-  std::map<std::string, std::string> query;
-  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, AddQueryParam, &query);
-  const std::string m = method;
-  const auto& handler = *static_cast<ApiServer::Handler*>(cls);
-  Reply r;
-  if (m == MHD_HTTP_METHOD_POST && IsActionPath(path)) {
-    std::optional<BasicCredentials> credentials;
-    char* password = nullptr;
-    if (char* user = MHD_basic_auth_get_username_password(connection, &password)) {
-      credentials = BasicCredentials{user, password ? password : ""};
-      MHD_free(user);
-    }
-    if (password) MHD_free(password);
-    ApiAction action;
-    r = RouteAction(handler.options.security, path, query, credentials, &action);
-    if (r.status == 0) {
-      r = handler.options.action ? handler.options.action(action)
-                                 : Text(503, "this server carries out no actions\n");
-    }
-  } else {
-    // For HEAD, MHD drops the body itself but sends its Content-Length, so it
-    // gets GET's reply: HTTP wants the same Content-Length as GET, or none.
-    std::shared_ptr<const PublishedSnapshot> published = handler.snapshot();
-    r = Route(*published, m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m, path, query,
-              WallClockMs());
-  }
+  MHD_suspend_connection(connection);
+  std::thread([h, connection, call, action = std::move(action)] {
+    auto stopping = [h] { return h->stopping.load(); };
+    call->reply = h->options.action ? h->options.action(action, stopping)
+                                    : Text(503, "this server carries out no actions\n");
+    call->done = true;
+    MHD_resume_connection(connection);
+    std::lock_guard<std::mutex> lock(h->mu);
+    --h->actions_running;
+    h->idle.notify_all();
+  }).detach();
+}
+
+MHD_Result Queue(MHD_Connection* connection, const Reply& r) {
   MHD_Response* response =
-      MHD_create_response_from_buffer(r.body.size(), r.body.data(), MHD_RESPMEM_MUST_COPY);
+      MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
+                                      MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
   if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
@@ -169,13 +158,68 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const
   return queued;
 }
 
+int started_marker;
+
+// MHD calls this once when the headers are in, then with each piece of a
+// request body, then once more with none left; the reply goes out on the
+// last (for an action: on the call after its resume).
+MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const char* method,
+                  const char* /*version*/, const char* /*upload_data*/, size_t* upload_data_size,
+                  void** request_state) {
+  if (*request_state == nullptr) {
+    *request_state = &started_marker;
+    return MHD_YES;
+  }
+  if (*upload_data_size != 0) {
+    *upload_data_size = 0;  // a body is read and ignored
+    return MHD_YES;
+  }
+  auto* handler = static_cast<ApiServer::Handler*>(cls);
+  if (*request_state != &started_marker) {
+    auto* call = static_cast<ActionCall*>(*request_state);
+    return call->done ? Queue(connection, call->reply) : MHD_YES;
+  }
+  std::map<std::string, std::string> query;
+  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, AddQueryParam, &query);
+  const std::string m = method;
+  if (m == MHD_HTTP_METHOD_POST && IsActionPath(path)) {
+    std::optional<BasicCredentials> credentials;
+    char* password = nullptr;
+    if (char* user = MHD_basic_auth_get_username_password(connection, &password)) {
+      credentials = BasicCredentials{user, password ? password : ""};
+      MHD_free(user);
+    }
+    if (password) MHD_free(password);
+    ApiAction action;
+    Reply r = RouteAction(handler->options.security, path, query, credentials, &action);
+    if (r.status != 0) return Queue(connection, r);
+    if (handler->stopping) return Queue(connection, Text(503, "pgkeeper is stopping\n"));
+    auto* call = new ActionCall;
+    *request_state = call;  // freed by Completed
+    RunAction(handler, connection, call, std::move(action));
+    return MHD_YES;
+  }
+  // For HEAD, MHD drops the body itself but sends its Content-Length, so it
+  // gets GET's reply: HTTP wants the same Content-Length as GET, or none.
+  std::shared_ptr<const PublishedSnapshot> published = handler->snapshot();
+  return Queue(connection, Route(*published, m == MHD_HTTP_METHOD_HEAD ? MHD_HTTP_METHOD_GET : m,
+                                 path, query, WallClockMs()));
+}
+
+void Completed(void* /*cls*/, MHD_Connection* /*connection*/, void** request_state,
+               MHD_RequestTerminationCode /*code*/) {
+  if (*request_state != nullptr && *request_state != &started_marker) {
+    delete static_cast<ActionCall*>(*request_state);
+  }
+  *request_state = nullptr;
+}
+
 // nullptr when addr cannot be bound (in use, not an address of this host).
 MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
-  // A thread per connection, so that a POST that waits for a promotion
-  // never holds up a load balancer's checks. SIGPIPE is blocked in every
-  // thread, and MHD sends with MSG_NOSIGNAL anyway.
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                       MHD_USE_POLL;
+  // One polling thread (epoll on Linux) serves every connection; an action
+  // runs on a thread of its own while its connection is suspended. SIGPIPE
+  // is blocked in every thread, and MHD sends with MSG_NOSIGNAL anyway.
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
   if (addr->sa_family == AF_INET6) {
     flags |= MHD_USE_DUAL_STACK;
   } else if (addr->sa_family != AF_INET) {
@@ -188,6 +232,7 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
                             MHD_OPTION_SOCK_ADDR, addr,
                             MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                             MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+                            MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
                             MHD_OPTION_HTTPS_MEM_KEY, o.key_pem.c_str(),
                             MHD_OPTION_HTTPS_MEM_CERT, o.cert_pem.c_str(),
                             MHD_OPTION_END);
@@ -196,6 +241,7 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
                           MHD_OPTION_SOCK_ADDR, addr,
                           MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                           MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+                          MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
                           MHD_OPTION_END);
 }
 
@@ -206,8 +252,10 @@ ApiServer::~ApiServer() { Stop(); }
 
 Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot, Options options) {
   Stop();
-  handler_ = Handler{std::move(snapshot), std::move(options)};
-  if (handler_.options.security.tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+  handler_ = std::make_unique<Handler>();
+  handler_->snapshot = std::move(snapshot);
+  handler_->options = std::move(options);
+  if (handler_->options.security.tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
     return Status::System("this libmicrohttpd cannot serve HTTPS (PGKEEPER_API_TLS)");
   }
   std::string bind_host = host == "*" || host.empty() ? "0.0.0.0" : host;
@@ -221,7 +269,7 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot, 
   if (port > 0 && port <= 65535 &&
       ::getaddrinfo(bind_host.c_str(), std::to_string(port).c_str(), &hints, &addrs) == 0) {
     for (addrinfo* a = addrs; a != nullptr && daemon_ == nullptr; a = a->ai_next) {
-      daemon_ = Serve(a->ai_addr, port, &handler_);
+      daemon_ = Serve(a->ai_addr, port, handler_.get());
     }
     ::freeaddrinfo(addrs);
   }
@@ -234,6 +282,13 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot, 
 
 void ApiServer::Stop() {
   if (daemon_ == nullptr) return;
+  {
+    // MHD must not be stopped with a connection suspended: let the actions
+    // give up and resume theirs first.
+    std::unique_lock<std::mutex> lock(handler_->mu);
+    handler_->stopping = true;
+    handler_->idle.wait(lock, [this] { return handler_->actions_running == 0; });
+  }
   MHD_stop_daemon(daemon_);
   daemon_ = nullptr;
 }

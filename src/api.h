@@ -5,10 +5,13 @@
 #ifndef PGKEEPER_API_H_
 #define PGKEEPER_API_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -52,9 +55,10 @@ class ApiServer {
  public:
   // Returns the current snapshot, never null (Monitor::Published()).
   using SnapshotFn = std::function<std::shared_ptr<const PublishedSnapshot>()>;
-  // Carries out an authorised state-changing request (it may take a while:
-  // each connection has a thread of its own) and returns the reply.
-  using ActionFn = std::function<Reply(const ApiAction&)>;
+  // Carries out an authorised state-changing request and returns the reply.
+  // It runs on a thread of its own and may take a while; it should give up
+  // when stopping() turns true (the server is being stopped).
+  using ActionFn = std::function<Reply(const ApiAction&, const std::function<bool()>& stopping)>;
   struct Options {
     ApiSecurity security;  // credential for POST; tls says whether to serve HTTPS
     std::string cert_pem, key_pem;  // with security.tls: the pair, read before starting
@@ -64,20 +68,27 @@ class ApiServer {
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
-  // Binds host:port (host "*" or "" means every IPv4 address) and serves,
-  // one thread per connection; snapshot is called there, once per request.
+  // Binds host:port (host "*" or "" means every IPv4 address) and serves on
+  // one thread of its own; snapshot is called there, once per request. An
+  // action's connection is set aside while the action runs on its own
+  // thread, so role checks are never held up by it.
   Status Start(const std::string& host, int port, SnapshotFn snapshot, Options options = {});
-  // Closes the socket and joins the threads; harmless when not started.
+  // Tells running actions to give up, waits for them, then closes the
+  // socket and joins the thread; harmless when not started.
   void Stop();
 
-  // What the server's threads answer with (public for them only).
+  // What the server's threads share (public for them only).
   struct Handler {
     SnapshotFn snapshot;
     Options options;
+    std::mutex mu;
+    std::condition_variable idle;
+    int actions_running = 0;  // guarded by mu
+    std::atomic<bool> stopping{false};
   };
 
  private:
-  Handler handler_;
+  std::unique_ptr<Handler> handler_;
   MHD_Daemon* daemon_ = nullptr;
 };
 

@@ -69,7 +69,8 @@ int UsageError(const std::string& msg) {
 // postgres user like pgkeeper itself. On "ok: " *answer gets the rest; any
 // other answer is Status::State with pgkeeper's words.
 Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
-                 const std::string& request, std::chrono::seconds timeout, std::string* answer) {
+                 const std::string& request, std::chrono::seconds timeout, std::string* answer,
+                 const std::function<bool()>& cancelled) {
   PGK_RETURN_IF_ERROR(BecomePostgresIfRoot());
   const std::string request_path = JoinPath(c.run_dir, request_file);
   const std::string result_path = JoinPath(c.run_dir, result_file);
@@ -79,6 +80,10 @@ Status AskKeeper(const Config& c, int pid, const char* request_file, const char*
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string text;
   while (!ReadWholeFile(result_path, &text).ok()) {
+    if (cancelled && cancelled()) {
+      (void)RemoveTree(request_path);
+      return Status::Interrupted("pgkeeper is stopping; no answer was waited for");
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       (void)RemoveTree(request_path);
       return Status::State("pgkeeper did not answer within " + std::to_string(timeout.count()) +

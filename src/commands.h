@@ -4,6 +4,7 @@
 #define PGKEEPER_COMMANDS_H_
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,10 @@ int RunFollow(const Env& env, const Args& args);
 // into the run directory under request_file, SIGUSR1 wakes pgkeeper, and
 // its one-line answer comes back under result_file. On "ok: " *answer gets
 // the rest; any other answer is Status::State with pgkeeper's words.
+// cancelled (optional) is asked while waiting: true gives up at once.
 Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
-                 const std::string& request, std::chrono::seconds timeout, std::string* answer);
+                 const std::string& request, std::chrono::seconds timeout, std::string* answer,
+                 const std::function<bool()>& cancelled = {});
 
 // `pgkeeper reload`: load a changed SSL_CERT_FILE/SSL_KEY_FILE/SSL_CA_FILE
 // now (checked first; the old pair stays on failure) and reload postgres.

@@ -372,11 +372,11 @@ Status StartApi(const Config& c, Monitor* monitor, ApiServer* api) {
     PGK_RETURN_IF_ERROR(ReadWholeFile(ApiCertPath(c), &o.cert_pem));
     PGK_RETURN_IF_ERROR(ReadWholeFile(ApiKeyPath(c), &o.key_pem));
   }
-  o.action = [c](const ApiAction& a) {
+  o.action = [c](const ApiAction& a, const std::function<bool()>& stopping) {
     std::string answer;
     Status st = AskKeeper(c, static_cast<int>(::getpid()), a.request_file.c_str(),
                           a.result_file.c_str(), a.request, std::chrono::seconds(a.timeout_seconds),
-                          &answer);
+                          &answer, stopping);
     LogInfo("HTTP API: POST /" + a.name + (st.ok() ? " done" : " failed: " + st.message()));
     return ActionReply(a, st, answer);
   };

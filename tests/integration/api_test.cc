@@ -2,9 +2,15 @@
 // and state, `pgkeeper status`, and `pgkeeper promote` on a live replicant.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -227,7 +233,9 @@ TEST(Api, PromoteCommandMakesALiveReplicantWritableAndRecordsIt) {
 // returns the status code (0 when nothing answered) and fills *body.
 int Https(Node& node, const std::string& method, const std::string& path, const std::string& user = "",
           std::string* body = nullptr) {
-  std::string out = std::string(::testing::TempDir()) + "/pgkeeper-curl-" + std::to_string(getpid());
+  static std::atomic<int> calls{0};
+  std::string out = std::string(::testing::TempDir()) + "/pgkeeper-curl-" + std::to_string(getpid()) +
+                    "-" + std::to_string(calls++);
   std::string cmd = "curl -sk -m 150 -o " + out + " -w '%{http_code}' -X " + method +
                     (user.empty() ? "" : " -u '" + user + "'") + " 'https://127.0.0.1:" +
                     std::to_string(node.api_port()) + path + "'";
@@ -273,6 +281,39 @@ TEST(Api, OverHttpsStateChangingEndpointsNeedTheCredentialAndAreOffWithoutOne) {
   EXPECT_EQ(Https(p.replicant, "POST", "/reload", "pgkeeper:correct-horse-battery", &body), 200)
       << body;
   EXPECT_NE(body.find("self-signed"), std::string::npos) << body;
+  // An action that takes seconds (following a server that accepts TCP but
+  // never answers: libpq's 5 s connect timeout) does not hold up checks.
+  int silent = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(silent, 16), 0);
+  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string silent_at = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto t0 = std::chrono::steady_clock::now();
+  std::string follow_body;
+  int follow_code = 0;
+  std::thread follow([&] {
+    follow_code = Https(p.replicant, "POST", "/follow?to=" + silent_at,
+                        "pgkeeper:correct-horse-battery", &follow_body);
+  });
+  while (std::chrono::steady_clock::now() - t0 < seconds(2)) {
+    auto asked = std::chrono::steady_clock::now();
+    EXPECT_EQ(Https(p.replicant, "GET", "/liveness"), 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::milliseconds(1000));
+  }
+  follow.join();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, seconds(4)) << "the action overlapped the checks";
+  EXPECT_EQ(follow_code, 200) << follow_body;
+  close(silent);
+  EXPECT_EQ(Https(p.replicant, "POST", "/follow?to=127.0.0.1:" + std::to_string(p.master.port()),
+                  "pgkeeper:correct-horse-battery", &body),
+            200)
+      << body;
+  EXPECT_TRUE(WaitFor([&] { return Https(p.replicant, "GET", "/replica") == 200; }, seconds(30)));
+
   // The master is up, so the checked promotion refuses, as the command does.
   EXPECT_EQ(Https(p.replicant, "POST", "/promote", "pgkeeper:correct-horse-battery", &body), 409)
       << body;
