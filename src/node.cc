@@ -62,6 +62,10 @@ SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
   spec.exec_fd = n.self.fd;
   Env env = n.env;
   env["PGKEEPER_NODE_NAME"] = n.id.node_name;
+  // The child runs as postgres: with root's HOME, libpq's look for a client
+  // certificate in ~/.postgresql fails with "Permission denied", which it
+  // treats as fatal for verify-full and as a reason to drop TLS for prefer.
+  if (!n.id.home.empty()) env["HOME"] = n.id.home;
   // The user's TLS files may be root's alone; the child, run as postgres,
   // reads the copies PrepareTls made (tls.h).
   const TlsConfig& tls = n.config.tls;

@@ -231,6 +231,12 @@ std::string UpstreamTlsAdvice(const Config& c, const std::string& error, const s
   if (error.find("does not match host name") != std::string::npos) {
     fix = "set REPLICATE_FROM to a name the certificate carries, or give " + up +
           " a certificate that names " + c.replicate_from + " (SSL_CERT_FILE and SSL_KEY_FILE there)";
+  } else if (error.find("could not open certificate file") != std::string::npos ||
+             error.find("private key file") != std::string::npos ||
+             error.find("certificate present, but not private key") != std::string::npos) {
+    fix = "this node's own client certificate could not be used (REPLICATION_SSL_CERT_FILE and "
+          "REPLICATION_SSL_KEY_FILE, or a ~/.postgresql the postgres user cannot read); the "
+          "master's certificate was not the problem";
   } else if (error.find("does not support SSL") != std::string::npos) {
     fix = "turn TLS on at " + up + " (pgkeeper does by default; an older image may not), or unset "
           "SSL_CA_FILE here to replicate without verifying it";

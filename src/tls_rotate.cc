@@ -80,7 +80,7 @@ void TlsWatch::Tick(const Node& n, int postmaster_pid, bool asked, std::string* 
       return;
     case RotateAction::kCannotRead:
       // Said once per cause: a root-only secret stays unreadable for good.
-      if (asked || d.reason != unreadable_said_) LogWarn("TLS: " + d.reason);
+      if (asked || d.reason != unreadable_said_) LogInfo("TLS: " + d.reason);
       unreadable_said_ = d.reason;
       say("error: " + d.reason);
       return;

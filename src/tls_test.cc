@@ -197,6 +197,16 @@ TEST(UpstreamTls, WithoutACaLibpqsDefaultWithOneVerifyFull) {
             (std::vector<std::string>{"PGSSLMODE=verify-full", "PGSSLROOTCERT=/d.pgkeeper/tls/ca.crt"}));
 }
 
+TEST(UpstreamTlsAdvice, AClientCertificateThatCannotBeReadIsNotBlamedOnTheMaster) {
+  Config c;
+  c.replicate_from = "pg-master";
+  c.tls.ca_file = "/run/secrets/ca.crt";
+  std::string advice = UpstreamTlsAdvice(
+      c, "could not open certificate file \"/root/.postgresql/postgresql.crt\": Permission denied", "");
+  EXPECT_THAT(advice, HasSubstr("this node's own client certificate could not be used"));
+  EXPECT_THAT(advice, Not(HasSubstr("give pg-master")));
+}
+
 TEST(UpstreamTlsAdvice, NamesTheUpstreamTheReasonTheCertificatesNamesAndTheFix) {
   Config c;
   c.replicate_from = "pg-master";

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -60,6 +61,13 @@ void MakeCaAndCert(const std::string& dir, const std::string& name = "localhost"
                  " -days 30 -extfile san.ext -out server.crt"));
 }
 
+// A directory only root may enter (when the test runs as root).
+std::string RootOnlyHome(const Scratch& scratch) {
+  std::string home = scratch.path() + "/root-home";
+  if (mkdir(home.c_str(), 0700) != 0 && errno != EEXIST) ADD_FAILURE() << "mkdir " << home;
+  return home;
+}
+
 // A master serving the pair in dir (MakeCaAndCert) and a replicant that
 // reaches it as host and verifies it against ca.
 struct VerifiedPair {
@@ -67,7 +75,11 @@ struct VerifiedPair {
       : master(scratch, "master",
                {{"SSL_CERT_FILE", dir + "/server.crt"}, {"SSL_KEY_FILE", dir + "/server.key"}}),
         replicant(scratch, "replicant",
-                  ReplicantOf(master, {{"REPLICATE_FROM", host}, {"SSL_CA_FILE", ca}})) {}
+                  ReplicantOf(master, {{"REPLICATE_FROM", host},
+                                       {"SSL_CA_FILE", ca},
+                                       // As Docker sets it: root's home, which
+                                       // postgres may not enter.
+                                       {"HOME", RootOnlyHome(scratch)}})) {}
   Scratch scratch;
   Node master;
   Node replicant;
