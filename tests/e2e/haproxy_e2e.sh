@@ -48,6 +48,17 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # The sample's .env, but our own project and a unique password.
 load_settings pgkeeper-haproxy-e2e REPLICANT_2_FROM MASTER_FROM MASTER_ALLOW_REJOIN
 smake_vars=(DB="$db")
+# The API's password for its state-changing endpoints (sample compose file).
+export PGKEEPER_API_PASSWORD="api-$RANDOM$RANDOM$RANDOM$RANDOM"
+
+# HTTP code of `POST PATH` on a node's API with user:password (curl reads
+# them from stdin, so they are in no process list); no credentials when the
+# third argument is empty.
+api_post() {
+  local creds=$3
+  curl -s -o "$workdir/post.out" -w '%{http_code}' --max-time 30 -X POST -K - \
+    "http://127.0.0.1:${api_port[$1]}$2" <<<"${creds:+user = \"$creds\"}" || true
+}
 
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(cid "$1")"; }
 
@@ -201,6 +212,17 @@ done
 sql_in pg-replicant-2 'SELECT pg_wal_replay_resume()' >/dev/null || fail "cannot resume replay on pg-replicant-2"
 wait_until "pg-replicant-2 has caught up and is back in the reads" 60 haproxy_says replicas pg-replicant-2 UP
 log "ok: a replicant more than 16 MB behind is taken out of the reads, and put back once it catches up"
+
+# --- the API's state-changing endpoints want the password -----------------------
+[[ $(api_post pg-replicant-1 /promote '') == 401 ]] ||
+  fail "POST /promote without credentials was not refused with 401: $(cat "$workdir/post.out")"
+[[ $(api_post pg-replicant-1 /promote 'pgkeeper:wrong-password') == 401 ]] ||
+  fail "POST /promote with a wrong password was not refused with 401"
+[[ $(api_post pg-replicant-1 /reload "pgkeeper:$PGKEEPER_API_PASSWORD") == 200 ]] ||
+  fail "POST /reload with the password did not answer 200: $(cat "$workdir/post.out")"
+in_recovery=$(sql_in pg-replicant-1 'SELECT pg_is_in_recovery()')
+[[ $in_recovery == t ]] || fail "pg-replicant-1 is no longer a replicant after the refused POSTs"
+log "ok: POST /promote without or with a wrong password is refused (401); POST /reload with it: 200"
 
 # --- failover: stop the master, promote pg-replicant-1 -------------------------
 haproxy_id=$(cid haproxy)

@@ -18,7 +18,10 @@
 # containers and not the marker. Then the negative control: the pair is
 # removed and started again with PGKEEPER_TLS=False on both nodes, the same
 # capture and row, and now the marker must be in the replication packets,
-# which shows that the capture does see row text. Finally it prints the
+# which shows that the capture does see row text. Before that, rotation: a
+# renewed certificate for pg-master replaces the mounted files, and
+# `pgkeeper reload` makes the master serve it (its serial, read with openssl
+# s_client) without a restart of postgres. Finally it prints the
 # packets and the marker hits of both captures.
 #
 # Needs root (or another user tshark may capture as), tshark and openssl on
@@ -257,6 +260,37 @@ capture_round tls tls
 tls_packets=$round_packets tls_repl=$round_repl tls_hits=$round_hits
 ((tls_hits == 0)) || fail "the marker is in the capture in the clear although every connection uses TLS"
 log "ok: the marker's row crossed the network only encrypted"
+
+# --- rotation: a renewed certificate, served without a restart ----------------------
+# openssl s_client speaks PostgreSQL's TLS request; the serial names the pair.
+served_serial() {
+  openssl s_client -starttls postgres -connect "127.0.0.1:$master_port" </dev/null 2>/dev/null |
+    openssl x509 -noout -serial 2>/dev/null
+}
+old_serial=$(served_serial)
+[[ -n $old_serial ]] || fail "cannot read the certificate the master serves"
+started=$(sql_in pg-master <<<'SELECT pg_postmaster_start_time()')
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=pg-master \
+  -keyout "$workdir/renewed.key" -out "$workdir/renewed.csr" 2>/dev/null
+printf '%s\n' 'subjectAltName=DNS:pg-master,DNS:localhost,IP:127.0.0.1' >"$workdir/renewed.ext"
+openssl x509 -req -in "$workdir/renewed.csr" -CA "$tls_dir/ca.crt" -CAkey "$tls_dir/ca.key" \
+  -CAcreateserial -CAserial "$workdir/renewed.srl" -days 30 -extfile "$workdir/renewed.ext" \
+  -out "$workdir/renewed.crt" 2>/dev/null
+new_serial=$(openssl x509 -in "$workdir/renewed.crt" -noout -serial)
+# As a secret is replaced: readable by everyone (postgres in the container
+# too), the key first.
+install -m 0444 "$workdir/renewed.key" "$tls_dir/pg-master/server.key"
+install -m 0444 "$workdir/renewed.crt" "$tls_dir/pg-master/server.crt"
+reload_out=$(docker exec "$(cid pg-master)" pgkeeper reload 2>&1) ||
+  fail "'pgkeeper reload' failed: $reload_out"
+[[ $(served_serial) == "$new_serial" ]] ||
+  fail "after 'pgkeeper reload' the master serves $(served_serial), not the renewed $new_serial"
+[[ $(sql_in pg-master <<<'SELECT pg_postmaster_start_time()') == "$started" ]] ||
+  fail "postgres restarted for the new certificate"
+wait_until "the master answers over TLS (verify-full) with the renewed certificate" 30 \
+  tls_answers $master_port
+log "ok: rotation: 'pgkeeper reload' loaded the renewed certificate ($old_serial -> $new_serial)" \
+  "without a restart: $reload_out"
 
 # --- negative control: no TLS at all ---------------------------------------------
 log "make clean, then make up with PGKEEPER_TLS=False"
