@@ -11,7 +11,8 @@
 # streams, and the master's walsender for it is a TLS connection
 # (pg_stat_ssl); a client with sslmode=disable is refused with "no
 # encryption" on both ports; sslmode=verify-full with the CA works through
-# 127.0.0.1 and localhost on both ports; a row with a random marker is
+# 127.0.0.1 and localhost on both ports; the HTTP API answers over HTTPS
+# with the node's certificate (verified by the CA) and not over HTTP; a row with a random marker is
 # written on the master (over its Unix socket, so only replication carries it
 # over the network) and reaches the replicant while tshark captures TCP port
 # 5432 on the bridge: the capture holds replication packets between the two
@@ -255,6 +256,18 @@ for port in $master_port $replicant_port; do
   done
 done
 log "ok: sslmode=disable is refused with 'no encryption'; verify-full works through 127.0.0.1 and localhost"
+
+# The API speaks HTTPS with the node's certificate (tls.yml), verified by our
+# CA under the node's name, reached at its address on the project network.
+for s in pg-master pg-replicant; do
+  ip=$(ip_of "$s")
+  out=$(curl -sS --max-time 5 --cacert "$tls_dir/ca.crt" --resolve "$s:8008:$ip" \
+    "https://$s:8008/health" -o /dev/null -w '%{http_code}' 2>&1) || true
+  [[ $out == 200 ]] || fail "$s's API over HTTPS (verified by the CA) gave '$out'; expected 200"
+  out=$(curl -s --max-time 5 "http://$ip:8008/health" -o /dev/null -w '%{http_code}' 2>&1) || true
+  [[ $out != 200 ]] || fail "$s's API still answers plain HTTP"
+done
+log "ok: the API answers over HTTPS with each node's certificate, and not over plain HTTP"
 
 capture_round tls tls
 tls_packets=$round_packets tls_repl=$round_repl tls_hits=$round_hits
