@@ -11,11 +11,14 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <memory>
 #include <optional>
 
 #include "api.h"
 #include "api_auth.h"
 #include "commands.h"
+#include "hba_refusal.h"
 #include "bootstrap.h"
 #include "clone.h"
 #include "datadir.h"
@@ -363,6 +366,29 @@ int Fail(Monitor* monitor, const Status& st, const std::string& context) {
   return st.exit_code();
 }
 
+// Says which address pg_hba.conf turned away and the one-line fix: once a
+// minute for the same address, user and kind (a replicant retries every
+// few seconds), and as the status' "refused" line.
+std::function<void(const std::string&)> RefusalReporter(const Node& n, Monitor* monitor) {
+  auto last_said = std::make_shared<std::map<std::string, std::chrono::steady_clock::time_point>>();
+  std::string allow;
+  for (const auto& r : n.config.allow_ip_ranges) allow += (allow.empty() ? "" : ",") + r;
+  const std::vector<std::string> ranges = n.ranges;
+  return [last_said, allow, ranges, monitor](const std::string& line) {
+    std::optional<HbaRefusal> r = ParseHbaRefusal(line);
+    if (!r) return;
+    const std::string key = r->host + " " + r->user + (r->replication ? " r" : "") +
+                            (r->without_tls ? " t" : "");
+    auto now = std::chrono::steady_clock::now();
+    auto it = last_said->find(key);
+    if (it != last_said->end() && now - it->second < std::chrono::seconds(60)) return;
+    (*last_said)[key] = now;
+    const std::string sentence = DescribeRefusal(*r, allow, ranges);
+    LogWarn(sentence);
+    monitor->NoteRefused(UtcNow("%Y-%m-%d %H:%M:%S UTC") + ": " + sentence);
+  };
+}
+
 // Serves the HTTP API: open role checks, status and metrics; POST
 // endpoints only with PGKEEPER_API_PASSWORD, carried out like the commands.
 Status StartApi(const Config& c, Monitor* monitor, ApiServer* api) {
@@ -495,6 +521,7 @@ int RunKeeper(const Env& env) {
   monitor.SetPhase("starting", standby ? "starting the replicant" : "starting postgres");
   Postmaster pm;
   pm.set_on_wal_missing([&monitor](const std::string& line) { monitor.NoteWalMissing(line); });
+  pm.set_on_hba_refusal(RefusalReporter(n, &monitor));
   st = pm.Start(c, c.pgdata, {}, BaseEnv(n));
   if (st.ok()) st = pm.WaitReady(kStartTimeoutMs);
   if (st.ok() && promote) st = Promote(n);

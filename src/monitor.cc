@@ -199,6 +199,10 @@ void Monitor::NoteWalMissing(const std::string& line) {
   keeper_.wal_missing = line;
 }
 
+void Monitor::NoteRefused(const std::string& sentence) {
+  Update([&](KeeperState& k) { k.refused = sentence; });
+}
+
 void Monitor::ExpectPostgres(bool expected) {
   expect_postgres_.store(expected);
   cv_.notify_all();

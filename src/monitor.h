@@ -45,6 +45,8 @@ class Monitor {
   // The upstream a replicant follows now ("host:port").
   void SetMaster(const std::string& master);
   void NoteWalMissing(const std::string& postgres_line);
+  // The last connection pg_hba.conf turned away, as DescribeRefusal says it.
+  void NoteRefused(const std::string& sentence);
   // From now on PostgreSQL is expected to run: poll it.
   void ExpectPostgres(bool expected);
 

@@ -75,6 +75,7 @@ void Postmaster::ForwardStderr(int fd) {
   auto on_line = [this](const std::string& line) {
     LogRaw(line);
     if (line.find("No space left on device") != std::string::npos) said_disk_full_ = true;
+    if (on_hba_refusal_ && line.find("pg_hba.conf") != std::string::npos) on_hba_refusal_(line);
     if (on_wal_missing_ && CannotResume(line)) {
       on_wal_missing_(line);
     }

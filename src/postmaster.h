@@ -53,6 +53,11 @@ class Postmaster {
   void set_on_wal_missing(std::function<void(const std::string&)> fn) {
     on_wal_missing_ = std::move(fn);
   }
+  // Called on the reader thread with each line where pg_hba.conf turned a
+  // connection away.
+  void set_on_hba_refusal(std::function<void(const std::string&)> fn) {
+    on_hba_refusal_ = std::move(fn);
+  }
 
  private:
   void ForwardStderr(int fd);
@@ -64,6 +69,7 @@ class Postmaster {
   int wait_status_ = 0;
   std::thread reader_;
   std::function<void(const std::string&)> on_wal_missing_;
+  std::function<void(const std::string&)> on_hba_refusal_;
 };
 
 }  // namespace pgkeeper

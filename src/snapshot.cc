@@ -65,6 +65,7 @@ json KeeperJson(const KeeperState& k) {
           {"clone", CloneJson(k.clone)},
           {"wal_missing", k.wal_missing},
           {"promotion", k.promotion},
+          {"refused", k.refused},
           {"sync_required", k.sync_required},
           {"sync_available", k.sync_available}};
 }
@@ -94,6 +95,7 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
     k->master = j.value("master", "");
     k->wal_missing = j.value("wal_missing", "");
     k->promotion = j.value("promotion", "");
+    k->refused = j.value("refused", "");
     k->sync_required = j.value("sync_required", 0);
     k->sync_available = j.value("sync_available", false);
     if (j.contains("clone") && j["clone"].is_object()) {
@@ -166,6 +168,7 @@ std::string ToJson(const Snapshot& s) {
             {"slots", slots},
             {"synchronous", SyncJson(s)},
             {"promotion", NullIfEmpty(s.keeper.promotion)},
+            {"refused", NullIfEmpty(s.keeper.refused)},
             {"clone", CloneJson(s.keeper.clone)},
             {"disk", s.disk_total_bytes < 0 ? json(nullptr)
                                             : json{{"free_bytes", s.disk_free_bytes},
@@ -233,6 +236,7 @@ std::string RenderStatusTable(const Snapshot& s) {
     row("disk", FormatBytes(s.disk_free_bytes) + " free of " + FormatBytes(s.disk_total_bytes));
   }
   if (!s.keeper.promotion.empty()) row("promotion", s.keeper.promotion);
+  if (!s.keeper.refused.empty()) row("refused", s.keeper.refused);
   // A replicant lists its own downstreams only when it has some (cascading).
   if (s.postgres_up && (!s.in_recovery || !s.replicants.empty())) {
     row("replicants", std::to_string(s.replicants.size()));
