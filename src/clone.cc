@@ -8,6 +8,7 @@
 
 #include "datadir.h"
 #include "fs.h"
+#include "hba_refusal.h"
 #include "log.h"
 #include "pg.h"
 #include "progress.h"
@@ -157,8 +158,18 @@ Status Clone(const Node& n) {
       return st;
     }
     if (st.code() == ExitCode::kInterrupted) return st;
-    LogError("clone attempt " + std::to_string(attempt) + " failed: " + st.message() +
-             "; existing data untouched; retrying in " + std::to_string(delay_ms) + " ms");
+    std::string why = st.message();
+    // Refused by the master's pg_hba.conf: say so plainly, with the address
+    // it saw, here and in status; retrying picks up a fixed ALLOW_IP_RANGE.
+    std::optional<HbaRefusal> refusal = ParseHbaRefusal(why);
+    if (refusal && refusal->upstream) {
+      why = DescribeUpstreamRefusal(*refusal, MasterName(c));
+      n.monitor->NoteRefused(UtcNow("%Y-%m-%d %H:%M:%S UTC") + ": " + why);
+    }
+    const std::string retry = "existing data untouched; retrying in " + std::to_string(delay_ms) + " ms";
+    LogError("clone attempt " + std::to_string(attempt) + " failed: " + why + "; " + retry);
+    n.monitor->SetPhase("waiting-for-master", "clone attempt " + std::to_string(attempt) +
+                                                  " failed: " + why + "; " + retry);
     PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
     delay_ms = std::min(delay_ms * 2, 30000);
   }

@@ -32,6 +32,8 @@ std::optional<HbaRefusal> ParseHbaRefusal(const std::string& line) {
   if (r.host.empty()) return std::nullopt;  // a local (socket) connection has no host
   r.replication = line.find("replication connection") != std::string::npos;
   r.without_tls = rejected && line.find("no encryption") != std::string::npos;
+  r.upstream = line.find("connection to server at ") != std::string::npos ||
+               line.find("could not connect to the primary server") != std::string::npos;
   return r;
 }
 
@@ -54,6 +56,21 @@ std::string DescribeRefusal(const HbaRefusal& r, const std::string& allow_ip_ran
   return "refused " + who + ": " + r.host + " is not in ALLOW_IP_RANGE (" + now +
          "); it is the address this node sees, after any port publishing or NAT. To let it in, "
          "set ALLOW_IP_RANGE=" + wanted + " (or a range holding " + r.host + ") on this node";
+}
+
+std::string DescribeUpstreamRefusal(const HbaRefusal& r, const std::string& upstream) {
+  const std::string what = r.replication ? "replication connection" : "connection";
+  if (r.without_tls) {
+    return "the master " + upstream + " refused this node's " + what + " because it did not use "
+           "TLS (FORCE_SSL=True there). To fix: remove PGKEEPER_TLS=False here, or set "
+           "FORCE_SSL=False on the master";
+  }
+  const std::string host = r.host.find(':') == std::string::npos ? r.host + "/32" : r.host + "/128";
+  return "the master " + upstream + " refused this node's " + what + " (user " + r.user +
+         "): it sees this node's connections coming from " + r.host + ", which its "
+         "ALLOW_IP_RANGE does not hold. That address is the one the master sees after port "
+         "publishing or NAT, not necessarily this node's own. To fix: on the master, add " + host +
+         " to ALLOW_IP_RANGE (its log and `pgkeeper status` name the same address)";
 }
 
 }  // namespace pgkeeper

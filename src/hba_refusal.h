@@ -19,12 +19,16 @@ struct HbaRefusal {
   std::string database;   // empty for replication
   bool replication = false;
   bool without_tls = false;  // turned away by FORCE_SSL's reject lines
+  // The line is libpq's error on this node's side ("connection to server at
+  // ... failed: FATAL: no pg_hba.conf entry ..."): its upstream refused it.
+  bool upstream = false;
 };
 
 // Reads one of postgres' FATAL lines: "no pg_hba.conf entry for
 // [replication connection from ]host "H", user "U"[, database "D"], ..." or
-// "pg_hba.conf rejects [replication ]connection for host ...". nullopt for
-// any other line.
+// "pg_hba.conf rejects [replication ]connection for host ...", as a server
+// logs it or as a client (pg_basebackup, the walreceiver) reports it. nullopt
+// for any other line.
 std::optional<HbaRefusal> ParseHbaRefusal(const std::string& line);
 
 // The sentence pgkeeper logs and shows: who was refused, why, and the one
@@ -32,6 +36,11 @@ std::optional<HbaRefusal> ParseHbaRefusal(const std::string& line);
 // unset); ranges: what the node allows now.
 std::string DescribeRefusal(const HbaRefusal& r, const std::string& allow_ip_range,
                             const std::vector<std::string>& ranges);
+
+// The sentence a replicant logs and shows when its upstream (upstream:
+// "host:port") refused it: the address the upstream saw it come from, and
+// the change to make there.
+std::string DescribeUpstreamRefusal(const HbaRefusal& r, const std::string& upstream);
 
 }  // namespace pgkeeper
 

@@ -42,6 +42,45 @@ TEST(ParseHbaRefusal, OtherLinesAreNotRefusals) {
   EXPECT_FALSE(ParseHbaRefusal("FATAL:  no pg_hba.conf entry for user \"x\""));
 }
 
+TEST(ParseHbaRefusal, AnUpstreamsRefusalAsTheClientToolsReportIt) {
+  // pg_basebackup and the slot check, through libpq (one line per address
+  // tried, joined by pgkeeper's log).
+  auto r = ParseHbaRefusal(
+      "cannot prepare the replication slot: cannot connect to PostgreSQL: connection to server at "
+      "\"172.31.72.1\", port 17777 failed: FATAL:  no pg_hba.conf entry for replication "
+      "connection from host \"172.31.71.1\", user \"u\", SSL encryption connection to server at "
+      "\"172.31.72.1\", port 17777 failed: FATAL:  no pg_hba.conf entry for replication "
+      "connection from host \"172.31.71.1\", user \"u\", no encryption");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->upstream);
+  EXPECT_EQ(r->host, "172.31.71.1");
+  EXPECT_TRUE(r->replication);
+  // The walreceiver, in the replicant's postgres log.
+  r = ParseHbaRefusal(
+      "2026-12-04 18:40:00.000 UTC [90] FATAL:  could not connect to the primary server: "
+      "connection to server at \"10.0.0.5\", port 7777 failed: FATAL:  no pg_hba.conf entry for "
+      "replication connection from host \"10.0.0.9\", user \"docker\", SSL encryption");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->upstream);
+  EXPECT_EQ(r->host, "10.0.0.9");
+  // A server's own line is not.
+  r = ParseHbaRefusal("FATAL:  no pg_hba.conf entry for host \"10.1.2.3\", user \"app\", "
+                      "database \"gis\", no encryption");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->upstream);
+}
+
+TEST(DescribeUpstreamRefusal, NamesTheAddressTheMasterSawAndWhereToAddIt) {
+  HbaRefusal r{"172.31.71.1", "docker", "", true, false, true};
+  std::string s = DescribeUpstreamRefusal(r, "172.31.72.1:17777");
+  EXPECT_THAT(s, HasSubstr("the master 172.31.72.1:17777 refused this node's replication "
+                           "connection (user docker)"));
+  EXPECT_THAT(s, HasSubstr("coming from 172.31.71.1"));
+  EXPECT_THAT(s, HasSubstr("on the master, add 172.31.71.1/32 to ALLOW_IP_RANGE"));
+  r.without_tls = true;
+  EXPECT_THAT(DescribeUpstreamRefusal(r, "m:5432"), HasSubstr("did not use TLS (FORCE_SSL=True"));
+}
+
 TEST(DescribeRefusal, NamesTheAddressSeenAndTheOneLineFix) {
   HbaRefusal r{"172.18.0.1", "docker", "", true, false};
   std::string s = DescribeRefusal(r, "10.0.0.0/8", {"10.0.0.0/8"});

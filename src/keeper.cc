@@ -374,7 +374,8 @@ std::function<void(const std::string&)> RefusalReporter(const Node& n, Monitor* 
   std::string allow;
   for (const auto& r : n.config.allow_ip_ranges) allow += (allow.empty() ? "" : ",") + r;
   const std::vector<std::string> ranges = n.ranges;
-  return [last_said, allow, ranges, monitor](const std::string& line) {
+  const std::string upstream = n.config.is_replicant() ? MasterName(n.config) : "";
+  return [last_said, allow, ranges, upstream, monitor](const std::string& line) {
     std::optional<HbaRefusal> r = ParseHbaRefusal(line);
     if (!r) return;
     const std::string key = r->host + " " + r->user + (r->replication ? " r" : "") +
@@ -383,7 +384,9 @@ std::function<void(const std::string&)> RefusalReporter(const Node& n, Monitor* 
     auto it = last_said->find(key);
     if (it != last_said->end() && now - it->second < std::chrono::seconds(60)) return;
     (*last_said)[key] = now;
-    const std::string sentence = DescribeRefusal(*r, allow, ranges);
+    // A replicant's walreceiver reports its upstream's refusal in this log too.
+    const std::string sentence = r->upstream ? DescribeUpstreamRefusal(*r, upstream)
+                                             : DescribeRefusal(*r, allow, ranges);
     LogWarn(sentence);
     monitor->NoteRefused(UtcNow("%Y-%m-%d %H:%M:%S UTC") + ": " + sentence);
   };
