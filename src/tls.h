@@ -51,6 +51,11 @@ std::string UpstreamTlsConninfo(const Config& config);
 // the self children): libpq's PGSSLMODE and PGSSLROOTCERT, or nothing.
 std::vector<std::string> UpstreamTlsEnv(const Config& config);
 
+// Whether libpq's error in connecting to the upstream is about TLS (the
+// certificate, its names, the handshake) rather than anything after it; a
+// refusal by the upstream's pg_hba.conf is not.
+bool IsTlsFailure(const std::string& error);
+
 // What a replicant says when its upstream's certificate fails verification:
 // the upstream, libpq's reason, the names the certificate carries (as
 // UpstreamCertificateNames prints them; empty if it could not be read) and

@@ -197,6 +197,16 @@ TEST(UpstreamTls, WithoutACaLibpqsDefaultWithOneVerifyFull) {
             (std::vector<std::string>{"PGSSLMODE=verify-full", "PGSSLROOTCERT=/d.pgkeeper/tls/ca.crt"}));
 }
 
+TEST(IsTlsFailure, ARefusalByTheUpstreamsHbaCameAfterAVerifiedHandshake) {
+  EXPECT_TRUE(IsTlsFailure("connection to server at \"m\", port 5432 failed: server certificate "
+                           "for \"x\" does not match host name \"m\""));
+  EXPECT_TRUE(IsTlsFailure("SSL error: certificate verify failed"));
+  EXPECT_FALSE(IsTlsFailure("connection to server at \"172.23.0.1\", port 17777 failed: FATAL:  no "
+                            "pg_hba.conf entry for host \"172.22.0.1\", user \"docker\", database "
+                            "\"postgres\", SSL encryption"));
+  EXPECT_FALSE(IsTlsFailure("connection to server at \"m\", port 5432 failed: Connection refused"));
+}
+
 TEST(UpstreamTlsAdvice, AClientCertificateThatCannotBeReadIsNotBlamedOnTheMaster) {
   Config c;
   c.replicate_from = "pg-master";
