@@ -155,6 +155,7 @@ Status Clone(const Node& n) {
     if (st.ok()) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
       LogInfo("clone of " + MasterName(c) + " complete in " + std::to_string(ms) + " ms");
+      n.monitor->NoteRefused("");  // a refusal before is no longer the news
       return st;
     }
     if (st.code() == ExitCode::kInterrupted) return st;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 
 #include "config.h"
@@ -42,9 +43,36 @@ Postmaster::~Postmaster() {
   if (reader_.joinable()) reader_.detach();
 }
 
+bool PidFileIsStale(pid_t pid, const std::string& comm, bool own_thread) {
+  if (pid <= 0 || own_thread || pid == ::getpid()) return true;
+  return comm != "postgres";
+}
+
+Status ClearStalePidFile(const std::string& datadir) {
+  const std::string pidfile = datadir + "/postmaster.pid";
+  std::string content;
+  if (!ReadWholeFile(pidfile, &content).ok()) return Status::Ok();  // none: nothing to clear
+  pid_t pid = static_cast<pid_t>(std::atol(content.c_str()));
+  if (pid < 0) pid = -pid;  // a single-user postgres writes its PID negated
+  std::string comm;
+  if (pid > 0 && ReadWholeFile("/proc/" + std::to_string(pid) + "/comm", &comm).ok()) {
+    while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\r')) comm.pop_back();
+  }
+  const bool own_thread =
+      pid > 0 && ::access(("/proc/self/task/" + std::to_string(pid)).c_str(), F_OK) == 0;
+  if (!PidFileIsStale(pid, comm, own_thread)) return Status::Ok();  // postgres says the rest
+  if (::unlink(pidfile.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(pidfile, errno);
+  LogInfo("removed a stale " + pidfile + ": its postgres (PID " + std::to_string(pid) +
+          ") is gone, e.g. killed with its container" +
+          (comm.empty() ? "" : "; PID " + std::to_string(pid) + " is now " +
+                                   (own_thread ? "a thread of pgkeeper" : "'" + comm + "'")));
+  return Status::Ok();
+}
+
 Status Postmaster::Start(const Config& c, const std::string& datadir,
                          const std::vector<std::string>& extra_args,
                          const std::vector<std::string>& env) {
+  PGK_RETURN_IF_ERROR(ClearStalePidFile(datadir));
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   SpawnSpec spec;

@@ -25,6 +25,19 @@ std::string PidFileStatus(const std::string& content, pid_t pid);
 // forked off before the position the standby has replayed.
 bool CannotResume(const std::string& line);
 
+// Whether a postmaster.pid naming pid was left by a postgres that is gone:
+// a container that was killed leaves the file behind, and in the next
+// container the same PID often belongs to another process (one of
+// pgkeeper's own threads, say), which postgres takes for a live postmaster
+// and refuses to start. comm: /proc/<pid>/comm of that process without its
+// newline ("" when there is none); own_thread: pid is a thread of pgkeeper.
+// Only a live process named postgres that is not ours keeps the file.
+bool PidFileIsStale(pid_t pid, const std::string& comm, bool own_thread);
+
+// Removes datadir/postmaster.pid when PidFileIsStale says so, and says why;
+// REQUIRES: no postgres of pgkeeper's runs on datadir.
+Status ClearStalePidFile(const std::string& datadir);
+
 class Postmaster {
  public:
   Postmaster() = default;

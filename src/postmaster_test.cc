@@ -23,6 +23,14 @@ TEST(PidFileStatus, IgnoresAFileOfAnotherProcessOrAnIncompleteOne) {
   EXPECT_EQ(PidFileStatus("", 123), "");
 }
 
+TEST(PidFileIsStale, OnlyALivePostgresThatIsNotOursKeepsTheFile) {
+  EXPECT_TRUE(PidFileIsStale(11, "", false)) << "no such process";
+  EXPECT_TRUE(PidFileIsStale(11, "pgkeeper", true)) << "one of our own threads";
+  EXPECT_TRUE(PidFileIsStale(11, "bash", false)) << "the PID was reused";
+  EXPECT_TRUE(PidFileIsStale(0, "", false)) << "an unreadable file";
+  EXPECT_FALSE(PidFileIsStale(11, "postgres", false)) << "a live postmaster: postgres decides";
+}
+
 TEST(CannotResume, RecognisesRemovedWalAndAForkedTimeline) {
   EXPECT_TRUE(CannotResume(
       "FATAL:  could not receive data from WAL stream: ERROR:  requested WAL segment "

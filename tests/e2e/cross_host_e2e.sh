@@ -108,8 +108,13 @@ rlog() { docker logs "$(rcid)" 2>&1; }
 mlog() { docker logs "$(mcid)" 2>&1; }
 count() { grep -cF -- "$1" || true; }
 
-streaming() {
-  [[ $(msql "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == 1 ]]
+# The replicant's walreceiver streams (pg_basebackup's own WAL stream during a
+# copy is a walsender on the master too, so ask the replicant).
+streaming() { [[ $(rsql "SELECT status FROM pg_stat_wal_receiver") == streaming ]]; }
+# What the master says of the replicant's walsender.
+walsender() {
+  msql "SELECT $1 FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+        WHERE r.application_name NOT LIKE 'pgkeeper%'"
 }
 replicant_has() { [[ $(rsql "SELECT count(*) FROM e2e_xh WHERE note = '$1'") == 1 ]]; }
 master_has() { [[ $(msql "SELECT count(*) FROM e2e_xh WHERE note = '$1'") == 1 ]]; }
@@ -220,10 +225,10 @@ on_master up >"$workdir/master-up2.log" 2>&1 || {
 }
 wait_until "the replicant streams from the master" 120 streaming
 rlog | grep -qF "replicating with sslmode=verify-full" || fail "the replicant did not verify the master's certificate"
-[[ $(msql "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)") == t ]] ||
-  fail "the walsender's connection is not TLS"
-[[ $(msql "SELECT host(client_addr) FROM pg_stat_replication") == "$m_gw" ]] ||
-  fail "the master should see the replicant as $m_gw"
+[[ $(walsender s.ssl) == t ]] || fail "the walsender's connection is not TLS: $(walsender 's.ssl, r.*')"
+[[ $(walsender 'host(r.client_addr)') == "$m_gw" ]] || fail "the master should see the replicant as $m_gw"
+status=$(on_master status 2>&1) || fail "make status on the master failed: $status"
+grep -qE "^  pg_replicant +$m_gw +streaming" <<<"$status" || fail "the master's status lacks the replicant: $status"
 msql "CREATE TABLE e2e_xh (id serial PRIMARY KEY, note text NOT NULL)" >/dev/null
 msql "INSERT INTO e2e_xh (note) VALUES ('first')" >/dev/null
 wait_until "the first row reaches the replicant" 30 replicant_has first
@@ -237,7 +242,7 @@ if docker exec "$(rcid)" pg_isready -q -h "$m_addr" -p 5432 -t 2; then
 fi
 docker exec "$(rcid)" pg_isready -q -h "$r_gw" -p "$m_port" -t 5 ||
   fail "the replicant's container cannot reach the published port $r_gw:$m_port"
-log "streaming over verified TLS; the master's container $m_addr is out of reach, only $r_gw:$m_port is not"
+log "streaming over verified TLS; the master's container $m_addr does not answer, the published port $r_gw:$m_port does"
 
 # --- a restart that keeps the data (DESTROY_DATABASE_ON_RESTART=False) -------
 on_replicant down >/dev/null 2>&1 || fail "make down on the replicant failed"
