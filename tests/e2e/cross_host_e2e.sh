@@ -210,12 +210,15 @@ restarts=$(docker inspect -f '{{.RestartCount}} {{.State.Status}}' "$(rcid)")
 [[ $restarts == "0 running" ]] || fail "the refused replicant should keep retrying in place, not restart: $restarts"
 rlog | grep -qF "on the master, add $m_gw/32 to ALLOW_IP_RANGE" || fail "the replicant does not say what to add"
 status=$(on_master status 2>&1) || fail "make status on the master failed: $status"
+m_status=$status
 grep -qF "connection from $m_gw (user $POSTGRES_USER" <<<"$status" ||
   fail "the master's status does not name $m_gw: $status"
 grep -qF "ALLOW_IP_RANGE=$m_allow,$m_gw/32" <<<"$status" || fail "the master's status does not give the fix: $status"
 status=$(on_replicant status 2>&1) || fail "make status on the replicant failed: $status"
 grep -qF "coming from $m_gw" <<<"$status" || fail "the replicant's status does not say it was refused: $status"
 log "refused as expected; both sides name $m_gw, $(rlog | count 'refused this node') attempts, no restart"
+log "the replicant says: $(rlog | grep -F 'refused this node' | tail -n 1 | sed 's/^.*ERROR: *//')"
+log "the master's status says: $(grep -F 'refused' <<<"$m_status" | head -n 1)"
 
 # --- fixed as the message says ---------------------------------------------
 m_allow=$m_allow,$m_gw/32
