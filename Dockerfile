@@ -13,7 +13,7 @@ RUN set -eux; \
     apt-get install -y --no-install-recommends \
         g++ cmake make pkg-config libpq-dev libssl-dev \
         libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libmicrohttpd-dev \
-        libcpp-httplib-dev; \
+        libcpp-httplib-dev libcurl4-openssl-dev; \
     rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -52,6 +52,7 @@ RUN set -eux; \
         postgresql-15-pgrouting \
         libpq5 \
         libmicrohttpd12 \
+        libcurl4 \
         ca-certificates; \
     rm -rf /var/lib/apt/lists/*; \
     test ! -e /etc/postgresql/15/main; \

@@ -87,6 +87,61 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
+EtcdServer::EtcdServer(const Scratch& scratch, const std::string& name)
+    : client_port_(FreePort()), peer_port_(FreePort()) {
+  const std::string dir = scratch.path() + "/" + name;
+  const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+  std::vector<std::string> args = {"etcd",
+                                   "--name=" + name,
+                                   "--data-dir=" + dir,
+                                   "--listen-client-urls=" + client,
+                                   "--advertise-client-urls=" + client,
+                                   "--listen-peer-urls=" + peer,
+                                   "--initial-advertise-peer-urls=" + peer,
+                                   "--initial-cluster=" + name + "=" + peer};
+  const std::string log = dir + ".log";
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("etcd", argv.data());
+    fprintf(stderr, "test harness: cannot execute etcd (etcd-server): %s\n", strerror(errno));
+    _exit(127);
+  }
+  // Ready once the gateway answers a range request.
+  bool up = WaitFor(
+      [&] {
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {  // exited: no point waiting
+          pid_ = -1;
+          return true;
+        }
+        httplib::Client cli("127.0.0.1", client_port_);
+        cli.set_connection_timeout(1);
+        auto r = cli.Post("/v3/kv/range", R"({"key":"eA=="})", "application/json");
+        return r && r->status == 200;
+      },
+      seconds(30));
+  EXPECT_TRUE(up && pid_ > 0) << "etcd did not answer on " << client << " within 30 s:\n"
+                              << ReadFile(log);
+}
+
+EtcdServer::~EtcdServer() { Stop(); }
+
+void EtcdServer::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 Node::Node(const Scratch& scratch, const std::string& name,
            std::map<std::string, std::string> env)
     : dir_(scratch.path() + "/" + name),

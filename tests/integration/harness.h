@@ -45,6 +45,21 @@ std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 
+// A one-member etcd (Debian's etcd-server) on loopback, with its data under
+// scratch; started by the constructor, waited for, stopped by Stop or the
+// destructor.
+class EtcdServer {
+ public:
+  explicit EtcdServer(const Scratch& scratch, const std::string& name = "etcd");
+  ~EtcdServer();
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+  void Stop();
+
+ private:
+  int client_port_, peer_port_;
+  pid_t pid_ = -1;
+};
+
 class Node {
  public:
   // name becomes the directory under scratch; env adds to/overrides defaults.
