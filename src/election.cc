@@ -1,0 +1,133 @@
+#include "election.h"
+
+namespace pgkeeper {
+namespace {
+
+ElectionDecision Do(ElectionAction a, std::string why, std::string target = "") {
+  return ElectionDecision{a, std::move(target), std::move(why)};
+}
+
+std::string Ms(int64_t ms) { return std::to_string(ms) + " ms"; }
+
+bool Eligible(const ElectionFacts& f, const MemberFacts& m) {
+  if (f.synchronous_mode && !m.synchronous) return false;
+  return f.last_leader_lsn - m.lsn <= f.max_lag_bytes;
+}
+
+const MemberFacts* Self(const ElectionFacts& f) {
+  for (const auto& m : f.members) {
+    if (m.name == f.self) return &m;
+  }
+  return nullptr;
+}
+
+// A writable node: keep the key, or stop taking writes in time.
+ElectionDecision DecideWritable(const ElectionFacts& f) {
+  const int64_t since = f.renew_sent_ms < 0 ? -1 : f.now_ms - f.renew_sent_ms;
+  const int64_t deadline = f.ttl_ms - f.fence_margin_ms;
+  if (f.etcd_ok && !f.leader.empty() && f.leader != f.self) {
+    return Do(ElectionAction::kFence,
+              f.leader + " holds the leader key, so this node must not take writes: stop now and "
+              "rejoin it as a replicant");
+  }
+  if (f.etcd_ok && f.leader.empty()) {
+    return Do(ElectionAction::kFence,
+              "the leader key is gone (this node's lease lapsed), so another node may take it "
+              "at any moment: stop taking writes now");
+  }
+  if (since < 0 || since >= deadline) {
+    return Do(ElectionAction::kFence,
+              "no renewal of the lease acknowledged for " + (since < 0 ? "ever" : Ms(since)) +
+                  " (fencing at " + Ms(deadline) + ": ttl " + Ms(f.ttl_ms) + " less a margin of " +
+                  Ms(f.fence_margin_ms) + "), so the lease may lapse and another node take "
+                  "over: stop taking writes now");
+  }
+  if (!f.etcd_ok) {
+    return Do(ElectionAction::kLead,
+              "etcd did not answer; the lease was last renewed " + Ms(since) +
+                  " ago, so writes go on for " + Ms(deadline - since) +
+                  " more while renewal is retried");
+  }
+  return Do(ElectionAction::kLead, "this node holds the leader key: renew the lease");
+}
+
+}  // namespace
+
+const char* ElectionActionName(ElectionAction a) {
+  switch (a) {
+    case ElectionAction::kLead: return "lead";
+    case ElectionAction::kFence: return "fence";
+    case ElectionAction::kBootstrap: return "bootstrap";
+    case ElectionAction::kTakeOver: return "take-over";
+    case ElectionAction::kPromote: return "promote";
+    case ElectionAction::kFollow: return "follow";
+    case ElectionAction::kWait: return "wait";
+  }
+  return "?";
+}
+
+std::string BestCandidate(const ElectionFacts& f) {
+  const MemberFacts* best = nullptr;
+  for (const auto& m : f.members) {
+    if (!Eligible(f, m)) continue;
+    if (best == nullptr || m.lsn > best->lsn || (m.lsn == best->lsn && m.name < best->name)) {
+      best = &m;
+    }
+  }
+  return best ? best->name : "";
+}
+
+ElectionDecision DecideElection(const ElectionFacts& f) {
+  if (f.writable) return DecideWritable(f);
+  if (!f.etcd_ok) {
+    return Do(ElectionAction::kWait,
+              "etcd did not answer: keep doing what this node does; without the leader key it "
+              "never promotes");
+  }
+  if (f.leader == f.self) {
+    return Do(ElectionAction::kPromote, "this node holds the leader key: promote it");
+  }
+  if (!f.leader.empty()) {
+    if (!f.has_data && !f.initialized) {
+      return Do(ElectionAction::kWait, f.leader + " is initialising the cluster: wait for it");
+    }
+    return Do(ElectionAction::kFollow, "replicate from the leader " + f.leader, f.leader);
+  }
+  // Nobody leads.
+  if (!f.initialized) {
+    if (f.has_data) {
+      return Do(ElectionAction::kWait,
+                "the cluster is not marked initialised but this node has data: a person must "
+                "decide (its first node may have failed mid-initdb)");
+    }
+    return Do(ElectionAction::kBootstrap,
+              "no cluster yet: take the leader key, initialise it here and mark it initialised");
+  }
+  if (!f.has_data) {
+    return Do(ElectionAction::kWait, "no leader, and this node has no data to promote: wait for one");
+  }
+  const MemberFacts* self = Self(f);
+  if (self == nullptr) {
+    return Do(ElectionAction::kWait, "this node has not published its position yet: wait");
+  }
+  if (!Eligible(f, *self)) {
+    if (f.synchronous_mode && !self->synchronous) {
+      return Do(ElectionAction::kWait,
+                "no leader, but in synchronous mode only a synchronous replicant may take over, "
+                "and this node is not one");
+    }
+    return Do(ElectionAction::kWait,
+              "no leader, but this node is " + std::to_string(f.last_leader_lsn - self->lsn) +
+                  " bytes behind the last leader's position (at most " +
+                  std::to_string(f.max_lag_bytes) + "): it does not take over");
+  }
+  const std::string best = BestCandidate(f);
+  if (best != f.self) {
+    return Do(ElectionAction::kWait, "no leader; " + best + " has the most WAL, so it takes over");
+  }
+  return Do(ElectionAction::kTakeOver,
+            "no leader, and this node has the most WAL of the eligible members (" +
+                std::to_string(self->lsn) + "): take the leader key, then promote");
+}
+
+}  // namespace pgkeeper
