@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "cluster.h"
+
 #include "api_auth.h"
 #include "tls.h"
 
@@ -470,7 +472,8 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
   }
   PGK_RETURN_IF_ERROR(ParseSyncValues(env, c));
   PGK_RETURN_IF_ERROR(ParseTlsConfig(env, read_file, &c->tls));
-  return ParseApiSecurity(env, read_file, c->tls, &c->api);
+  PGK_RETURN_IF_ERROR(ParseApiSecurity(env, read_file, c->tls, &c->api));
+  return ParseClusterConfig(env, *c, &c->cluster);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #ifndef PGKEEPER_CONFIG_H_
 #define PGKEEPER_CONFIG_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -48,6 +49,19 @@ struct ApiSecurity {
   // PGKEEPER_API_PASSWORD(_FILE). Empty: endpoints that change state
   // (promote, follow, reload) are not served at all.
   std::string password;
+};
+
+// Cluster mode (cluster.h): on with ETCD_ENDPOINTS; etcd then chooses the
+// master, and REPLICATE_FROM / PROMOTE_MASTER are not given.
+struct ClusterConfig {
+  std::vector<std::string> endpoints;  // ETCD_ENDPOINTS; empty: not cluster mode
+  std::string name = "pgkeeper";       // PGKEEPER_CLUSTER: the key prefix's last part
+  // PGKEEPER_ADVERTISE_ADDRESS: how the other nodes reach this node's
+  // PostgreSQL, host[:port]; empty: the node's host name and PGPORT.
+  std::string address;
+  int lease_ttl_seconds = 3;           // PGKEEPER_LEASE_TTL
+  int64_t max_lag_bytes = 16 << 20;    // PGKEEPER_FAILOVER_MAX_LAG (bytes)
+  bool enabled() const { return !endpoints.empty(); }
 };
 
 struct Config {
@@ -107,6 +121,7 @@ struct Config {
 
   TlsConfig tls;
   ApiSecurity api;
+  ClusterConfig cluster;
 
   bool is_replicant() const { return !replicate_from.empty(); }
   // The role and password a replicant uses to stream from its master.

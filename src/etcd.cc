@@ -176,8 +176,8 @@ std::string DeleteIfBody(const std::string& key, const std::string& expected) {
   return json{{"compare", {ValueIs(key, expected)}}, {"success", {del}}}.dump();
 }
 
-std::string PutBody(const std::string& key, const std::string& value) {
-  return PutOp(key, value, 0)["request_put"].dump();
+std::string PutBody(const std::string& key, const std::string& value, int64_t lease) {
+  return PutOp(key, value, lease)["request_put"].dump();
 }
 
 Status ParseGrant(const std::string& answer, int64_t* lease, int* ttl_seconds) {
@@ -307,9 +307,9 @@ Status EtcdClient::GetPrefix(const std::string& prefix, std::vector<EtcdKv>* kvs
   return etcd::ParseRange(a, kvs, nullptr);
 }
 
-Status EtcdClient::Put(const std::string& key, const std::string& value) {
+Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) {
   std::string a;
-  PGK_RETURN_IF_ERROR(Post("/v3/kv/put", etcd::PutBody(key, value), &a));
+  PGK_RETURN_IF_ERROR(Post("/v3/kv/put", etcd::PutBody(key, value, lease), &a));
   std::vector<EtcdKv> none;
   return etcd::ParseRange(a, &none, nullptr);
 }

@@ -52,8 +52,8 @@ std::string ReplaceIfBody(const std::string& key, const std::string& expected,
                           const std::string& value, int64_t lease);
 // /v3/kv/txn: delete key only if it holds expected.
 std::string DeleteIfBody(const std::string& key, const std::string& expected);
-// /v3/kv/put without a lease.
-std::string PutBody(const std::string& key, const std::string& value);
+// /v3/kv/put, tied to lease unless it is 0.
+std::string PutBody(const std::string& key, const std::string& value, int64_t lease = 0);
 
 // Answers. Each fails (Status::Tool) on an error answer or text that is not
 // what etcd sends, with etcd's own message when it gave one.
@@ -76,7 +76,7 @@ class EtcdClient {
   Status Revoke(int64_t lease);
   Status Get(const std::string& key, std::vector<EtcdKv>* kvs);
   Status GetPrefix(const std::string& prefix, std::vector<EtcdKv>* kvs);
-  Status Put(const std::string& key, const std::string& value);
+  Status Put(const std::string& key, const std::string& value, int64_t lease = 0);
   // *created false: someone holds key; *holder is what it holds then.
   Status CreateIfAbsent(const std::string& key, const std::string& value, int64_t lease,
                         bool* created, EtcdKv* holder);

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "api_auth.h"
 #include "commands.h"
+#include "cluster.h"
 #include "hba_refusal.h"
 #include "bootstrap.h"
 #include "clone.h"
@@ -355,6 +356,45 @@ void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
   }
 }
 
+// Cluster mode's requests to the supervisor (cluster.h): the same files and
+// signal as `pgkeeper promote` and `pgkeeper follow`; fencing stops postgres
+// at once from the agent's thread.
+void LeaveRequest(const Node& n, const char* name, const std::string& request) {
+  Status st = WriteFileAtomic(JoinPath(n.config.run_dir, name), request, 0600);
+  if (!st.ok()) {
+    LogError("cluster: cannot leave a request: " + st.message());
+    return;
+  }
+  ::kill(::getpid(), SIGUSR1);
+}
+
+ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced) {
+  ClusterHooks h;
+  h.facts = [&n] {
+    Snapshot s = n.monitor->Latest();
+    LocalFacts f;
+    f.postgres_up = s.postgres_up;
+    f.writable = s.postgres_up && !s.in_recovery;
+    Lsn lsn = 0;
+    if (ParseLsn(f.writable ? s.current_lsn : s.received_lsn, &lsn)) f.lsn = static_cast<int64_t>(lsn);
+    for (const auto& r : s.replicants) {
+      if (IsSynchronous(r)) f.sync.push_back(r.name);
+    }
+    const KeeperState k = n.monitor->Keeper();
+    f.standby = f.postgres_up && s.in_recovery && IsStandbyPhase(k.phase);
+    f.upstream = k.master;
+    return f;
+  };
+  h.fence = [&pm, fenced](const std::string& why) {
+    if (fenced->exchange(true)) return;
+    LogWarn("cluster: fencing: stopping postgres now (fast shutdown)");
+    ::kill(pm.pid(), SIGINT);
+  };
+  h.promote = [&n](const std::string&) { LeaveRequest(n, kPromoteRequestFile, "force"); };
+  h.follow = [&n](const std::string& address) { LeaveRequest(n, kFollowRequestFile, address); };
+  return h;
+}
+
 int Fail(Monitor* monitor, const Status& st, const std::string& context) {
   if (st.code() == ExitCode::kInterrupted) {
     LogInfo(context + ": " + st.message());
@@ -447,6 +487,13 @@ int RunKeeper(const Env& env) {
   if (!st.ok()) return Fail(nullptr, st, "cannot prepare directories");
   n.id.node_name = NodeName(c, n.id.hostname);
   n.ranges = c.allow_ip_ranges.empty() ? AttachedNetworks() : c.allow_ip_ranges;
+  // Cluster mode: etcd's answer becomes this start's REPLICATE_FROM (or none).
+  std::unique_ptr<ClusterAgent> agent;
+  bool bootstrap = false;
+  if (c.cluster.enabled()) {
+    st = StartCluster(&n, &agent, &bootstrap);
+    if (!st.ok()) return Fail(nullptr, st, "cluster mode");
+  }
 
   KeeperState initial;
   initial.phase = "starting";
@@ -541,17 +588,31 @@ int RunKeeper(const Env& env) {
   } else {
     LogInfo("master ready on port " + std::to_string(c.port));
     monitor.SetPhase("running", "master accepting reads and writes");
+    if (bootstrap) {
+      Status marked = agent->MarkInitialized();
+      marked.ok() ? LogInfo("cluster: initialised; the other nodes may copy this one now")
+                  : LogWarn("cluster: cannot mark the cluster initialised: " + marked.message());
+    }
   }
   monitor.ExpectPostgres(true);
   Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper(),
                   PeerWatch(standby && !promote), DiskWatch(), TlsWatch()};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
+  std::atomic<bool> fenced{false};
+  if (agent) agent->Activate(ClusterHooksFor(n, pm, &fenced));
   int code = 0;
   std::string how;
   for (;;) {
     Event event = Supervise(n, pm, watches, &code, &how);
     if (event == Event::kExited) break;
+    if (event == Event::kCrashed && fenced) {
+      LogWarn("cluster: postgres stopped after fencing (" + how + "); exiting, so that the next "
+              "start (the container's restart policy) rejoins the leader");
+      monitor.SetPhase("stopped", "fenced: another node leads, or etcd could not be reached");
+      code = static_cast<int>(ExitCode::kState);
+      break;
+    }
     if (event == Event::kCrashed) {
       if (RestartAfterCrash(n, pm, crashes, how, &code)) continue;
       break;
@@ -566,6 +627,10 @@ int RunKeeper(const Env& env) {
       pm.Stop(SIGINT);
       break;
     }
+  }
+  if (agent) {
+    agent->Stop();
+    agent->Release();  // postgres is down: the key may go to another node now
   }
   api.Stop();
   return code;

@@ -81,6 +81,12 @@ SpawnSpec SelfChildSpec(const Node& n, const std::string& command,
                           "PGKEEPER_API_PASSWORD", "PGKEEPER_API_PASSWORD_FILE"}) {
     env.erase(var);
   }
+  // Cluster mode decided this start's upstream (below); children do not
+  // take part in the cluster.
+  for (const char* var : {"ETCD_ENDPOINTS", "PGKEEPER_CLUSTER", "PGKEEPER_ADVERTISE_ADDRESS",
+                          "PGKEEPER_LEASE_TTL", "PGKEEPER_FAILOVER_MAX_LAG"}) {
+    env.erase(var);
+  }
   if (n.config.is_replicant()) {  // the upstream followed now
     env["REPLICATE_FROM"] = n.config.replicate_from;
     env["REPLICATE_PORT"] = std::to_string(n.config.replicate_port);

@@ -93,6 +93,8 @@ Status RunPgTool(const Node& n, std::vector<std::string> argv,
   return RunTool(PgToolSpec(n, std::move(argv)), on_line);
 }
 
+}  // namespace
+
 Status ReadControlData(const Node& n, ControlData* out) {
   std::string text;
   Status st = RunPgTool(n, {"pg_controldata", "-D", n.config.pgdata},
@@ -101,6 +103,8 @@ Status ReadControlData(const Node& n, ControlData* out) {
   if (!ParseControlData(text, out)) return Status::Tool("cannot read pg_controldata's output");
   return Status::Ok();
 }
+
+namespace {
 
 // Copies the WAL segments from the fork point to the end of this node's WAL,
 // and its history files, into a new folder beside PGDATA, durably.

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "node.h"
+#include "rejoin.h"
 #include "status.h"
 
 namespace pgkeeper {
@@ -21,6 +22,9 @@ namespace pgkeeper {
 // REQUIRES: postgres is not running on PGDATA. On success PGDATA holds a
 // replicant's data (standby.signal) that follows the new master.
 Status Rejoin(Node& n);
+
+// pg_controldata of PGDATA, read.
+Status ReadControlData(const Node& n, ControlData* out);
 
 // `pgkeeper upstream-facts [--checkpoint] [DB/RELFILENODE...]`, run by
 // Rejoin as a child (SCRAM logins stay out of the supervisor): prints one

@@ -1,0 +1,374 @@
+#include "cluster.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "datadir.h"
+#include "log.h"
+#include "node.h"
+#include "rewind.h"
+#include "process.h"
+
+namespace pgkeeper {
+namespace {
+
+using nlohmann::json;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Get(const Env& env, const std::string& name) {
+  auto it = env.find(name);
+  return it == env.end() ? "" : it->second;
+}
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && s.size() <= 12 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// "host[:port]" -> host, port (default_port when none).
+bool SplitAddress(const std::string& a, int default_port, std::string* host, int* port) {
+  *host = a;
+  *port = default_port;
+  const size_t colon = a.rfind(':');
+  if (colon != std::string::npos && a.find(':') == colon) {  // one colon: host:port
+    const std::string p = a.substr(colon + 1);
+    if (!AllDigits(p) || std::stoi(p) < 1 || std::stoi(p) > 65535) return false;
+    *host = a.substr(0, colon);
+    *port = std::stoi(p);
+  }
+  return IsValidHost(*host);
+}
+
+}  // namespace
+
+Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
+  const std::string endpoints = Get(env, "ETCD_ENDPOINTS");
+  if (endpoints.empty()) {
+    for (const char* v : {"PGKEEPER_CLUSTER", "PGKEEPER_ADVERTISE_ADDRESS", "PGKEEPER_LEASE_TTL",
+                          "PGKEEPER_FAILOVER_MAX_LAG"}) {
+      if (!Get(env, v).empty()) {
+        return Status::Config(std::string(v) + " is set but ETCD_ENDPOINTS is not; it only "
+                              "applies in cluster mode (set ETCD_ENDPOINTS, or unset " + v + ")");
+      }
+    }
+    return Status::Ok();
+  }
+  PGK_RETURN_IF_ERROR(ParseEtcdEndpoints(endpoints, &out->endpoints));
+  if (c.is_replicant()) {
+    return Status::Config("REPLICATE_FROM is set beside ETCD_ENDPOINTS; in cluster mode etcd "
+                          "chooses the master, so unset REPLICATE_FROM");
+  }
+  if (c.promote_master) {
+    return Status::Config("PROMOTE_MASTER is set beside ETCD_ENDPOINTS; in cluster mode a node "
+                          "is promoted when it wins the leader key, so unset PROMOTE_MASTER");
+  }
+  if (std::string v = Get(env, "PGKEEPER_CLUSTER"); !v.empty()) {
+    if (v.size() > 63 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789_-") != std::string::npos) {
+      return Status::Config("PGKEEPER_CLUSTER: '" + v + "' is not a cluster name; expected up "
+                            "to 63 letters, digits, '_' or '-'");
+    }
+    out->name = v;
+  }
+  if (std::string v = Get(env, "PGKEEPER_ADVERTISE_ADDRESS"); !v.empty()) {
+    std::string host;
+    int port = 0;
+    if (!SplitAddress(v, c.port, &host, &port)) {
+      return Status::Config("PGKEEPER_ADVERTISE_ADDRESS: '" + v + "' is not host[:port]; "
+                            "expected the name or address other nodes reach this node by");
+    }
+    out->address = host + ":" + std::to_string(port);
+  }
+  if (std::string v = Get(env, "PGKEEPER_LEASE_TTL"); !v.empty()) {
+    if (!AllDigits(v) || std::stoi(v) < 2 || std::stoi(v) > 60) {
+      return Status::Config("PGKEEPER_LEASE_TTL: '" + v + "' is not a whole number of seconds "
+                            "from 2 to 60");
+    }
+    out->lease_ttl_seconds = std::stoi(v);
+  }
+  if (std::string v = Get(env, "PGKEEPER_FAILOVER_MAX_LAG"); !v.empty()) {
+    int64_t unit = 1;
+    std::string digits = v;
+    for (auto [suffix, mult] : {std::pair<const char*, int64_t>{"kB", 1024}, {"MB", 1 << 20},
+                                {"GB", int64_t{1} << 30}}) {
+      const std::string s = suffix;
+      if (v.size() > s.size() && v.compare(v.size() - s.size(), s.size(), s) == 0) {
+        unit = mult;
+        digits = v.substr(0, v.size() - s.size());
+      }
+    }
+    if (!AllDigits(digits)) {
+      return Status::Config("PGKEEPER_FAILOVER_MAX_LAG: '" + v + "' is not a size; expected "
+                            "bytes, or a number with kB, MB or GB (e.g. 16MB)");
+    }
+    out->max_lag_bytes = std::stoll(digits) * unit;
+  }
+  return Status::Ok();
+}
+
+ClusterAgent::ClusterAgent(const ClusterConfig& cc, std::string self, std::string address)
+    : cc_(cc),
+      self_(std::move(self)),
+      address_(std::move(address)),
+      etcd_(cc.endpoints, 1000 * cc.lease_ttl_seconds / 3) {}
+
+ClusterAgent::~ClusterAgent() { Stop(); }
+
+std::string ClusterAgent::Key(const std::string& leaf) const {
+  return "/pgkeeper/" + cc_.name + "/" + leaf;
+}
+
+Status ClusterAgent::Renew(int64_t now_ms) {
+  int ttl = 0;
+  if (lease_ != 0) {
+    PGK_RETURN_IF_ERROR(etcd_.KeepAlive(lease_, &ttl));
+    if (ttl > 0) {
+      renew_sent_ms_ = now_ms;
+      return Status::Ok();
+    }
+    LogWarn("cluster: this node's lease lapsed; asking etcd for a new one");
+  }
+  PGK_RETURN_IF_ERROR(etcd_.Grant(cc_.lease_ttl_seconds, &lease_, &ttl));
+  // A new lease holds no key yet: what the old one held (the leader key)
+  // is gone, so this counts as no renewal for fencing.
+  renew_sent_ms_ = -1;
+  return Status::Ok();
+}
+
+Status ClusterAgent::Publish(const LocalFacts& f) {
+  json m = {{"address", address_}, {"lsn", f.lsn}, {"writable", f.writable}, {"sync", f.sync}};
+  // Under the lease: a member that stops renewing drops out by itself.
+  PGK_RETURN_IF_ERROR(etcd_.Put(Key("members/" + self_), m.dump(), lease_));
+  // The leader's position outlives its lease, for the candidates' lag.
+  if (f.writable) PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), std::to_string(f.lsn)));
+  return Status::Ok();
+}
+
+Status ClusterAgent::Read(ElectionFacts* f) {
+  std::vector<EtcdKv> kvs;
+  PGK_RETURN_IF_ERROR(etcd_.GetPrefix(Key(""), &kvs));
+  std::vector<std::string> leader_sync;
+  for (const auto& kv : kvs) {
+    const std::string leaf = kv.key.substr(Key("").size());
+    if (leaf == "leader") f->leader = kv.value;
+    if (leaf == "initialized") f->initialized = true;
+    if (leaf == "optime") f->last_leader_lsn = std::atoll(kv.value.c_str());
+    if (leaf.rfind("members/", 0) == 0) {
+      json m = json::parse(kv.value, nullptr, false);
+      if (!m.is_object()) continue;
+      MemberFacts mf;
+      mf.name = leaf.substr(8);
+      mf.lsn = m.value("lsn", int64_t{0});
+      f->members.push_back(mf);
+      addresses_[mf.name] = m.value("address", "");
+      if (m.value("writable", false) && m.contains("sync") && m["sync"].is_array()) {
+        for (const auto& s : m["sync"]) leader_sync.push_back(s.get<std::string>());
+      }
+    }
+  }
+  for (auto& m : f->members) {
+    for (const auto& s : leader_sync) m.synchronous = m.synchronous || s == m.name;
+  }
+  return Status::Ok();
+}
+
+Status ClusterAgent::TakeKey(bool* taken) {
+  EtcdKv holder;
+  PGK_RETURN_IF_ERROR(etcd_.CreateIfAbsent(Key("leader"), self_, lease_, taken, &holder));
+  if (!*taken) LogInfo("cluster: " + holder.value + " took the leader key first");
+  return Status::Ok();
+}
+
+Status ClusterAgent::MarkInitialized() { return etcd_.Put(Key("initialized"), self_); }
+
+void ClusterAgent::Release() {
+  if (lease_ == 0) return;
+  Status st = etcd_.Revoke(lease_);
+  if (!st.ok()) LogWarn("cluster: could not give up the lease: " + st.message());
+  lease_ = 0;
+}
+
+Status StartCluster(Node* n, std::unique_ptr<ClusterAgent>* agent, bool* bootstrap) {
+  Config& c = n->config;
+  const std::string address = c.cluster.address.empty()
+                                  ? n->id.hostname + ":" + std::to_string(c.port)
+                                  : c.cluster.address;
+  *agent = std::make_unique<ClusterAgent>(c.cluster, n->id.node_name, address);
+  (*agent)->set_synchronous_mode(c.sync_replicants > 0 && !c.sync_available);
+  DataDirFacts facts;
+  PGK_RETURN_IF_ERROR(InspectDataDir(c.pgdata, &facts));
+  const DataDirState state = Classify(facts);
+  const bool has_data = state != DataDirState::kEmpty;
+  int64_t lsn = 0;
+  if (has_data && state != DataDirState::kRewindInterrupted) {
+    ControlData cd;
+    if (ReadControlData(*n, &cd).ok()) lsn = static_cast<int64_t>(cd.checkpoint);
+  }
+  LogInfo("cluster mode: etcd " + c.cluster.endpoints.front() +
+          (c.cluster.endpoints.size() > 1 ? " (and " + std::to_string(c.cluster.endpoints.size() - 1) + " more)" : "") +
+          ", cluster " + c.cluster.name + ", this node " + n->id.node_name + " at " + address);
+  PGK_RETURN_IF_ERROR(
+      (*agent)->DecideStart(has_data, state == DataDirState::kStandby, lsn, &c, bootstrap));
+  (*agent)->Start();
+  return Status::Ok();
+}
+
+ElectionFacts ClusterAgent::Gather(const LocalFacts& local, bool has_data, Status* st) {
+  ElectionFacts f;
+  f.self = self_;
+  f.ttl_ms = 1000 * cc_.lease_ttl_seconds;
+  f.fence_margin_ms = f.ttl_ms / 3;
+  f.max_lag_bytes = cc_.max_lag_bytes;
+  f.has_data = has_data;
+  f.writable = local.writable;
+  f.synchronous_mode = synchronous_mode_;
+  const int64_t now = NowMs();
+  *st = Renew(now);
+  if (st->ok()) *st = Publish(local);
+  if (st->ok()) {
+    addresses_.clear();
+    *st = Read(&f);
+  }
+  f.etcd_ok = st->ok();
+  if (!f.etcd_ok) {
+    f.leader.clear();
+    f.members.clear();
+  }
+  f.now_ms = NowMs();
+  f.renew_sent_ms = renew_sent_ms_;
+  return f;
+}
+
+void ClusterAgent::Say(const ElectionDecision& d) {
+  const std::string line = std::string("cluster: ") + ElectionActionName(d.action) + ": " + d.why;
+  if (line == last_why_) return;
+  last_why_ = line;
+  d.action == ElectionAction::kFence ? LogWarn(line) : LogInfo(line);
+}
+
+Status ClusterAgent::DecideStart(bool has_data, bool standby_data, int64_t lsn, Config* c,
+                                 bool* bootstrap) {
+  *bootstrap = false;
+  LocalFacts& local = starting_;
+  local.lsn = lsn;
+  for (int delay_ms = 250;; delay_ms = std::min(delay_ms * 2, 2000)) {
+    Status st;
+    ElectionFacts f = Gather(local, has_data, &st);
+    if (!st.ok()) LogWarn("cluster: etcd: " + st.message() + "; retrying");
+    ElectionDecision d = DecideElection(f);
+    Say(d);
+    bool taken = false;
+    switch (d.action) {
+      case ElectionAction::kBootstrap:
+        PGK_RETURN_IF_ERROR(TakeKey(&taken));
+        if (taken) {
+          *bootstrap = true;
+          return Status::Ok();
+        }
+        break;
+      case ElectionAction::kTakeOver:
+        PGK_RETURN_IF_ERROR(TakeKey(&taken));
+        [[fallthrough]];
+      case ElectionAction::kPromote:
+        if (d.action == ElectionAction::kPromote || taken) {
+          c->promote_master = standby_data;  // a master's or promoted data starts as it is
+          c->promote_force = true;           // the election already compared positions
+          return Status::Ok();
+        }
+        break;
+      case ElectionAction::kFollow: {
+        std::string host;
+        int port = 0;
+        if (SplitAddress(addresses_[d.target], c->port, &host, &port)) {
+          c->replicate_from = host;
+          c->replicate_port = port;
+          c->allow_rejoin = true;           // an old master comes back as a replicant
+          c->destroy_on_restart = false;    // and a replicant keeps its data
+          return Status::Ok();
+        }
+        LogInfo("cluster: " + d.target + " has not published its address yet; waiting");
+        break;
+      }
+      default: break;
+    }
+    PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
+  }
+}
+
+void ClusterAgent::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ClusterAgent::Activate(ClusterHooks hooks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hooks_ = std::move(hooks);
+  active_ = true;
+}
+
+void ClusterAgent::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ClusterAgent::Loop() {
+  const auto interval = std::chrono::milliseconds(1000 * cc_.lease_ttl_seconds / 3);
+  for (;;) {
+    bool active = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, interval, [this] { return stop_; })) return;
+      active = active_;
+    }
+    if (!active) {  // starting: keep the lease (and the key, if held)
+      Status st = Renew(NowMs());
+      if (st.ok()) st = Publish(starting_);
+      if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
+      continue;
+    }
+    LocalFacts local = hooks_.facts();
+    Status st;
+    ElectionFacts f = Gather(local, true, &st);
+    if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
+    ElectionDecision d = DecideElection(f);
+    Say(d);
+    const int64_t now = NowMs();
+    // A promotion or a follow takes a moment to show: ask again only later.
+    const bool may_ask = now - last_request_ms_ > 5000;
+    bool taken = false;
+    switch (d.action) {
+      case ElectionAction::kFence:
+        hooks_.fence(d.why);
+        break;
+      case ElectionAction::kTakeOver:
+        if (!TakeKey(&taken).ok() || !taken) break;
+        [[fallthrough]];
+      case ElectionAction::kPromote:
+        if (may_ask && local.standby) {
+          last_request_ms_ = now;
+          hooks_.promote(d.why);
+        }
+        break;
+      case ElectionAction::kFollow:
+        if (may_ask && !addresses_[d.target].empty() && addresses_[d.target] != local.upstream) {
+          last_request_ms_ = now;
+          hooks_.follow(addresses_[d.target]);
+        }
+        break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace pgkeeper

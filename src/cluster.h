@@ -1,0 +1,123 @@
+// Cluster mode (issue 13): with ETCD_ENDPOINTS, etcd's leader key decides
+// which node is the master. This is the thin layer around election.h's pure
+// decision: it keeps this node's lease, publishes its position, reads the
+// others', and turns decisions into the seed's own settings at start
+// (REPLICATE_FROM, PROMOTE_MASTER, ALLOW_REJOIN) and into the supervisor's
+// existing actions later (fence, promote, follow).
+//
+// Keys, under /pgkeeper/<PGKEEPER_CLUSTER>/:
+//   leader          the master's name, under its lease
+//   initialized     set once by the first node after its initdb
+//   members/<name>  {"address", "lsn", "writable", "sync"} under each lease
+//   optime          the leader's last WAL position (no lease: it outlives it)
+#ifndef PGKEEPER_CLUSTER_H_
+#define PGKEEPER_CLUSTER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "election.h"
+#include "etcd.h"
+#include "status.h"
+
+namespace pgkeeper {
+
+// Reads ETCD_ENDPOINTS, PGKEEPER_CLUSTER, PGKEEPER_ADVERTISE_ADDRESS,
+// PGKEEPER_LEASE_TTL and PGKEEPER_FAILOVER_MAX_LAG; refuses REPLICATE_FROM
+// and PROMOTE_MASTER beside ETCD_ENDPOINTS (c holds the rest, parsed).
+Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out);
+
+// What one loop of the running node sees of itself.
+struct LocalFacts {
+  bool postgres_up = false;
+  bool writable = false;
+  bool standby = false;            // a running replicant (what a promotion needs)
+  int64_t lsn = 0;                 // written (master) or received (replicant)
+  std::vector<std::string> sync;   // master: the replicants a commit waits for
+  std::string upstream;            // replicant: host:port it follows now
+};
+
+// What the running node is asked to do (from the agent's thread).
+struct ClusterHooks {
+  std::function<LocalFacts()> facts;
+  std::function<void(const std::string& why)> fence;    // stop taking writes now
+  std::function<void(const std::string& why)> promote;  // this node holds the key
+  std::function<void(const std::string& address)> follow;
+};
+
+struct Node;
+class ClusterAgent;
+
+// At `pgkeeper run` in cluster mode: makes the agent, reads this node's data
+// directory and position, and waits for the cluster's answer, which it
+// writes into n->config (see DecideStart).
+Status StartCluster(Node* n, std::unique_ptr<ClusterAgent>* agent, bool* bootstrap);
+
+class ClusterAgent {
+ public:
+  ClusterAgent(const ClusterConfig& cc, std::string self, std::string address);
+  ~ClusterAgent();
+
+  // Blocks until the cluster lets this node start, then sets *c: a master
+  // (bootstrap, or the key taken), or a replicant of the leader with
+  // ALLOW_REJOIN. lsn: this node's position from its data (0: none).
+  // Returns early, with an error, on a stop signal.
+  // standby_data: the data is a replicant's (promoted when the key is won).
+  Status DecideStart(bool has_data, bool standby_data, int64_t lsn, Config* c, bool* bootstrap);
+  // After the first node's initdb: the cluster exists.
+  Status MarkInitialized();
+  // Gives up the lease now (at exit): the leader key, if held, goes at once.
+  void Release();
+  // Runs the loop on a thread of its own until Stop: at first it only
+  // renews the lease and publishes this node (while initdb, a copy or
+  // postgres' start run), and acts on decisions once Activate gives it the
+  // running node's hooks.
+  void Start();
+  void Activate(ClusterHooks hooks);
+  void Stop();
+
+  const std::string& self() const { return self_; }
+  // SYNCHRONOUS_REPLICANTS in strict mode: only a synchronous replicant may
+  // take over.
+  void set_synchronous_mode(bool on) { synchronous_mode_ = on; }
+
+ private:
+  ElectionFacts Gather(const LocalFacts& local, bool has_data, Status* st);
+  void Say(const ElectionDecision& d);
+  Status Renew(int64_t now_ms);
+  Status Publish(const LocalFacts& f);
+  Status Read(ElectionFacts* f);
+  Status TakeKey(bool* taken);
+  void Loop();
+  std::string Key(const std::string& leaf) const;
+
+  ClusterConfig cc_;
+  std::string self_, address_;
+  EtcdClient etcd_;
+  int64_t lease_ = 0;
+  int64_t renew_sent_ms_ = -1;
+  std::map<std::string, std::string> addresses_;  // member -> host:port, last read
+  bool synchronous_mode_ = false;
+  ClusterHooks hooks_;
+  std::string last_why_;
+  int64_t last_request_ms_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool active_ = false;  // guarded by mu_, as hooks_
+  LocalFacts starting_;  // published until Activate
+};
+
+}  // namespace pgkeeper
+
+#endif  // PGKEEPER_CLUSTER_H_

@@ -1,0 +1,73 @@
+#include "cluster.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace pgkeeper {
+namespace {
+
+using ::testing::HasSubstr;
+
+Status Parse(Env env, Config* c) {
+  env.emplace("POSTGRES_PASS", "secret-password");
+  return ParseConfig(env, [](const std::string&, std::string*) { return Status::System("no"); }, c);
+}
+
+TEST(ParseClusterConfig, OffWithoutEtcdEndpoints) {
+  Config c;
+  ASSERT_TRUE(Parse({}, &c).ok());
+  EXPECT_FALSE(c.cluster.enabled());
+}
+
+TEST(ParseClusterConfig, TakesEveryVariable) {
+  Config c;
+  ASSERT_TRUE(Parse({{"ETCD_ENDPOINTS", "http://e1:2379,http://e2:2379"},
+                     {"PGKEEPER_CLUSTER", "geo-1"},
+                     {"PGKEEPER_ADVERTISE_ADDRESS", "pg-a"},
+                     {"PGKEEPER_LEASE_TTL", "5"},
+                     {"PGKEEPER_FAILOVER_MAX_LAG", "64MB"}},
+                    &c)
+                  .ok());
+  EXPECT_TRUE(c.cluster.enabled());
+  EXPECT_EQ(c.cluster.endpoints.size(), 2u);
+  EXPECT_EQ(c.cluster.name, "geo-1");
+  EXPECT_EQ(c.cluster.address, "pg-a:5432");
+  EXPECT_EQ(c.cluster.lease_ttl_seconds, 5);
+  EXPECT_EQ(c.cluster.max_lag_bytes, 64 << 20);
+}
+
+TEST(ParseClusterConfig, EveryBadFormIsRefusedNamingItsVariable) {
+  const Env base = {{"ETCD_ENDPOINTS", "http://e1:2379"}};
+  struct Case {
+    Env env;
+    const char* variable;
+  };
+  for (const Case& k : std::vector<Case>{
+           {{{"ETCD_ENDPOINTS", "e1:2379"}}, "ETCD_ENDPOINTS"},
+           {{{"PGKEEPER_CLUSTER", "a/b"}}, "PGKEEPER_CLUSTER"},
+           {{{"PGKEEPER_ADVERTISE_ADDRESS", "pg a:5432"}}, "PGKEEPER_ADVERTISE_ADDRESS"},
+           {{{"PGKEEPER_ADVERTISE_ADDRESS", "pg:99999"}}, "PGKEEPER_ADVERTISE_ADDRESS"},
+           {{{"PGKEEPER_LEASE_TTL", "1"}}, "PGKEEPER_LEASE_TTL"},
+           {{{"PGKEEPER_LEASE_TTL", "3s"}}, "PGKEEPER_LEASE_TTL"},
+           {{{"PGKEEPER_FAILOVER_MAX_LAG", "lots"}}, "PGKEEPER_FAILOVER_MAX_LAG"},
+           {{{"REPLICATE_FROM", "pg-master"}}, "REPLICATE_FROM"},
+           {{{"PROMOTE_MASTER", "True"}, {"REPLICATE_FROM", ""}}, "PROMOTE_MASTER"},
+       }) {
+    Env env = base;
+    for (const auto& [key, value] : k.env) env[key] = value;
+    Config c;
+    Status st = Parse(env, &c);
+    EXPECT_EQ(st.code(), ExitCode::kConfig) << k.variable;
+    EXPECT_THAT(st.message(), HasSubstr(k.variable));
+  }
+}
+
+TEST(ParseClusterConfig, ClusterSettingsWithoutEtcdAreRefused) {
+  Config c;
+  Status st = Parse({{"PGKEEPER_LEASE_TTL", "5"}}, &c);
+  EXPECT_EQ(st.code(), ExitCode::kConfig);
+  EXPECT_THAT(st.message(), HasSubstr("PGKEEPER_LEASE_TTL is set but ETCD_ENDPOINTS is not"));
+}
+
+}  // namespace
+}  // namespace pgkeeper

@@ -1,0 +1,93 @@
+// Cluster mode with a real etcd (Debian's etcd-server) and real PostgreSQL on
+// loopback (issue 13): the first node initialises the cluster and takes the
+// leader key, the next clones it and follows; when the master dies, the
+// replicant takes the key and promotes by itself; the old master, started
+// again, rejoins the new one; a master cut from etcd fences itself before
+// its lease can lapse.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "etcd.h"
+#include "harness.h"
+
+namespace pgkeeper::testing {
+namespace {
+
+// A node of cluster c1, advertised at its loopback port.
+void JoinCluster(Node& node, const EtcdServer& etcd) {
+  node.SetEnv("ETCD_ENDPOINTS", etcd.url());
+  node.SetEnv("PGKEEPER_CLUSTER", "c1");
+  node.SetEnv("PGKEEPER_ADVERTISE_ADDRESS", "127.0.0.1:" + std::to_string(node.port()));
+}
+
+std::string Leader(const EtcdServer& etcd) {
+  EtcdClient c({etcd.url()}, 1000);
+  std::vector<EtcdKv> kvs;
+  if (!c.Get("/pgkeeper/c1/leader", &kvs).ok() || kvs.empty()) return "";
+  return kvs[0].value;
+}
+
+TEST(Cluster, TheFirstNodeInitialisesTheNextFollowsAndTakesOverWhenTheMasterDies) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1"), n2(scratch, "n2");
+  JoinCluster(n1, etcd);
+  JoinCluster(n2, etcd);
+  n1.Start();
+  n1.WaitHealthy();
+  EXPECT_TRUE(n1.LogContains("cluster: bootstrap: no cluster yet")) << n1.Log();
+  EXPECT_EQ(Leader(etcd), "n1");
+  n2.Start();
+  n2.WaitHealthy();
+  EXPECT_TRUE(n2.LogContains("cluster: follow: replicate from the leader n1")) << n2.Log();
+  ASSERT_EQ(n1.Query("CREATE TABLE acked AS SELECT 1 AS x"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM acked", "1");
+
+  // The master dies with its container: nobody renews its lease.
+  auto killed = std::chrono::steady_clock::now();
+  n1.Kill();
+  n2.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(30));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  killed)
+                .count();
+  std::cout << "[ measured ] n1 killed -> n2 writable in " << ms << " ms (lease ttl 3 s)\n";
+  EXPECT_EQ(Leader(etcd), "n2");
+  EXPECT_TRUE(n2.LogContains("cluster: take-over: no leader")) << n2.Log();
+  ASSERT_EQ(n2.Query("INSERT INTO acked VALUES (2)"), "OK");
+
+  // The old master comes back: it rejoins the new one.
+  n1.Start();
+  n1.WaitLog("decision: rejoin 127.0.0.1:" + std::to_string(n2.port()), seconds(60));
+  n1.WaitQuery("SELECT count(*) FROM acked", "2", seconds(60));
+  EXPECT_EQ(n1.Query("SELECT pg_is_in_recovery()"), "t");
+  n1.Stop();
+  n2.Stop();
+}
+
+TEST(Cluster, AMasterCutFromEtcdStopsTakingWritesBeforeItsLeaseCanLapse) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1");
+  JoinCluster(n1, etcd);
+  n1.Start();
+  n1.WaitHealthy();
+  auto cut = std::chrono::steady_clock::now();
+  etcd.Stop();
+  n1.WaitLog("cluster: fence: no renewal of the lease acknowledged", seconds(10));
+  EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  cut)
+                .count();
+  std::cout << "[ measured ] etcd gone -> n1 fenced and stopped in " << ms << " ms\n";
+  EXPECT_NE(n1.Query("SELECT 1").rfind("ERROR", 0), std::string::npos)
+      << "a fenced master must not answer";
+}
+
+}  // namespace
+}  // namespace pgkeeper::testing
