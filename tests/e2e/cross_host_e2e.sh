@@ -105,6 +105,14 @@ rsql() {
     "host=$m_gw port=$r_port user=$POSTGRES_USER dbname=$db sslmode=require" -c "$*"
 }
 rlog() { docker logs "$(rcid)" 2>&1; }
+# Whether the replicant's log holds TEXT. Not `rlog | grep -q`: grep -q
+# stops reading at the first match, docker logs then dies of SIGPIPE, and
+# pipefail turns a match into a failure.
+rlog_has() {
+  local text
+  text=$(rlog)
+  grep -qF -- "$1" <<<"$text"
+}
 mlog() { docker logs "$(mcid)" 2>&1; }
 count() { grep -cF -- "$1" || true; }
 
@@ -204,11 +212,11 @@ master_healthy() { [[ $(docker inspect -f '{{.State.Health.Status}}' "$(mcid)") 
 wait_until "the master is healthy" 120 master_healthy
 
 expected="the master $r_gw:$m_port refused this node's replication connection (user $POSTGRES_USER): it sees this node's connections coming from $m_gw"
-wait_until "the replicant says the master refused it, from $m_gw" 60 eval 'rlog | grep -qF -- "$expected"'
+wait_until "the replicant says the master refused it, from $m_gw" 60 rlog_has "$expected"
 wait_until "the replicant has tried three times" 60 eval '(( $(rlog | count "refused this node") >= 3 ))'
 restarts=$(docker inspect -f '{{.RestartCount}} {{.State.Status}}' "$(rcid)")
 [[ $restarts == "0 running" ]] || fail "the refused replicant should keep retrying in place, not restart: $restarts"
-rlog | grep -qF "on the master, add $m_gw/32 to ALLOW_IP_RANGE" || fail "the replicant does not say what to add"
+rlog_has "on the master, add $m_gw/32 to ALLOW_IP_RANGE" || fail "the replicant does not say what to add"
 status=$(on_master status 2>&1) || fail "make status on the master failed: $status"
 m_status=$status
 grep -qF "connection from $m_gw (user $POSTGRES_USER" <<<"$status" ||
@@ -227,7 +235,7 @@ on_master up >"$workdir/master-up2.log" 2>&1 || {
   fail "make up (fixed ALLOW_IP_RANGE) failed"
 }
 wait_until "the replicant streams from the master" 120 streaming
-rlog | grep -qF "replicating with sslmode=verify-full" || fail "the replicant did not verify the master's certificate"
+rlog_has "replicating with sslmode=verify-full" || fail "the replicant did not verify the master's certificate"
 [[ $(walsender s.ssl) == t ]] || fail "the walsender's connection is not TLS: $(walsender 's.ssl, r.*')"
 [[ $(walsender 'host(r.client_addr)') == "$m_gw" ]] || fail "the master should see the replicant as $m_gw"
 status=$(on_master status 2>&1) || fail "make status on the master failed: $status"
@@ -253,7 +261,7 @@ msql "INSERT INTO e2e_xh (note) VALUES ('while-down')" >/dev/null
 on_replicant up >/dev/null 2>&1 || fail "make up on the replicant (again) failed"
 wait_until "the replicant streams again" 90 streaming
 wait_until "the row written while it was down arrives" 30 replicant_has while-down
-rlog | grep -qF "decision: resume streaming" || fail "the restart did not resume: $(rlog | grep decision)"
+rlog_has "decision: resume streaming" || fail "the restart did not resume: $(rlog | grep decision)"
 (($(rlog | count "cloning") == 0)) || fail "the restart took a new copy"
 log "restart kept the data and resumed"
 
