@@ -331,6 +331,8 @@ void ClusterAgent::Loop() {
       if (cv_.wait_for(lock, interval, [this] { return stop_; })) return;
       active = active_;
     }
+    // Stopping: keep the lease until the exit gives it up, decide nothing.
+    if (StopSignal() != 0) active = false;
     if (!active) {  // starting: keep the lease (and the key, if held)
       Status st = Renew(NowMs());
       if (st.ok()) st = Publish(starting_);

@@ -69,6 +69,40 @@ TEST(Cluster, TheFirstNodeInitialisesTheNextFollowsAndTakesOverWhenTheMasterDies
   n2.Stop();
 }
 
+TEST(Cluster, WithThreeNodesTheThirdFollowsTheNewMasterWithoutACopy) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1"), n2(scratch, "n2"), n3(scratch, "n3");
+  for (Node* n : {&n1, &n2, &n3}) JoinCluster(*n, etcd);
+  StartInOrder(n1, {&n2, &n3});
+  ASSERT_EQ(n1.Query("CREATE TABLE acked AS SELECT 1 AS x"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM acked", "1");
+  n3.WaitQuery("SELECT count(*) FROM acked", "1");
+  const size_t n2_before = n2.Log().size(), n3_before = n3.Log().size();
+
+  n1.Kill();
+  // One of the two takes over; the other follows it on its new timeline.
+  std::string leader;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        leader = Leader(etcd);
+        return leader == "n2" || leader == "n3";
+      },
+      seconds(30)));
+  Node& winner = leader == "n2" ? n2 : n3;
+  Node& other = leader == "n2" ? n3 : n2;
+  winner.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(30));
+  ASSERT_EQ(winner.Query("INSERT INTO acked VALUES (2)"), "OK");
+  other.WaitQuery("SELECT count(*) FROM acked", "2", seconds(60));
+  EXPECT_EQ(other.Query("SELECT pg_is_in_recovery()"), "t");
+  const size_t before = leader == "n2" ? n3_before : n2_before;
+  EXPECT_EQ(other.Log().find("pg_basebackup", before), std::string::npos)
+      << "following the new master must not take a copy:\n" << other.Log().substr(before);
+  n2.Stop();
+  n3.Stop();
+}
+
 TEST(Cluster, AMasterCutFromEtcdStopsTakingWritesBeforeItsLeaseCanLapse) {
   Scratch scratch;
   EtcdServer etcd(scratch);
