@@ -114,6 +114,19 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
   return Status::Ok();
 }
 
+std::string DescribeCluster(const ElectionFacts& f, const std::map<std::string, std::string>& addresses,
+                            const ElectionDecision& d) {
+  if (!f.etcd_ok) return "etcd does not answer; " + std::string(ElectionActionName(d.action)) + ": " + d.why;
+  std::string out = "leader " + (f.leader.empty() ? std::string("none") : f.leader) + "; members:";
+  for (const auto& m : f.members) {
+    auto it = addresses.find(m.name);
+    out += " " + m.name + (it == addresses.end() || it->second.empty() ? "" : " at " + it->second) +
+           " (WAL " + FormatLsn(static_cast<Lsn>(m.lsn)) + (m.synchronous ? ", synchronous" : "") + "),";
+  }
+  out.pop_back();
+  return out + "; this node: " + ElectionActionName(d.action) + ": " + d.why;
+}
+
 ClusterAgent::ClusterAgent(const ClusterConfig& cc, std::string self, std::string address)
     : cc_(cc),
       self_(std::move(self)),
@@ -345,6 +358,7 @@ void ClusterAgent::Loop() {
     if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
     ElectionDecision d = DecideElection(f);
     Say(d);
+    if (hooks_.report) hooks_.report(DescribeCluster(f, addresses_, d));
     const int64_t now = NowMs();
     // A promotion or a follow takes a moment to show: ask again only later.
     const bool may_ask = now - last_request_ms_ > 5000;

@@ -52,6 +52,7 @@ struct ClusterHooks {
   std::function<void(const std::string& why)> fence;    // stop taking writes now
   std::function<void(const std::string& why)> promote;  // this node holds the key
   std::function<void(const std::string& address)> follow;
+  std::function<void(const std::string& view)> report;  // for status (DescribeCluster)
 };
 
 struct Node;
@@ -61,6 +62,11 @@ class ClusterAgent;
 // directory and position, and waits for the cluster's answer, which it
 // writes into n->config (see DecideStart).
 Status StartCluster(Node* n, std::unique_ptr<ClusterAgent>* agent, bool* bootstrap);
+
+// One line for `pgkeeper status`: the leader, each member's address and
+// position, and this node's decision.
+std::string DescribeCluster(const ElectionFacts& f, const std::map<std::string, std::string>& addresses,
+                            const ElectionDecision& d);
 
 class ClusterAgent {
  public:

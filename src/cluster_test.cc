@@ -69,5 +69,19 @@ TEST(ParseClusterConfig, ClusterSettingsWithoutEtcdAreRefused) {
   EXPECT_THAT(st.message(), HasSubstr("PGKEEPER_LEASE_TTL is set but ETCD_ENDPOINTS is not"));
 }
 
+TEST(DescribeCluster, NamesTheLeaderEachMemberAndThisNodesDecision) {
+  ElectionFacts f;
+  f.self = "n2";
+  f.etcd_ok = true;
+  f.leader = "n1";
+  f.members = {{"n1", 0x5000000, false}, {"n2", 0x4FFFF00, true}};
+  ElectionDecision d{ElectionAction::kFollow, "n1", "replicate from the leader n1"};
+  EXPECT_EQ(DescribeCluster(f, {{"n1", "pg-a:5432"}, {"n2", "pg-b:5432"}}, d),
+            "leader n1; members: n1 at pg-a:5432 (WAL 0/5000000), n2 at pg-b:5432 (WAL 0/4FFFF00, "
+            "synchronous); this node: follow: replicate from the leader n1");
+  f.etcd_ok = false;
+  EXPECT_THAT(DescribeCluster(f, {}, d), HasSubstr("etcd does not answer"));
+}
+
 }  // namespace
 }  // namespace pgkeeper

@@ -392,6 +392,7 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced)
   };
   h.promote = [&n](const std::string&) { LeaveRequest(n, kPromoteRequestFile, "force"); };
   h.follow = [&n](const std::string& address) { LeaveRequest(n, kFollowRequestFile, address); };
+  h.report = [&n](const std::string& view) { n.monitor->NoteCluster(view); };
   return h;
 }
 

@@ -203,6 +203,10 @@ void Monitor::NoteRefused(const std::string& sentence) {
   Update([&](KeeperState& k) { k.refused = sentence; });
 }
 
+void Monitor::NoteCluster(const std::string& view) {
+  Update([&](KeeperState& k) { k.cluster = view; });
+}
+
 void Monitor::ExpectPostgres(bool expected) {
   expect_postgres_.store(expected);
   cv_.notify_all();

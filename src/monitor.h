@@ -47,6 +47,8 @@ class Monitor {
   void NoteWalMissing(const std::string& postgres_line);
   // The last connection pg_hba.conf turned away, as DescribeRefusal says it.
   void NoteRefused(const std::string& sentence);
+  // Cluster mode: what etcd says and what this node does about it.
+  void NoteCluster(const std::string& view);
   // From now on PostgreSQL is expected to run: poll it.
   void ExpectPostgres(bool expected);
 

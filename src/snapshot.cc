@@ -66,6 +66,7 @@ json KeeperJson(const KeeperState& k) {
           {"wal_missing", k.wal_missing},
           {"promotion", k.promotion},
           {"refused", k.refused},
+          {"cluster", k.cluster},
           {"sync_required", k.sync_required},
           {"sync_available", k.sync_available}};
 }
@@ -96,6 +97,7 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
     k->wal_missing = j.value("wal_missing", "");
     k->promotion = j.value("promotion", "");
     k->refused = j.value("refused", "");
+    k->cluster = j.value("cluster", "");
     k->sync_required = j.value("sync_required", 0);
     k->sync_available = j.value("sync_available", false);
     if (j.contains("clone") && j["clone"].is_object()) {
@@ -169,6 +171,7 @@ std::string ToJson(const Snapshot& s) {
             {"synchronous", SyncJson(s)},
             {"promotion", NullIfEmpty(s.keeper.promotion)},
             {"refused", NullIfEmpty(s.keeper.refused)},
+            {"cluster", NullIfEmpty(s.keeper.cluster)},
             {"clone", CloneJson(s.keeper.clone)},
             {"disk", s.disk_total_bytes < 0 ? json(nullptr)
                                             : json{{"free_bytes", s.disk_free_bytes},
@@ -237,6 +240,7 @@ std::string RenderStatusTable(const Snapshot& s) {
   }
   if (!s.keeper.promotion.empty()) row("promotion", s.keeper.promotion);
   if (!s.keeper.refused.empty()) row("refused", s.keeper.refused);
+  if (!s.keeper.cluster.empty()) row("cluster", s.keeper.cluster);
   // A replicant lists its own downstreams only when it has some (cascading).
   if (s.postgres_up && (!s.in_recovery || !s.replicants.empty())) {
     row("replicants", std::to_string(s.replicants.size()));

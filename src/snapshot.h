@@ -33,6 +33,7 @@ struct KeeperState {
   CloneProgress clone;
   std::string wal_missing;            // postgres' line, while the master lacks our WAL
   std::string promotion;              // the last promotion's report (promote.h)
+  std::string cluster;                // cluster mode: etcd's view and this node's decision (cluster.h)
   std::string refused;                // the last connection pg_hba.conf turned away (hba_refusal.h)
   int sync_required = 0;              // SYNCHRONOUS_REPLICANTS
   bool sync_available = false;        // SYNCHRONOUS_MODE=available

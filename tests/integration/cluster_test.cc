@@ -47,6 +47,15 @@ TEST(Cluster, TheFirstNodeInitialisesTheNextFollowsAndTakesOverWhenTheMasterDies
   EXPECT_TRUE(n2.LogContains("cluster: follow: replicate from the leader n1")) << n2.Log();
   ASSERT_EQ(n1.Query("CREATE TABLE acked AS SELECT 1 AS x"), "OK");
   n2.WaitQuery("SELECT count(*) FROM acked", "1");
+  std::string status;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        n2.Run("status", &status);
+        return status.find("cluster     leader n1; members: n1 at 127.0.0.1:" +
+                           std::to_string(n1.port())) != std::string::npos;
+      },
+      seconds(10)))
+      << status;
 
   // The master dies with its container: nobody renews its lease.
   auto killed = std::chrono::steady_clock::now();
