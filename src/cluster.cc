@@ -1,14 +1,17 @@
 #include "cluster.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "datadir.h"
+#include "fs.h"
 #include "log.h"
 #include "node.h"
 #include "rewind.h"
@@ -175,6 +178,13 @@ Status ClusterAgent::Read(ElectionFacts* f) {
     if (leaf == "leader") f->leader = kv.value;
     if (leaf == "initialized") f->initialized = true;
     if (leaf == "optime") f->last_leader_lsn = std::atoll(kv.value.c_str());
+    if (leaf == "switchover") {
+      json j = json::parse(kv.value, nullptr, false);
+      if (j.is_object()) {
+        f->switchover_from = j.value("from", "");
+        f->switchover_to = j.value("to", "");
+      }
+    }
     if (leaf.rfind("members/", 0) == 0) {
       json m = json::parse(kv.value, nullptr, false);
       if (!m.is_object()) continue;
@@ -202,6 +212,10 @@ Status ClusterAgent::TakeKey(bool* taken) {
 }
 
 Status ClusterAgent::MarkInitialized() { return etcd_.Put(Key("initialized"), self_); }
+
+Status ClusterAgent::PublishFinalPosition(int64_t lsn) {
+  return etcd_.Put(Key("optime"), std::to_string(lsn));
+}
 
 void ClusterAgent::Release() {
   if (lease_ == 0) return;
@@ -368,7 +382,13 @@ void ClusterAgent::Loop() {
     bool taken = false;
     switch (d.action) {
       case ElectionAction::kFence:
-        hooks_.fence(d.why);
+      case ElectionAction::kStepDown: {
+        // From now on only the lease is kept (and with it the key, until
+        // the exit gives it up): nothing else is decided.
+        std::lock_guard<std::mutex> lock(mu_);
+        active_ = false;
+      }
+        d.action == ElectionAction::kFence ? hooks_.fence(d.why) : hooks_.step_down(d.why);
         break;
       case ElectionAction::kTakeOver:
         if (!TakeKey(&taken).ok() || !taken) break;
@@ -388,6 +408,71 @@ void ClusterAgent::Loop() {
       default: break;
     }
   }
+}
+
+int RunSwitchover(const Env& env, const std::vector<std::string>& args) {
+  // Only the cluster's settings: the command needs no password.
+  Config c;
+  Status st = ParseClusterConfig(env, c, &c.cluster);
+  std::string to;
+  for (size_t i = 0; st.ok() && i < args.size(); ++i) {
+    if (args[i] == "--to" && i + 1 < args.size()) {
+      to = args[++i];
+    } else {
+      st = Status::Usage("switchover: unknown argument '" + args[i] + "'; expected [--to NODE]");
+    }
+  }
+  if (st.ok() && !c.cluster.enabled()) {
+    st = Status::Usage("switchover: this node is not in cluster mode (ETCD_ENDPOINTS is not set); "
+                       "without etcd, stop the master and `pgkeeper promote` a replicant");
+  }
+  if (!st.ok()) {
+    std::cerr << "pgkeeper switchover: " << st.message() << std::endl;
+    return st.exit_code();
+  }
+  EtcdClient etcd(c.cluster.endpoints, 2000);
+  const std::string prefix = "/pgkeeper/" + c.cluster.name + "/";
+  auto leader = [&](std::string* out) {
+    std::vector<EtcdKv> kvs;
+    Status s = etcd.Get(prefix + "leader", &kvs);
+    *out = kvs.empty() ? "" : kvs[0].value;
+    return s;
+  };
+  std::string from;
+  st = leader(&from);
+  if (st.ok() && from.empty()) st = Status::State("no node leads now; nothing to switch over");
+  if (st.ok() && from == to) st = Status::State(to + " leads already");
+  if (st.ok() && !to.empty()) {
+    std::vector<EtcdKv> kvs;
+    st = etcd.Get(prefix + "members/" + to, &kvs);
+    if (st.ok() && kvs.empty()) st = Status::State(to + " is not a live member of cluster " + c.cluster.name);
+  }
+  int64_t lease = 0;
+  int ttl = 0;
+  // The request lives 30 s: one that could not be carried out goes by itself.
+  if (st.ok()) st = etcd.Grant(30, &lease, &ttl);
+  if (st.ok()) {
+    st = etcd.Put(prefix + "switchover", nlohmann::json{{"from", from}, {"to", to}}.dump(), lease);
+  }
+  if (!st.ok()) {
+    std::cerr << "pgkeeper switchover: " << st.message() << std::endl;
+    return st.exit_code();
+  }
+  const int64_t start = NowMs();
+  std::string now;
+  while (NowMs() - start < 30000) {
+    if (leader(&now).ok() && !now.empty() && now != from) {
+      (void)etcd.Revoke(lease);  // done: the request goes
+      std::cout << "ok: switched over from " << from << " to " << now << " in " << NowMs() - start
+                << " ms (from the request until " << now << " held the leader key)" << std::endl;
+      return 0;
+    }
+    ::usleep(50 * 1000);
+  }
+  (void)etcd.Revoke(lease);
+  std::cerr << "pgkeeper switchover: " << from << " still leads (or nobody does) after 30 s; the "
+            << "request was withdrawn. See the nodes' logs (cluster: ...)" << std::endl;
+  return static_cast<int>(ExitCode::kState);
 }
 
 }  // namespace pgkeeper

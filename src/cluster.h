@@ -36,6 +36,11 @@ namespace pgkeeper {
 // and PROMOTE_MASTER beside ETCD_ENDPOINTS (c holds the rest, parsed).
 Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out);
 
+// `pgkeeper switchover [--to NODE]`: asks the leader to hand over (to NODE,
+// or to the best other member), waits until another node leads, and says
+// who and how long it took.
+int RunSwitchover(const Env& env, const std::vector<std::string>& args);
+
 // What one loop of the running node sees of itself.
 struct LocalFacts {
   bool postgres_up = false;
@@ -50,6 +55,7 @@ struct LocalFacts {
 struct ClusterHooks {
   std::function<LocalFacts()> facts;
   std::function<void(const std::string& why)> fence;    // stop taking writes now
+  std::function<void(const std::string& why)> step_down;  // switchover: stop postgres cleanly
   std::function<void(const std::string& why)> promote;  // this node holds the key
   std::function<void(const std::string& address)> follow;
   std::function<void(const std::string& view)> report;  // for status (DescribeCluster)
@@ -83,6 +89,9 @@ class ClusterAgent {
   Status MarkInitialized();
   // Gives up the lease now (at exit): the leader key, if held, goes at once.
   void Release();
+  // After a step-down stopped postgres: the old leader's last position
+  // (its shutdown checkpoint), which the switchover's target must have.
+  Status PublishFinalPosition(int64_t lsn);
   // Runs the loop on a thread of its own until Stop: at first it only
   // renews the lease and publishes this node (while initdb, a copy or
   // postgres' start run), and acts on decisions once Activate gives it the

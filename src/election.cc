@@ -10,8 +10,20 @@ ElectionDecision Do(ElectionAction a, std::string why, std::string target = "") 
 std::string Ms(int64_t ms) { return std::to_string(ms) + " ms"; }
 
 bool Eligible(const ElectionFacts& f, const MemberFacts& m) {
+  if (!f.switchover_from.empty()) {
+    if (m.name == f.switchover_from) return false;
+    if (!f.switchover_to.empty()) return m.name == f.switchover_to && m.lsn >= f.last_leader_lsn;
+    return m.lsn >= f.last_leader_lsn;  // a planned switchover loses nothing
+  }
   if (f.synchronous_mode && !m.synchronous) return false;
   return f.last_leader_lsn - m.lsn <= f.max_lag_bytes;
+}
+
+bool IsMember(const ElectionFacts& f, const std::string& name) {
+  for (const auto& m : f.members) {
+    if (m.name == name) return true;
+  }
+  return false;
 }
 
 const MemberFacts* Self(const ElectionFacts& f) {
@@ -42,6 +54,17 @@ ElectionDecision DecideWritable(const ElectionFacts& f) {
                   Ms(f.fence_margin_ms) + "), so the lease may lapse and another node take "
                   "over: stop taking writes now");
   }
+  if (f.etcd_ok && f.switchover_from == f.self) {
+    if (!f.switchover_to.empty() && !IsMember(f, f.switchover_to)) {
+      return Do(ElectionAction::kLead, "a switchover to " + f.switchover_to + " was asked, but " +
+                                           f.switchover_to + " is not a live member: keep leading");
+    }
+    return Do(ElectionAction::kStepDown,
+              "a switchover was asked" +
+                  (f.switchover_to.empty() ? std::string() : " to " + f.switchover_to) +
+                  ": stop taking writes, let the replicants receive everything, then give up "
+                  "the leader key");
+  }
   if (!f.etcd_ok) {
     return Do(ElectionAction::kLead,
               "etcd did not answer; the lease was last renewed " + Ms(since) +
@@ -57,6 +80,7 @@ const char* ElectionActionName(ElectionAction a) {
   switch (a) {
     case ElectionAction::kLead: return "lead";
     case ElectionAction::kFence: return "fence";
+    case ElectionAction::kStepDown: return "step-down";
     case ElectionAction::kBootstrap: return "bootstrap";
     case ElectionAction::kTakeOver: return "take-over";
     case ElectionAction::kPromote: return "promote";
@@ -110,7 +134,21 @@ ElectionDecision DecideElection(const ElectionFacts& f) {
   if (self == nullptr) {
     return Do(ElectionAction::kWait, "this node has not published its position yet: wait");
   }
+  if (!f.switchover_from.empty() && self->name != f.switchover_from && !Eligible(f, *self)) {
+    const std::string best = BestCandidate(f);
+    if (!f.switchover_to.empty() && f.switchover_to != f.self) {
+      return Do(ElectionAction::kWait, "switchover to " + f.switchover_to + ": wait for it");
+    }
+    return Do(ElectionAction::kWait,
+              "switchover from " + f.switchover_from + ": " +
+                  (best.empty() || best == f.self ? "this node waits until it has received everything "
+                                                    "the old leader wrote"
+                                                  : best + " takes over"));
+  }
   if (!Eligible(f, *self)) {
+    if (!f.switchover_from.empty()) {
+      return Do(ElectionAction::kWait, "the switchover is away from this node: it does not take over");
+    }
     if (f.synchronous_mode && !self->synchronous) {
       return Do(ElectionAction::kWait,
                 "no leader, but in synchronous mode only a synchronous replicant may take over, "

@@ -36,6 +36,9 @@ struct ElectionFacts {
   bool initialized = false; // the cluster's first node finished its initdb
   std::vector<MemberFacts> members;  // every live member, this node included
   int64_t last_leader_lsn = 0;  // the last position the leader published
+  // A planned switchover (`pgkeeper switchover`): the leader it was asked of,
+  // and the node to hand over to ("" : the best other one).
+  std::string switchover_from, switchover_to;
 
   // Own lease, on this node's monotonic clock (ms).
   int64_t now_ms = 0;
@@ -52,6 +55,7 @@ struct ElectionFacts {
 enum class ElectionAction {
   kLead,        // hold the key: renew the lease, stay writable
   kFence,       // stop taking writes now (then rejoin whoever leads)
+  kStepDown,    // switchover: stop taking writes, then give up the key
   kBootstrap,   // take the key, initialise the cluster, mark it initialised
   kTakeOver,    // try to create the leader key (one node wins), then promote
   kPromote,     // this node holds the key but is not writable yet: promote
@@ -69,7 +73,9 @@ const char* ElectionActionName(ElectionAction a);
 
 // The best candidate among eligible members: most WAL, ties to the lowest
 // name; "" when none is eligible. Eligible: within max_lag_bytes of
-// last_leader_lsn and, in synchronous mode, synchronous.
+// last_leader_lsn and, in synchronous mode, synchronous. During a
+// switchover the old leader is never a candidate, and a named target is the
+// only one, once it has everything the old leader wrote.
 std::string BestCandidate(const ElectionFacts& f);
 
 ElectionDecision DecideElection(const ElectionFacts& f);

@@ -123,6 +123,36 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"ANodeWithoutDataNeverTakesOver",
             With(Base(), [](ElectionFacts& f) { f.leader = ""; f.has_data = false; }),
             ElectionAction::kWait, "no data to promote"},
+        Row{"AMasterAskedToSwitchOverStepsDown",
+            With(Master(), [](ElectionFacts& f) { f.switchover_from = "n1"; f.switchover_to = "n2"; }),
+            ElectionAction::kStepDown, "a switchover was asked to n2"},
+        Row{"ASwitchoverToAStrangerIsIgnored",
+            With(Master(), [](ElectionFacts& f) { f.switchover_from = "n1"; f.switchover_to = "n9"; }),
+            ElectionAction::kLead, "n9 is not a live member"},
+        Row{"TheSwitchoverTargetTakesOverOnceItHasEverything",
+            With(Base(), [](ElectionFacts& f) {
+              f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
+              f.members = {{"n2", 1000, false}, {"n3", 1000, false}};
+            }),
+            ElectionAction::kTakeOver, "take the leader key"},
+        Row{"TheSwitchoverTargetWaitsUntilItHasEverything",
+            With(Base(), [](ElectionFacts& f) {
+              f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
+              f.members = {{"n2", 990, false}, {"n3", 1000, false}};
+            }),
+            ElectionAction::kWait, "until it has received everything"},
+        Row{"OthersWaitForTheSwitchoverTarget",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
+              f.members = {{"n2", 990, false}, {"n3", 1000, false}};
+            }),
+            ElectionAction::kWait, "switchover to n2: wait for it"},
+        Row{"TheOldLeaderNeverTakesTheKeyBackDuringASwitchover",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n1"; f.leader = ""; f.switchover_from = "n1";
+              f.members = {{"n1", 1000, false}, {"n2", 1000, false}};
+            }),
+            ElectionAction::kWait, "away from this node"},
         Row{"DataWithoutAnInitialisedMarkIsForAPerson",
             With(Base(), [](ElectionFacts& f) { f.leader = ""; f.initialized = false; }),
             ElectionAction::kWait, "a person must decide"}),

@@ -368,7 +368,8 @@ void LeaveRequest(const Node& n, const char* name, const std::string& request) {
   ::kill(::getpid(), SIGUSR1);
 }
 
-ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced) {
+ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
+                             std::atomic<bool>* stepped) {
   ClusterHooks h;
   h.facts = [&n] {
     Snapshot s = n.monitor->Latest();
@@ -388,6 +389,13 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced)
   h.fence = [&pm, fenced](const std::string& why) {
     if (fenced->exchange(true)) return;
     LogWarn("cluster: fencing: stopping postgres now (fast shutdown)");
+    ::kill(pm.pid(), SIGINT);
+  };
+  // A fast shutdown lets the walsenders send everything, up to the shutdown
+  // checkpoint, before postgres exits; then the supervisor hands over.
+  h.step_down = [&pm, stepped](const std::string&) {
+    if (stepped->exchange(true)) return;
+    LogInfo("cluster: switchover: stopping postgres (fast shutdown) to hand over");
     ::kill(pm.pid(), SIGINT);
   };
   h.promote = [&n](const std::string&) { LeaveRequest(n, kPromoteRequestFile, "force"); };
@@ -600,13 +608,25 @@ int RunKeeper(const Env& env) {
                   PeerWatch(standby && !promote), DiskWatch(), TlsWatch()};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
-  std::atomic<bool> fenced{false};
-  if (agent) agent->Activate(ClusterHooksFor(n, pm, &fenced));
+  std::atomic<bool> fenced{false}, stepped{false};
+  if (agent) agent->Activate(ClusterHooksFor(n, pm, &fenced, &stepped));
   int code = 0;
   std::string how;
   for (;;) {
     Event event = Supervise(n, pm, watches, &code, &how);
     if (event == Event::kExited) break;
+    if (event == Event::kCrashed && stepped) {
+      ControlData cd;
+      Status read = ReadControlData(n, &cd);
+      if (read.ok()) read = agent->PublishFinalPosition(static_cast<int64_t>(cd.checkpoint));
+      read.ok() ? LogInfo("cluster: switchover: stopped at " + FormatLsn(cd.checkpoint) +
+                          "; giving up the leader key, and exiting so that the next start follows "
+                          "the new master")
+                : LogWarn("cluster: switchover: " + read.message() + "; giving up the key anyway");
+      monitor.SetPhase("stopped", "switched over: another node leads now");
+      code = static_cast<int>(ExitCode::kState);
+      break;
+    }
     if (event == Event::kCrashed && fenced) {
       LogWarn("cluster: postgres stopped after fencing (" + how + "); exiting, so that the next "
               "start (the container's restart policy) rejoins the leader");

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster.h"
 #include "commands.h"
 #include "config.h"
 #include "keeper.h"
@@ -52,6 +53,8 @@ const Command kCommands[] = {
      pgkeeper::RunReload},
     {"drop-slot", "NAME  drop the replication slot of a replicant that is gone for good",
      pgkeeper::RunDropSlot},
+    {"switchover", "[--to NODE]  cluster mode: the master hands over to NODE (or the best other node)",
+     pgkeeper::RunSwitchover},
     {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",
      [](const Env& env, const Args&) { return pgkeeper::RunApplyMaster(env); }},
     {"upstream-facts", "(internal, run by `run`) the upstream's history for a rejoin, as JSON",

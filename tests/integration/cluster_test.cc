@@ -6,9 +6,12 @@
 // its lease can lapse.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "etcd.h"
@@ -110,6 +113,61 @@ TEST(Cluster, WithThreeNodesTheThirdFollowsTheNewMasterWithoutACopy) {
       << "following the new master must not take a copy:\n" << other.Log().substr(before);
   n2.Stop();
   n3.Stop();
+}
+
+TEST(Cluster, ASwitchoverHandsOverWithoutLosingAnAcknowledgedWrite) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1"), n2(scratch, "n2");
+  JoinCluster(n1, etcd);
+  JoinCluster(n2, etcd);
+  StartInOrder(n1, {&n2});
+  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM w", "0");
+
+  // A client writes one row at a time to whichever node takes it.
+  std::atomic<bool> stop{false};
+  std::vector<int> acked;
+  int64_t longest_pause_ms = 0;
+  std::thread writer([&] {
+    auto last = std::chrono::steady_clock::now();
+    for (int id = 1; !stop; ++id) {
+      for (Node* n : {&n1, &n2}) {
+        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
+          auto now = std::chrono::steady_clock::now();
+          longest_pause_ms = std::max<int64_t>(
+              longest_pause_ms,
+              std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count());
+          last = now;
+          acked.push_back(id);
+          break;
+        }
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes before
+  std::string out;
+  int rc = n1.Run("switchover --to n2", &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("ok: switched over from n1 to n2"), std::string::npos) << out;
+  EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
+  n2.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes after
+  stop = true;
+  writer.join();
+  ASSERT_GT(acked.size(), 10u);
+  std::cout << "[ measured ] switchover: " << out << "; longest pause between acknowledged writes "
+            << longest_pause_ms << " ms; " << acked.size() << " writes acknowledged\n";
+  EXPECT_EQ(n2.Query("SELECT count(*) FROM w"), std::to_string(acked.size()))
+      << "an acknowledged write is missing on the new master";
+
+  // The old master starts again and follows the new one.
+  n1.Start();
+  n1.WaitLog("cluster: follow: replicate from the leader n2", seconds(30));
+  n1.WaitQuery("SELECT count(*) FROM w", std::to_string(acked.size()), seconds(60));
+  n1.Stop();
+  n2.Stop();
 }
 
 TEST(Cluster, AMasterCutFromEtcdStopsTakingWritesBeforeItsLeaseCanLapse) {

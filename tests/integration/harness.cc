@@ -283,7 +283,10 @@ void Node::RemoveInitScript(const std::string& name) {
 
 int Node::Run(const std::string& args, std::string* output) {
   std::string cmd = "env -i PATH=/usr/bin:/bin";
-  for (const char* key : {"PGKEEPER_RUN_DIR", "PGPORT", "POSTGRES_USER", "PGDATA"}) {
+  // As `docker exec` would have them: the node's locating variables, and the
+  // cluster's (for `pgkeeper switchover`).
+  for (const char* key : {"PGKEEPER_RUN_DIR", "PGPORT", "POSTGRES_USER", "PGDATA", "ETCD_ENDPOINTS",
+                          "PGKEEPER_CLUSTER"}) {
     cmd += std::string(" ") + key + "='" + Env(key) + "'";
   }
   cmd += std::string(" ") + PGKEEPER_BIN + " " + args + " 2>&1";
