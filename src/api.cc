@@ -90,7 +90,7 @@ Reply Route(const PublishedSnapshot& p, const std::string& method, const std::st
             const std::map<std::string, std::string>& query, int64_t now_ms) {
   if (method != "GET" && method != "HEAD" && method != "OPTIONS") {
     Reply r = Text(405, "method " + method + " not allowed; use GET, HEAD or OPTIONS (POST for "
-                        "/promote, /follow and /reload)\n");
+                        "/promote, /follow, /reload and /switchover)\n");
     return r;
   }
   Reply r = RouteGet(p, path, query, now_ms);

@@ -89,7 +89,7 @@ bool SameSecret(const std::string& a, const std::string& b) {
 }  // namespace
 
 bool IsActionPath(const std::string& path) {
-  return path == "/promote" || path == "/follow" || path == "/reload";
+  return path == "/promote" || path == "/follow" || path == "/reload" || path == "/switchover";
 }
 
 Reply RouteAction(const ApiSecurity& api, const std::string& path,
@@ -99,11 +99,14 @@ Reply RouteAction(const ApiSecurity& api, const std::string& path,
       {"/promote", {"promote", kPromoteRequestFile, kPromoteResultFile, "check", 120}},
       {"/follow", {"follow", kFollowRequestFile, kFollowResultFile, "", 30}},
       {"/reload", {"reload", kReloadRequestFile, kReloadResultFile, "reload", 30}},
+      // Cluster mode: carried out through etcd, not by a request file.
+      {"/switchover", {"switchover", "", "", "", 40}},
   };
   auto it = kActions.find(path);
   if (it == kActions.end()) {
     return Reply{404, "text/plain; charset=utf-8",
-                 "not found: POST " + path + "; POST serves /promote, /follow and /reload\n"};
+                 "not found: POST " + path + "; POST serves /promote, /follow, /reload and "
+                 "/switchover\n"};
   }
   if (api.password.empty()) {
     return Reply{404, "text/plain; charset=utf-8",
@@ -137,6 +140,17 @@ Reply RouteAction(const ApiSecurity& api, const std::string& path,
                    "POST /follow needs ?to=HOST[:PORT], the node to follow\n"};
     }
     action->request = to->second;
+  }
+  if (action->name == "switchover") {
+    auto to = query.find("to");
+    if (to != query.end()) {
+      if (to->second.empty() || to->second.size() > 63 ||
+          to->second.find_first_of(" \t\r\n\"'/") != std::string::npos) {
+        return Reply{400, "text/plain; charset=utf-8",
+                     "POST /switchover takes ?to=NODE, a member's name, or nothing\n"};
+      }
+      action->request = to->second;
+    }
   }
   return Reply{0, "", ""};
 }

@@ -109,7 +109,7 @@ ApiSecurity Locked() {
 
 TEST(RouteAction, WithoutAPasswordNothingThatChangesStateIsServed) {
   ApiAction action;
-  for (const char* path : {"/promote", "/follow", "/reload"}) {
+  for (const char* path : {"/promote", "/follow", "/reload", "/switchover"}) {
     Reply r = RouteAction(ApiSecurity(), path, {}, BasicCredentials{"pgkeeper", ""}, &action);
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_THAT(r.body, HasSubstr("PGKEEPER_API_PASSWORD_FILE"));
@@ -143,7 +143,14 @@ TEST(RouteAction, AuthorisedRequestsBecomeTheCommandsRequests) {
   EXPECT_EQ(RouteAction(Locked(), "/follow", {}, ok, &a).status, 400);
   ASSERT_EQ(RouteAction(Locked(), "/reload", {}, ok, &a).status, 0);
   EXPECT_EQ(a.name, "reload");
+  ASSERT_EQ(RouteAction(Locked(), "/switchover", {}, ok, &a).status, 0);
+  EXPECT_EQ(a.name, "switchover");
+  EXPECT_EQ(a.request, "") << "no target: the best other node";
+  ASSERT_EQ(RouteAction(Locked(), "/switchover", {{"to", "pg-2"}}, ok, &a).status, 0);
+  EXPECT_EQ(a.request, "pg-2");
+  EXPECT_EQ(RouteAction(Locked(), "/switchover", {{"to", "pg 2"}}, ok, &a).status, 400);
   EXPECT_TRUE(IsActionPath("/promote"));
+  EXPECT_TRUE(IsActionPath("/switchover"));
   EXPECT_FALSE(IsActionPath("/primary"));
 }
 

@@ -410,6 +410,51 @@ void ClusterAgent::Loop() {
   }
 }
 
+Status Switchover(const ClusterConfig& cc, const std::string& to, std::string* said) {
+  if (!cc.enabled()) {
+    return Status::Usage("this node is not in cluster mode (ETCD_ENDPOINTS is not set); without "
+                         "etcd, stop the master and `pgkeeper promote` a replicant");
+  }
+  EtcdClient etcd(cc.endpoints, 2000);
+  const std::string prefix = "/pgkeeper/" + cc.name + "/";
+  auto leader = [&](std::string* out) {
+    std::vector<EtcdKv> kvs;
+    Status s = etcd.Get(prefix + "leader", &kvs);
+    *out = kvs.empty() ? "" : kvs[0].value;
+    return s;
+  };
+  std::string from;
+  PGK_RETURN_IF_ERROR(leader(&from));
+  if (from.empty()) return Status::State("no node leads now; nothing to switch over");
+  if (from == to) return Status::State(to + " leads already");
+  if (!to.empty()) {
+    std::vector<EtcdKv> kvs;
+    PGK_RETURN_IF_ERROR(etcd.Get(prefix + "members/" + to, &kvs));
+    if (kvs.empty()) return Status::State(to + " is not a live member of cluster " + cc.name);
+  }
+  int64_t lease = 0;
+  int ttl = 0;
+  // The request lives 30 s: one that could not be carried out goes by itself.
+  PGK_RETURN_IF_ERROR(etcd.Grant(30, &lease, &ttl));
+  PGK_RETURN_IF_ERROR(
+      etcd.Put(prefix + "switchover", nlohmann::json{{"from", from}, {"to", to}}.dump(), lease));
+  const int64_t start = NowMs();
+  std::string now;
+  while (NowMs() - start < 30000) {
+    if (leader(&now).ok() && !now.empty() && now != from) {
+      (void)etcd.Revoke(lease);  // done: the request goes
+      *said = "switched over from " + from + " to " + now + " in " +
+              std::to_string(NowMs() - start) + " ms (from the request until " + now +
+              " held the leader key)";
+      return Status::Ok();
+    }
+    ::usleep(50 * 1000);
+  }
+  (void)etcd.Revoke(lease);
+  return Status::State(from + " still leads (or nobody does) after 30 s; the request was "
+                       "withdrawn. See the nodes' logs (cluster: ...)");
+}
+
 int RunSwitchover(const Env& env, const std::vector<std::string>& args) {
   // Only the cluster's settings: the command needs no password.
   Config c;
@@ -419,60 +464,17 @@ int RunSwitchover(const Env& env, const std::vector<std::string>& args) {
     if (args[i] == "--to" && i + 1 < args.size()) {
       to = args[++i];
     } else {
-      st = Status::Usage("switchover: unknown argument '" + args[i] + "'; expected [--to NODE]");
+      st = Status::Usage("unknown argument '" + args[i] + "'; expected [--to NODE]");
     }
   }
-  if (st.ok() && !c.cluster.enabled()) {
-    st = Status::Usage("switchover: this node is not in cluster mode (ETCD_ENDPOINTS is not set); "
-                       "without etcd, stop the master and `pgkeeper promote` a replicant");
-  }
+  std::string said;
+  if (st.ok()) st = Switchover(c.cluster, to, &said);
   if (!st.ok()) {
     std::cerr << "pgkeeper switchover: " << st.message() << std::endl;
     return st.exit_code();
   }
-  EtcdClient etcd(c.cluster.endpoints, 2000);
-  const std::string prefix = "/pgkeeper/" + c.cluster.name + "/";
-  auto leader = [&](std::string* out) {
-    std::vector<EtcdKv> kvs;
-    Status s = etcd.Get(prefix + "leader", &kvs);
-    *out = kvs.empty() ? "" : kvs[0].value;
-    return s;
-  };
-  std::string from;
-  st = leader(&from);
-  if (st.ok() && from.empty()) st = Status::State("no node leads now; nothing to switch over");
-  if (st.ok() && from == to) st = Status::State(to + " leads already");
-  if (st.ok() && !to.empty()) {
-    std::vector<EtcdKv> kvs;
-    st = etcd.Get(prefix + "members/" + to, &kvs);
-    if (st.ok() && kvs.empty()) st = Status::State(to + " is not a live member of cluster " + c.cluster.name);
-  }
-  int64_t lease = 0;
-  int ttl = 0;
-  // The request lives 30 s: one that could not be carried out goes by itself.
-  if (st.ok()) st = etcd.Grant(30, &lease, &ttl);
-  if (st.ok()) {
-    st = etcd.Put(prefix + "switchover", nlohmann::json{{"from", from}, {"to", to}}.dump(), lease);
-  }
-  if (!st.ok()) {
-    std::cerr << "pgkeeper switchover: " << st.message() << std::endl;
-    return st.exit_code();
-  }
-  const int64_t start = NowMs();
-  std::string now;
-  while (NowMs() - start < 30000) {
-    if (leader(&now).ok() && !now.empty() && now != from) {
-      (void)etcd.Revoke(lease);  // done: the request goes
-      std::cout << "ok: switched over from " << from << " to " << now << " in " << NowMs() - start
-                << " ms (from the request until " << now << " held the leader key)" << std::endl;
-      return 0;
-    }
-    ::usleep(50 * 1000);
-  }
-  (void)etcd.Revoke(lease);
-  std::cerr << "pgkeeper switchover: " << from << " still leads (or nobody does) after 30 s; the "
-            << "request was withdrawn. See the nodes' logs (cluster: ...)" << std::endl;
-  return static_cast<int>(ExitCode::kState);
+  std::cout << "ok: " << said << std::endl;
+  return 0;
 }
 
 }  // namespace pgkeeper

@@ -40,6 +40,9 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out);
 // or to the best other member), waits until another node leads, and says
 // who and how long it took.
 int RunSwitchover(const Env& env, const std::vector<std::string>& args);
+// The same, for the command and the HTTP API's POST /switchover[?to=NODE]:
+// *said gets the outcome's sentence.
+Status Switchover(const ClusterConfig& cc, const std::string& to, std::string* said);
 
 // What one loop of the running node sees of itself.
 struct LocalFacts {

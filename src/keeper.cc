@@ -452,6 +452,11 @@ Status StartApi(const Config& c, Monitor* monitor, ApiServer* api) {
   }
   o.action = [c](const ApiAction& a, const std::function<bool()>& stopping) {
     std::string answer;
+    if (a.name == "switchover") {  // through etcd, whichever node is asked
+      Status st = Switchover(c.cluster, a.request, &answer);
+      LogInfo("HTTP API: POST /switchover " + (st.ok() ? answer : "failed: " + st.message()));
+      return ActionReply(a, st.ok() ? st : Status::State(st.message()), answer);
+    }
     Status st = AskKeeper(c, static_cast<int>(::getpid()), a.request_file.c_str(),
                           a.result_file.c_str(), a.request, std::chrono::seconds(a.timeout_seconds),
                           &answer, stopping);
@@ -462,9 +467,9 @@ Status StartApi(const Config& c, Monitor* monitor, ApiServer* api) {
                                  std::move(o)));
   const std::string scheme = c.api.tls ? "https" : "http";
   LogInfo("HTTP API listening on " + scheme + "://" + c.api_listen + ":" + std::to_string(c.api_port) +
-          (c.api.password.empty() ? "; POST /promote, /follow and /reload are off (no "
+          (c.api.password.empty() ? "; POST /promote, /follow, /reload and /switchover are off (no "
                                     "PGKEEPER_API_PASSWORD)"
-                                  : "; POST /promote, /follow and /reload need user " + c.api.user +
+                                  : "; POST /promote, /follow, /reload and /switchover need user " + c.api.user +
                                         " and PGKEEPER_API_PASSWORD"));
   if (!c.api.password.empty() && !c.api.tls) {
     LogWarn("HTTP API: the API password crosses the network in the clear; set "
