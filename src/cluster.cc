@@ -375,7 +375,7 @@ void ClusterAgent::Loop() {
     if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
     ElectionDecision d = DecideElection(f);
     Say(d);
-    if (hooks_.report) hooks_.report(DescribeCluster(f, addresses_, d));
+    if (hooks_.report) hooks_.report(DescribeCluster(f, addresses_, d), f.leader == self_, takeovers_);
     const int64_t now = NowMs();
     // A promotion or a follow takes a moment to show: ask again only later.
     const bool may_ask = now - last_request_ms_ > 5000;
@@ -392,6 +392,8 @@ void ClusterAgent::Loop() {
         break;
       case ElectionAction::kTakeOver:
         if (!TakeKey(&taken).ok() || !taken) break;
+        ++takeovers_;
+        LogWarn("cluster: failover: this node took the leader key (" + d.why + "); promoting");
         [[fallthrough]];
       case ElectionAction::kPromote:
         if (may_ask && local.standby) {

@@ -61,7 +61,9 @@ struct ClusterHooks {
   std::function<void(const std::string& why)> step_down;  // switchover: stop postgres cleanly
   std::function<void(const std::string& why)> promote;  // this node holds the key
   std::function<void(const std::string& address)> follow;
-  std::function<void(const std::string& view)> report;  // for status (DescribeCluster)
+  // For status and metrics: DescribeCluster's line, whether this node holds
+  // the key, and how many times this run took it over.
+  std::function<void(const std::string& view, bool leader, int takeovers)> report;
 };
 
 struct Node;
@@ -128,6 +130,7 @@ class ClusterAgent {
   ClusterHooks hooks_;
   std::string last_why_;
   int64_t last_request_ms_ = 0;
+  int takeovers_ = 0;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -400,7 +400,9 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
   };
   h.promote = [&n](const std::string&) { LeaveRequest(n, kPromoteRequestFile, "force"); };
   h.follow = [&n](const std::string& address) { LeaveRequest(n, kFollowRequestFile, address); };
-  h.report = [&n](const std::string& view) { n.monitor->NoteCluster(view); };
+  h.report = [&n](const std::string& view, bool leader, int takeovers) {
+    n.monitor->NoteCluster(view, leader, takeovers);
+  };
   return h;
 }
 

@@ -203,8 +203,12 @@ void Monitor::NoteRefused(const std::string& sentence) {
   Update([&](KeeperState& k) { k.refused = sentence; });
 }
 
-void Monitor::NoteCluster(const std::string& view) {
-  Update([&](KeeperState& k) { k.cluster = view; });
+void Monitor::NoteCluster(const std::string& view, bool leader, int takeovers) {
+  Update([&](KeeperState& k) {
+    k.cluster = view;
+    k.cluster_leader = leader;
+    k.cluster_takeovers = takeovers;
+  });
 }
 
 void Monitor::ExpectPostgres(bool expected) {

@@ -48,7 +48,7 @@ class Monitor {
   // The last connection pg_hba.conf turned away, as DescribeRefusal says it.
   void NoteRefused(const std::string& sentence);
   // Cluster mode: what etcd says and what this node does about it.
-  void NoteCluster(const std::string& view);
+  void NoteCluster(const std::string& view, bool leader, int takeovers);
   // From now on PostgreSQL is expected to run: poll it.
   void ExpectPostgres(bool expected);
 

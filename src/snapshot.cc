@@ -67,6 +67,8 @@ json KeeperJson(const KeeperState& k) {
           {"promotion", k.promotion},
           {"refused", k.refused},
           {"cluster", k.cluster},
+          {"cluster_leader", k.cluster_leader},
+          {"cluster_takeovers", k.cluster_takeovers},
           {"sync_required", k.sync_required},
           {"sync_available", k.sync_available}};
 }
@@ -98,6 +100,8 @@ bool KeeperStateFromJson(const std::string& text, KeeperState* k) {
     k->promotion = j.value("promotion", "");
     k->refused = j.value("refused", "");
     k->cluster = j.value("cluster", "");
+    k->cluster_leader = j.value("cluster_leader", false);
+    k->cluster_takeovers = j.value("cluster_takeovers", 0);
     k->sync_required = j.value("sync_required", 0);
     k->sync_available = j.value("sync_available", false);
     if (j.contains("clone") && j["clone"].is_object()) {
@@ -290,8 +294,8 @@ std::string EscapeLabel(const std::string& v) {
 
 class MetricWriter {
  public:
-  void Family(const std::string& name, const std::string& help) {
-    o_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n";
+  void Family(const std::string& name, const std::string& help, const char* type = "gauge") {
+    o_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
   void Sample(const std::string& name, double value, const std::string& labels = "") {
     o_ << name;
@@ -370,6 +374,15 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
       m.Sample("pgkeeper_slot_retained_bytes", static_cast<double>(sl.retained_bytes),
                "slot=\"" + EscapeLabel(sl.name) + "\",wal_status=\"" + EscapeLabel(sl.wal_status) + "\"");
     }
+  }
+  if (!s.keeper.cluster.empty()) {
+    m.Gauge("pgkeeper_cluster_leader", "Cluster mode: 1 while this node holds etcd's leader key.",
+            s.keeper.cluster_leader ? 1 : 0);
+    m.Family("pgkeeper_cluster_takeovers_total",
+             "Cluster mode: failovers this node won (the leader key taken after the leader's lease "
+             "lapsed or it stepped down), since pgkeeper started.",
+             "counter");
+    m.Sample("pgkeeper_cluster_takeovers_total", s.keeper.cluster_takeovers);
   }
   const CloneProgress& c = s.keeper.clone;
   m.Gauge("pgkeeper_clone_active", "1 while this node copies its master.", c.active ? 1 : 0);

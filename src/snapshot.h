@@ -34,6 +34,8 @@ struct KeeperState {
   std::string wal_missing;            // postgres' line, while the master lacks our WAL
   std::string promotion;              // the last promotion's report (promote.h)
   std::string cluster;                // cluster mode: etcd's view and this node's decision (cluster.h)
+  bool cluster_leader = false;        // cluster mode: this node holds the leader key
+  int cluster_takeovers = 0;          // cluster mode: leader keys this run took after a failover
   std::string refused;                // the last connection pg_hba.conf turned away (hba_refusal.h)
   int sync_required = 0;              // SYNCHRONOUS_REPLICANTS
   bool sync_available = false;        // SYNCHRONOUS_MODE=available

@@ -70,7 +70,17 @@ TEST(Cluster, TheFirstNodeInitialisesTheNextFollowsAndTakesOverWhenTheMasterDies
   std::cout << "[ measured ] n1 killed -> n2 writable in " << ms << " ms (lease ttl 3 s)\n";
   EXPECT_EQ(Leader(etcd), "n2");
   EXPECT_TRUE(n2.LogContains("cluster: take-over: no leader")) << n2.Log();
+  EXPECT_TRUE(n2.LogContains("cluster: failover: this node took the leader key")) << n2.Log();
   ASSERT_EQ(n2.Query("INSERT INTO acked VALUES (2)"), "OK");
+  std::string metrics;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return n2.Http("/metrics", &metrics) == 200 &&
+               metrics.find("\npgkeeper_cluster_leader 1\n") != std::string::npos;
+      },
+      seconds(10)))
+      << metrics;
+  EXPECT_NE(metrics.find("\npgkeeper_cluster_takeovers_total 1\n"), std::string::npos) << metrics;
 
   // The old master comes back: it rejoins the new one.
   n1.Start();
