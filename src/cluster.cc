@@ -374,7 +374,10 @@ void ClusterAgent::Loop() {
     ElectionFacts f = Gather(local, true, &st);
     if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
     ElectionDecision d = DecideElection(f);
-    Say(d);
+    // Holding the key while the snapshot does not show this node writable
+    // yet (it just started as master, or is promoting): nothing to say.
+    const bool settling = d.action == ElectionAction::kPromote && !local.standby;
+    if (!settling) Say(d);
     if (hooks_.report) hooks_.report(DescribeCluster(f, addresses_, d), f.leader == self_, takeovers_);
     const int64_t now = NowMs();
     // A promotion or a follow takes a moment to show: ask again only later.

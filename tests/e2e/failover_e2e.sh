@@ -61,7 +61,8 @@ first=$(leader)
 log "leader: $first"
 bootstraps=0
 for s in "${nodes[@]}"; do
-  if docker logs "$(cid "$s")" 2>&1 | grep -F "cluster: bootstrap:" >/dev/null; then
+  # Each may decide to bootstrap; only the one that won the key initialises.
+  if docker logs "$(cid "$s")" 2>&1 | grep -F "cluster: initialised;" >/dev/null; then
     bootstraps=$((bootstraps + 1))
   fi
 done
