@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datadir.h"
+#include "follow.h"
 #include "fs.h"
 #include "log.h"
 #include "node.h"
@@ -35,20 +36,6 @@ std::string Get(const Env& env, const std::string& name) {
 
 bool AllDigits(const std::string& s) {
   return !s.empty() && s.size() <= 12 && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-// "host[:port]" -> host, port (default_port when none).
-bool SplitAddress(const std::string& a, int default_port, std::string* host, int* port) {
-  *host = a;
-  *port = default_port;
-  const size_t colon = a.rfind(':');
-  if (colon != std::string::npos && a.find(':') == colon) {  // one colon: host:port
-    const std::string p = a.substr(colon + 1);
-    if (!AllDigits(p) || std::stoi(p) < 1 || std::stoi(p) > 65535) return false;
-    *host = a.substr(0, colon);
-    *port = std::stoi(p);
-  }
-  return IsValidHost(*host);
 }
 
 }  // namespace
@@ -83,13 +70,12 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
     out->name = v;
   }
   if (std::string v = Get(env, "PGKEEPER_ADVERTISE_ADDRESS"); !v.empty()) {
-    std::string host;
-    int port = 0;
-    if (!SplitAddress(v, c.port, &host, &port)) {
+    Upstream u;
+    if (!ParseUpstream(v, c.port, &u).ok()) {
       return Status::Config("PGKEEPER_ADVERTISE_ADDRESS: '" + v + "' is not host[:port]; "
                             "expected the name or address other nodes reach this node by");
     }
-    out->address = host + ":" + std::to_string(port);
+    out->address = u.Name();
   }
   if (std::string v = Get(env, "PGKEEPER_LEASE_TTL"); !v.empty()) {
     if (!AllDigits(v) || std::stoi(v) < 2 || std::stoi(v) > 60) {
@@ -313,11 +299,10 @@ Status ClusterAgent::DecideStart(bool has_data, bool standby_data, int64_t lsn, 
         }
         break;
       case ElectionAction::kFollow: {
-        std::string host;
-        int port = 0;
-        if (SplitAddress(addresses_[d.target], c->port, &host, &port)) {
-          c->replicate_from = host;
-          c->replicate_port = port;
+        Upstream u;
+        if (ParseUpstream(addresses_[d.target], c->port, &u).ok()) {
+          c->replicate_from = u.host;
+          c->replicate_port = u.port;
           c->allow_rejoin = true;           // an old master comes back as a replicant
           c->destroy_on_restart = false;    // and a replicant keeps its data
           return Status::Ok();
