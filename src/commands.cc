@@ -62,21 +62,18 @@ int UsageError(const std::string& msg) {
 
 }  // namespace
 
-// Asks the running supervisor (pid) to carry out a request, as `follow` and
-// `promote` do: the request goes into the run directory under request_file,
-// SIGUSR1 wakes pgkeeper, and its one-line answer ("ok: ..." or
-// "error: ...") comes back under result_file. The files belong to the
-// postgres user like pgkeeper itself. On "ok: " *answer gets the rest; any
-// other answer is Status::State with pgkeeper's words.
-Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
-                 const std::string& request, std::chrono::seconds timeout, std::string* answer,
-                 const std::function<bool()>& cancelled) {
-  PGK_RETURN_IF_ERROR(BecomePostgresIfRoot());
+Status LeaveRequest(const Config& c, int pid, const char* request_file,
+                    const std::string& request) {
+  PGK_RETURN_IF_ERROR(WriteFileAtomic(JoinPath(c.run_dir, request_file), request + "\n", 0644));
+  if (::kill(pid, SIGUSR1) != 0) return Status::FromErrno("signal pgkeeper", errno);
+  return Status::Ok();
+}
+
+Status AwaitAnswer(const Config& c, const char* request_file, const char* result_file,
+                   std::chrono::seconds timeout, std::string* answer,
+                   const std::function<bool()>& cancelled) {
   const std::string request_path = JoinPath(c.run_dir, request_file);
   const std::string result_path = JoinPath(c.run_dir, result_file);
-  PGK_RETURN_IF_ERROR(RemoveTree(result_path));
-  PGK_RETURN_IF_ERROR(WriteFileAtomic(request_path, request + "\n", 0644));
-  if (::kill(pid, SIGUSR1) != 0) return Status::FromErrno("signal pgkeeper", errno);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string text;
   while (!ReadWholeFile(result_path, &text).ok()) {
@@ -100,6 +97,16 @@ Status AskKeeper(const Config& c, int pid, const char* request_file, const char*
   return Status::Ok();
 }
 
+// The files belong to the postgres user like pgkeeper itself. An old answer
+// is removed before the request is left, so that only this one is read.
+Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
+                 const std::string& request, std::chrono::seconds timeout, std::string* answer,
+                 const std::function<bool()>& cancelled) {
+  PGK_RETURN_IF_ERROR(BecomePostgresIfRoot());
+  PGK_RETURN_IF_ERROR(RemoveTree(JoinPath(c.run_dir, result_file)));
+  PGK_RETURN_IF_ERROR(LeaveRequest(c, pid, request_file, request));
+  return AwaitAnswer(c, request_file, result_file, timeout, answer, cancelled);
+}
 
 int RunHealth(const Env& env, const Args& args) {
   HealthMode mode = HealthMode::kDefault;

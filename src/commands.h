@@ -22,12 +22,22 @@ int RunStatus(const Env& env, const Args& args);
 int RunPromote(const Env& env, const Args& args);
 // `pgkeeper follow HOST[:PORT]`: repoint this running replicant, live.
 int RunFollow(const Env& env, const Args& args);
-// Asks the running supervisor (pid) to carry out a request, as `follow`,
-// `promote`, `reload` and the API's POST endpoints do: the request goes
-// into the run directory under request_file, SIGUSR1 wakes pgkeeper, and
-// its one-line answer comes back under result_file. On "ok: " *answer gets
-// the rest; any other answer is Status::State with pgkeeper's words.
-// cancelled (optional) is asked while waiting: true gives up at once.
+// Leaves a request for the running supervisor (pid) in the run directory
+// under request_file and wakes it with SIGUSR1; it carries the request out
+// between its checks. Cluster mode's agent asks its own supervisor this way
+// and waits for no answer.
+Status LeaveRequest(const Config& c, int pid, const char* request_file, const std::string& request);
+// Waits up to timeout for the supervisor's one-line answer to a request
+// left under request_file: "ok: ..." gives Ok and the rest in *answer; any
+// other answer is Status::State with pgkeeper's words. On a timeout, or when
+// cancelled (optional) says true, the request is withdrawn.
+Status AwaitAnswer(const Config& c, const char* request_file, const char* result_file,
+                   std::chrono::seconds timeout, std::string* answer,
+                   const std::function<bool()>& cancelled = {});
+// Asks the running supervisor (pid) to carry out a request and waits for
+// its answer (LeaveRequest, then AwaitAnswer), as `follow`, `promote`,
+// `reload` and the API's POST endpoints do; the answer comes back under
+// result_file.
 Status AskKeeper(const Config& c, int pid, const char* request_file, const char* result_file,
                  const std::string& request, std::chrono::seconds timeout, std::string* answer,
                  const std::function<bool()>& cancelled = {});

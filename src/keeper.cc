@@ -356,16 +356,12 @@ void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
   }
 }
 
-// Cluster mode's requests to the supervisor (cluster.h): the same files and
-// signal as `pgkeeper promote` and `pgkeeper follow`; fencing stops postgres
-// at once from the agent's thread.
-void LeaveRequest(const Node& n, const char* name, const std::string& request) {
-  Status st = WriteFileAtomic(JoinPath(n.config.run_dir, name), request, 0600);
-  if (!st.ok()) {
-    LogError("cluster: cannot leave a request: " + st.message());
-    return;
-  }
-  ::kill(::getpid(), SIGUSR1);
+// Cluster mode's requests to the supervisor (cluster.h): left like those of
+// `pgkeeper promote` and `pgkeeper follow`, from the agent's thread, which
+// waits for no answer.
+void LeaveClusterRequest(const Node& n, const char* name, const std::string& request) {
+  Status st = LeaveRequest(n.config, static_cast<int>(::getpid()), name, request);
+  if (!st.ok()) LogError("cluster: cannot leave a request: " + st.message());
 }
 
 ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
@@ -398,8 +394,10 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
     LogInfo("cluster: switchover: stopping postgres (fast shutdown) to hand over");
     ::kill(pm.pid(), SIGINT);
   };
-  h.promote = [&n](const std::string&) { LeaveRequest(n, kPromoteRequestFile, "force"); };
-  h.follow = [&n](const std::string& address) { LeaveRequest(n, kFollowRequestFile, address); };
+  h.promote = [&n](const std::string&) { LeaveClusterRequest(n, kPromoteRequestFile, "force"); };
+  h.follow = [&n](const std::string& address) {
+    LeaveClusterRequest(n, kFollowRequestFile, address);
+  };
   h.report = [&n](const std::string& view, bool leader, int takeovers) {
     n.monitor->NoteCluster(view, leader, takeovers);
   };
