@@ -11,7 +11,9 @@
 # the third follows it (its status names the new leader) without a copy;
 # every row acknowledged before the kill is on the new master (the kill came
 # after the replicants had them); `make start` brings the killed node back
-# as a replicant of the new master, and it receives a row written after.
+# as a replicant of the new master, and it receives a row written after;
+# `make switchover TO=<it>` hands the master's role back to it, and a write
+# through 5000 lands on it.
 #
 # Runs under its own compose project name; needs the ports 5000, 5001 and
 # 7000 free. A missing Docker daemon is a failure, not a skip. Every wait
@@ -108,4 +110,19 @@ wait_until "$first has rejoined and has the row written after" 120 \
 [[ $(count_on "$first" 'SELECT pg_is_in_recovery()') == t ]] || fail "$first came back writable"
 [[ $(leader) == "$second" ]] || fail "the leader changed when $first came back"
 log "$first rejoined: $(docker logs "$(cid "$first")" 2>&1 | grep -F 'decision:' | tail -n 1 | sed 's/^.*decision: //')"
+
+log "make switchover TO=$first"
+smake switchover TO="$first" >"$workdir/switchover.log" 2>&1 || {
+  cat "$workdir/switchover.log" >&2
+  fail "make switchover failed"
+}
+log "$(cat "$workdir/switchover.log")"
+[[ $(leader) == "$first" ]] || fail "after the switchover the leader is '$(leader)', not $first"
+first_takes_writes() {
+  [[ $(count_on "$first" 'SELECT pg_is_in_recovery()') == f ]] &&
+    sql 5000 "INSERT INTO e2e_failover (note) VALUES ('after-switchover')"
+}
+wait_until "writes through 5000 reach $first" 30 first_takes_writes
+total=$(sql 5000 "SELECT count(*) FROM e2e_failover WHERE note <> 'probe'")
+[[ $total -ge 102 ]] || fail "after the switchover the master holds $total of the 102 rows written"
 pass
