@@ -347,7 +347,7 @@ void ClusterAgent::Loop() {
       active = active_;
     }
     // Stopping: keep the lease until the exit gives it up, decide nothing.
-    if (StopSignal() != 0) active = false;
+    if (StopRequested() != 0) active = false;
     if (!active) {  // starting: keep the lease (and the key, if held)
       Status st = Renew(NowMs());
       if (st.ok()) st = Publish(starting_);

@@ -2,14 +2,15 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -18,7 +19,8 @@ namespace pgkeeper {
 namespace {
 
 int g_signal_fd = -1;
-int g_stop_signal = 0;
+// Written by the waiting thread only; read by StopRequested on any other.
+std::atomic<int> g_stop_signal{0};
 int g_reloads = 0;
 int g_follows = 0;
 std::map<pid_t, int> g_exited;
@@ -172,6 +174,10 @@ int StopSignal() {
   DrainSignals();
   return g_stop_signal;
 }
+
+int StopRequested() { return g_stop_signal; }
+
+void WakeWaiter() { ::kill(::getpid(), SIGUSR2); }
 
 int TakeReloadRequests() {
   DrainSignals();

@@ -51,8 +51,18 @@ Status BecomeUser(const std::string& name, uid_t uid, gid_t gid);
 // If running as root, becomes the postgres user; otherwise does nothing.
 Status BecomePostgresIfRoot();
 
+// StopSignal, TakeReloadRequests, TakeFollowRequests, WaitEvents, TakeExit
+// and what is built on them read the signals and reap children: REQUIRES
+// the thread that waits (the one that called InitSignals). A signal read on
+// another thread would be lost to the waiting one, which then sleeps on.
+
 // The stop signal received so far (SIGTERM, SIGINT or SIGQUIT), or 0.
 int StopSignal();
+// From any thread: the stop signal the waiting thread has read so far, or 0.
+int StopRequested();
+// From any thread: wakes the waiting thread's WaitEvents at once (SIGUSR2,
+// which asks for nothing else).
+void WakeWaiter();
 // SIGHUPs received since the last call.
 int TakeReloadRequests();
 // SIGUSR1s received since the last call: `pgkeeper follow` left a request.
