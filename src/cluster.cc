@@ -376,7 +376,9 @@ void ClusterAgent::Loop() {
         std::lock_guard<std::mutex> lock(mu_);
         active_ = false;
       }
-        d.action == ElectionAction::kFence ? hooks_.fence(d.why) : hooks_.step_down(d.why);
+        hooks_.stop(
+            d.action == ElectionAction::kFence ? StopReason::kFenced : StopReason::kSteppedDown,
+            d.why);
         break;
       case ElectionAction::kTakeOver:
         if (!TakeKey(&taken).ok() || !taken) break;

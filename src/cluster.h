@@ -54,11 +54,17 @@ struct LocalFacts {
   std::string upstream;            // replicant: host:port it follows now
 };
 
+// Why the agent stopped postgres: fenced (cut from etcd, or another node
+// leads), or stepped down for a switchover, which also publishes the final
+// WAL position before the key goes.
+enum class StopReason { kNone, kFenced, kSteppedDown };
+
 // What the running node is asked to do (from the agent's thread).
 struct ClusterHooks {
   std::function<LocalFacts()> facts;
-  std::function<void(const std::string& why)> fence;    // stop taking writes now
-  std::function<void(const std::string& why)> step_down;  // switchover: stop postgres cleanly
+  // Fence or step down: stop postgres now (a fast shutdown, which lets the
+  // walsenders send everything first), then exit.
+  std::function<void(StopReason reason, const std::string& why)> stop;
   std::function<void(const std::string& why)> promote;  // this node holds the key
   std::function<void(const std::string& address)> follow;
   // For status and metrics: DescribeCluster's line, whether this node holds

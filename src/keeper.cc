@@ -161,8 +161,10 @@ struct Watches {
 };
 
 // Supervises postgres until it exits (*code is then pgkeeper's exit code,
-// *how the way it ended) or something needs the executor.
-Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how) {
+// *how the way it ended) or something needs the executor. cluster_stop:
+// set (and the wait woken) once cluster mode's agent has stopped postgres.
+Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReason>& cluster_stop,
+                int* code, std::string* how) {
   *code = 0;
   bool stopping = false;
   for (;;) {
@@ -178,6 +180,12 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how
       LogInfo("postgres stopped (" + *how + ")");
       n.monitor->SetPhase("stopped", "postgres " + *how);
       return Event::kExited;
+    }
+    if (StopReason r = cluster_stop; r != StopReason::kNone && !stopping) {
+      stopping = true;  // the agent asked postgres for a fast shutdown already
+      n.monitor->ExpectPostgres(false);
+      n.monitor->SetPhase("stopping",
+                          r == StopReason::kFenced ? "fencing" : "switchover: handing over");
     }
     if (int sig = StopSignal(); sig && !stopping) {
       int to_send = sig == SIGQUIT ? SIGQUIT : SIGINT;
@@ -204,7 +212,6 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, int* code, std::string* how
     WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
 }
-
 
 // Replaces a stalled replicant's data with a fresh copy of its upstream
 // while pgkeeper keeps running: stop postgres, copy beside the data and swap
@@ -364,8 +371,7 @@ void LeaveClusterRequest(const Node& n, const char* name, const std::string& req
   if (!st.ok()) LogError("cluster: cannot leave a request: " + st.message());
 }
 
-ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
-                             std::atomic<bool>* stepped) {
+ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* stopped) {
   ClusterHooks h;
   h.facts = [&n] {
     Snapshot s = n.monitor->Latest();
@@ -382,17 +388,17 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
     f.upstream = k.master;
     return f;
   };
-  h.fence = [&pm, fenced](const std::string& why) {
-    if (fenced->exchange(true)) return;
-    LogWarn("cluster: fencing: stopping postgres now (fast shutdown)");
+  // Postgres is stopped from the agent's thread, at once, whatever the
+  // supervisor is doing; a fast shutdown lets the walsenders send
+  // everything, up to the shutdown checkpoint, before postgres exits.
+  h.stop = [&pm, stopped](StopReason reason, const std::string&) {
+    StopReason none = StopReason::kNone;
+    if (!stopped->compare_exchange_strong(none, reason)) return;
+    reason == StopReason::kFenced
+        ? LogWarn("cluster: fencing: stopping postgres now (fast shutdown)")
+        : LogInfo("cluster: switchover: stopping postgres (fast shutdown) to hand over");
     ::kill(pm.pid(), SIGINT);
-  };
-  // A fast shutdown lets the walsenders send everything, up to the shutdown
-  // checkpoint, before postgres exits; then the supervisor hands over.
-  h.step_down = [&pm, stepped](const std::string&) {
-    if (stepped->exchange(true)) return;
-    LogInfo("cluster: switchover: stopping postgres (fast shutdown) to hand over");
-    ::kill(pm.pid(), SIGINT);
+    WakeWaiter();  // Supervise stops its checks and waits for the exit
   };
   h.promote = [&n](const std::string&) { LeaveClusterRequest(n, kPromoteRequestFile, "force"); };
   h.follow = [&n](const std::string& address) {
@@ -402,6 +408,30 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<bool>* fenced,
     n.monitor->NoteCluster(view, leader, takeovers);
   };
   return h;
+}
+
+// After the agent stopped postgres: a step-down first publishes where it
+// stopped (its shutdown checkpoint), which the switchover's target must
+// have; either way pgkeeper exits, and its next start (the container's
+// restart policy) follows the leader. Returns the exit code.
+int ExitStoppedByCluster(const Node& n, ClusterAgent& agent, StopReason reason,
+                         const std::string& how) {
+  if (reason == StopReason::kSteppedDown) {
+    ControlData cd;
+    Status read = ReadControlData(n, &cd);
+    if (read.ok()) read = agent.PublishFinalPosition(static_cast<int64_t>(cd.checkpoint));
+    read.ok() ? LogInfo("cluster: switchover: stopped at " + FormatLsn(cd.checkpoint) +
+                        "; giving up the leader key, and exiting so that the next start follows "
+                        "the new master")
+              : LogWarn("cluster: switchover: " + read.message() + "; giving up the key anyway");
+    n.monitor->SetPhase("stopped", "switched over: another node leads now");
+  } else {
+    LogWarn("cluster: postgres stopped after fencing (" + how +
+            "); exiting, so that the next start (the container's restart policy) rejoins the "
+            "leader");
+    n.monitor->SetPhase("stopped", "fenced: another node leads, or etcd could not be reached");
+  }
+  return static_cast<int>(ExitCode::kState);
 }
 
 int Fail(Monitor* monitor, const Status& st, const std::string& context) {
@@ -613,32 +643,19 @@ int RunKeeper(const Env& env) {
                   PeerWatch(standby && !promote), DiskWatch(), TlsWatch()};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
-  std::atomic<bool> fenced{false}, stepped{false};
-  if (agent) agent->Activate(ClusterHooksFor(n, pm, &fenced, &stepped));
+  std::atomic<StopReason> cluster_stop{StopReason::kNone};
+  if (agent) agent->Activate(ClusterHooksFor(n, pm, &cluster_stop));
   int code = 0;
   std::string how;
   for (;;) {
-    Event event = Supervise(n, pm, watches, &code, &how);
+    Event event = Supervise(n, pm, watches, cluster_stop, &code, &how);
+    // Postgres may also have exited by itself just before the agent stopped it.
+    if ((event == Event::kExited || event == Event::kCrashed) &&
+        cluster_stop != StopReason::kNone) {
+      code = ExitStoppedByCluster(n, *agent, cluster_stop, how);
+      break;
+    }
     if (event == Event::kExited) break;
-    if (event == Event::kCrashed && stepped) {
-      ControlData cd;
-      Status read = ReadControlData(n, &cd);
-      if (read.ok()) read = agent->PublishFinalPosition(static_cast<int64_t>(cd.checkpoint));
-      read.ok() ? LogInfo("cluster: switchover: stopped at " + FormatLsn(cd.checkpoint) +
-                          "; giving up the leader key, and exiting so that the next start follows "
-                          "the new master")
-                : LogWarn("cluster: switchover: " + read.message() + "; giving up the key anyway");
-      monitor.SetPhase("stopped", "switched over: another node leads now");
-      code = static_cast<int>(ExitCode::kState);
-      break;
-    }
-    if (event == Event::kCrashed && fenced) {
-      LogWarn("cluster: postgres stopped after fencing (" + how + "); exiting, so that the next "
-              "start (the container's restart policy) rejoins the leader");
-      monitor.SetPhase("stopped", "fenced: another node leads, or etcd could not be reached");
-      code = static_cast<int>(ExitCode::kState);
-      break;
-    }
     if (event == Event::kCrashed) {
       if (RestartAfterCrash(n, pm, crashes, how, &code)) continue;
       break;
