@@ -184,6 +184,11 @@ void Monitor::SetClone(const CloneProgress& clone) {
 
 void Monitor::SetPromoted() {
   Update([](KeeperState& k) { k.promoted = true; });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poll_now_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Monitor::SetPromotionReport(const std::string& report) {
@@ -269,7 +274,8 @@ void Monitor::Loop() {
     lock.unlock();
     Poll();
     lock.lock();
-    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || poll_now_; });
+    poll_now_ = false;
   }
 }
 

@@ -40,6 +40,8 @@ class Monitor {
 
   void SetPhase(const std::string& phase, const std::string& message);
   void SetClone(const CloneProgress& clone);
+  // Also polls postgres at once (not at the next second), so that GET
+  // /primary answers 200 as soon as the promoted node takes writes.
   void SetPromoted();
   void SetPromotionReport(const std::string& report);
   // The upstream a replicant follows now ("host:port").
@@ -80,6 +82,7 @@ class Monitor {
   Snapshot latest_;
   std::shared_ptr<const PublishedSnapshot> published_;  // of latest_; reset when it changes
   bool stop_ = false;
+  bool poll_now_ = false;  // under mu_: poll before the second is up
   std::atomic<bool> expect_postgres_{false};
   bool streaming_ = false;
   std::chrono::steady_clock::time_point streaming_since_;

@@ -60,13 +60,26 @@ Status PromoteWithReport(const Node& n, bool force, std::string* report) {
   }
   if (ReadWholeFile(JoinPath(c.pgdata, kPeersFile), &text).ok()) ParsePeerList(text, &f.peer_list);
   text.clear();
-  Status st = RunSelfChild(n, "promote-facts", [&](const std::string& line) { text += line + "\n"; });
-  if (!st.ok() || !ParsePromoteFacts(text, &f)) {
-    return Status::Tool("cannot look at the old master and the other replicants before "
-                        "promoting: " + (text.empty() ? st.message() : text));
+  PromoteDecision d;
+  Status st;
+  if (c.cluster.enabled() && force) {
+    // The election decided (cluster.h): the old master's lease lapsed, so by
+    // the fencing argument it stopped taking writes, and the members' WAL
+    // positions in etcd were final when this node took the key. Asking the
+    // old master again would only wait for its connect timeout when its
+    // address has gone dark.
+    d.go = true;
+    d.reason = "cluster mode: the leader key was free (the old master's lease lapsed) and no "
+               "eligible member had more WAL in etcd; promoting without asking the old master";
+  } else {
+    st = RunSelfChild(n, "promote-facts", [&](const std::string& line) { text += line + "\n"; });
+    if (!st.ok() || !ParsePromoteFacts(text, &f)) {
+      return Status::Tool("cannot look at the old master and the other replicants before "
+                          "promoting: " + (text.empty() ? st.message() : text));
+    }
+    d = DecidePromote(f);
+    if (!d.go) return Status::State(d.reason);
   }
-  PromoteDecision d = DecidePromote(f);
-  if (!d.go) return Status::State(d.reason);
   LogInfo(d.reason);
   int64_t ms = 0;
   PGK_RETURN_IF_ERROR(PromoteLocal(c, &ms));
