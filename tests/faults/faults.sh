@@ -36,6 +36,8 @@ set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=history.sh
+source "$(dirname "${BASH_SOURCE[0]}")/history.sh"
 here=$root/tests/faults
 sample=$root/sample/replication
 master_port=7777
@@ -71,6 +73,7 @@ export DESTROY_DATABASE_ON_RESTART=False
 [[ -x $workload ]] || fail "no workload client at $workload (build the project first: make build)"
 preflight python3
 start_run pgkeeper-faults
+trap stop_clients_then_cleanup EXIT
 clear_leftovers $master_port $replicant_port $cascade_port
 build_image
 
@@ -81,31 +84,9 @@ conninfo="host=127.0.0.1,127.0.0.1 port=$master_port,$replicant_port user=$POSTG
 # A write to a master cut off by the network fails within 3 s instead of
 # hanging on TCP retransmissions.
 conninfo+=" target_session_attrs=read-write connect_timeout=2 tcp_user_timeout=3000"
-now_ms() { date +%s%3N; }
 answers() { [[ $(sql "$1" 'SELECT 1' 2>/dev/null) == 1 ]]; }
 streams() { [[ $(sql "$1" 'SELECT status FROM pg_stat_wal_receiver' 2>/dev/null) == streaming ]]; }
-oks() { grep -c ' ok ' "$history" || true; }
-oks_after() { awk -v t="$1" '$1 >= t && $2 == "ok"' "$history" | wc -l; }
-first_ok_after() { awk -v t="$1" '$1 >= t && $2 == "ok" { print $1; exit }' "$history"; }
-# When the fault first cost a write: the first refused or unknown one after
-# t (t itself when none was).
-first_break_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { b = $1; exit } END { print (b ? b : t) }' "$history"; }
-# How long no write was acknowledged because of the fault at $1: the
-# longest wait between one acknowledgement and the next, from the last one
-# before the fault on; writes may fail meanwhile, or just wait (a
-# synchronous master whose replicant cannot confirm).
-writes_back_after() {
-  awk -v t="$1" '$2 != "ok" { next }
-                 $1 < t { last = $1; next }
-                 last && $1 - last > m { m = $1 - last }
-                 { last = $1 }
-                 END { print m + 0 }' "$history"
-}
 has_file() { docker exec "$(cid "$1")" test -s "/var/lib/postgresql/data/$2"; }
-# For wait_until, which runs a command again and again.
-acked_at_least() { (($(oks) >= $1)); }
-acked_after_at_least() { (($(oks_after "$1") >= $2)); }
-write_failed_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { f = 1; exit } END { exit !f }' "$history"; }
 copies() { docker logs "$(cid "$1")" 2>&1 | grep -c 'base backup completed' || true; }
 # Completed copies on both replicants so far.
 copies_total() { echo $(($(copies pg-replicant) + $(copies pg-cascade))); }
@@ -143,19 +124,6 @@ fresh_tree() {
   smake cascade >>"$workdir/up.log" 2>&1 || { cat "$workdir/up.log" >&2; fail "'make cascade' failed"; }
   wait_until "pg-replicant streams" 300 streams $replicant_port
   wait_until "pg-cascade streams" 300 streams $cascade_port
-}
-
-start_load() {
-  history=$outdir/$1.history
-  : >"$history"
-  "$workload" "$conninfo" "$history" 3600 >"$workdir/$1.workload" 2>&1 &
-  load_pid=$!
-  wait_until "the workload has 200 acknowledged writes" 60 acked_at_least 200
-}
-
-stop_load() {
-  kill -TERM "$load_pid"
-  wait "$load_pid" || true
 }
 
 table=()
@@ -240,31 +208,6 @@ rejoin_old_master() {
   discarded=$(sed -n "s/.*discards this node's WAL after the fork point.*, with \([0-9]*\) committed transaction.*/\1/p" \
     "$outdir/$name.rejoin.log" | tail -n 1)
   discarded=${discarded:-0}
-}
-
-# Called once the fault at $1 is over (healed, or taken effect): waits for
-# 200 writes acknowledged after now and after the first write the fault
-# cost, sets back (how long no write was acknowledged), and stops the load.
-# From now on, because a fault that only makes writes wait (strict mode)
-# costs none, and 200 writes may well have been acknowledged between its
-# injection and its effect.
-ride_out() {
-  local from now_t
-  now_t=$(now_ms)
-  from=$(first_break_after "$1")
-  ((from > now_t)) || from=$now_t
-  wait_until "$name: 200 writes after the fault" 120 acked_after_at_least "$from" 200
-  back=$(writes_back_after "$1")
-  stop_load
-}
-
-# Runs check.py on the round's history with ARGS, keeps its verdict in
-# $outdir and sets check, acked and lost.
-verdict() {
-  check=$(python3 "$here/check.py" "$history" "$@") || fail "$name: the checker failed"
-  echo "$check" >"$outdir/$name.check"
-  acked=$(jq_field "$check" acknowledged)
-  lost=$(jq_field "$check" lost)
 }
 
 # After a fault the master survives: writes come back, the replicants
@@ -397,7 +340,6 @@ promote_refused() {
   finish_in_place "$mode" "$name" "$t_fault" "$copies_before" "refused, as it must"
 }
 
-jq_field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"; }
 
 for ((round = 1; round <= rounds; round++)); do
   for fault in "${faults[@]}"; do
