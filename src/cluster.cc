@@ -29,30 +29,28 @@ int64_t NowMs() {
       .count();
 }
 
-std::string Get(const Env& env, const std::string& name) {
-  auto it = env.find(name);
-  return it == env.end() ? "" : it->second;
-}
-
-bool AllDigits(const std::string& s) {
-  return !s.empty() && s.size() <= 12 && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
 }  // namespace
 
 Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
-  const std::string endpoints = Get(env, "ETCD_ENDPOINTS");
-  if (endpoints.empty()) {
-    for (const char* v : {"PGKEEPER_CLUSTER", "PGKEEPER_ADVERTISE_ADDRESS", "PGKEEPER_LEASE_TTL",
-                          "PGKEEPER_FAILOVER_MAX_LAG"}) {
-      if (!Get(env, v).empty()) {
-        return Status::Config(std::string(v) + " is set but ETCD_ENDPOINTS is not; it only "
-                              "applies in cluster mode (set ETCD_ENDPOINTS, or unset " + v + ")");
+  // Each variable, set and not empty, in *v (config.h's Lookup).
+  std::string v;
+  auto given = [&env, &v](const char* name) {
+    bool found = false;
+    return Lookup(env, {name}, &v, &found).ok() && found && !v.empty();
+  };
+  if (!given("ETCD_ENDPOINTS")) {
+    for (const char* name : {"PGKEEPER_CLUSTER", "PGKEEPER_ADVERTISE_ADDRESS", "PGKEEPER_LEASE_TTL",
+                             "PGKEEPER_FAILOVER_MAX_LAG"}) {
+      if (given(name)) {
+        return Status::Config(std::string(name) +
+                              " is set but ETCD_ENDPOINTS is not; it only applies in cluster "
+                              "mode (set ETCD_ENDPOINTS, or unset " +
+                              name + ")");
       }
     }
     return Status::Ok();
   }
-  PGK_RETURN_IF_ERROR(ParseEtcdEndpoints(endpoints, &out->endpoints));
+  PGK_RETURN_IF_ERROR(ParseEtcdEndpoints(v, &out->endpoints));
   if (c.is_replicant()) {
     return Status::Config("REPLICATE_FROM is set beside ETCD_ENDPOINTS; in cluster mode etcd "
                           "chooses the master, so unset REPLICATE_FROM");
@@ -61,7 +59,7 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
     return Status::Config("PROMOTE_MASTER is set beside ETCD_ENDPOINTS; in cluster mode a node "
                           "is promoted when it wins the leader key, so unset PROMOTE_MASTER");
   }
-  if (std::string v = Get(env, "PGKEEPER_CLUSTER"); !v.empty()) {
+  if (given("PGKEEPER_CLUSTER")) {
     if (v.size() > 63 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                              "0123456789_-") != std::string::npos) {
       return Status::Config("PGKEEPER_CLUSTER: '" + v + "' is not a cluster name; expected up "
@@ -69,7 +67,7 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
     }
     out->name = v;
   }
-  if (std::string v = Get(env, "PGKEEPER_ADVERTISE_ADDRESS"); !v.empty()) {
+  if (given("PGKEEPER_ADVERTISE_ADDRESS")) {
     Upstream u;
     if (!ParseUpstream(v, c.port, &u).ok()) {
       return Status::Config("PGKEEPER_ADVERTISE_ADDRESS: '" + v + "' is not host[:port]; "
@@ -77,29 +75,18 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
     }
     out->address = u.Name();
   }
-  if (std::string v = Get(env, "PGKEEPER_LEASE_TTL"); !v.empty()) {
-    if (!AllDigits(v) || std::stoi(v) < 2 || std::stoi(v) > 60) {
+  if (given("PGKEEPER_LEASE_TTL")) {
+    int64_t ttl = 0;
+    if (!ParseWholeNumber(v, 2, 60, &ttl)) {
       return Status::Config("PGKEEPER_LEASE_TTL: '" + v + "' is not a whole number of seconds "
                             "from 2 to 60");
     }
-    out->lease_ttl_seconds = std::stoi(v);
+    out->lease_ttl_seconds = static_cast<int>(ttl);
   }
-  if (std::string v = Get(env, "PGKEEPER_FAILOVER_MAX_LAG"); !v.empty()) {
-    int64_t unit = 1;
-    std::string digits = v;
-    for (auto [suffix, mult] : {std::pair<const char*, int64_t>{"kB", 1024}, {"MB", 1 << 20},
-                                {"GB", int64_t{1} << 30}}) {
-      const std::string s = suffix;
-      if (v.size() > s.size() && v.compare(v.size() - s.size(), s.size(), s) == 0) {
-        unit = mult;
-        digits = v.substr(0, v.size() - s.size());
-      }
-    }
-    if (!AllDigits(digits)) {
-      return Status::Config("PGKEEPER_FAILOVER_MAX_LAG: '" + v + "' is not a size; expected "
-                            "bytes, or a number with kB, MB or GB (e.g. 16MB)");
-    }
-    out->max_lag_bytes = std::stoll(digits) * unit;
+  if (given("PGKEEPER_FAILOVER_MAX_LAG") && !ParseSize(v, &out->max_lag_bytes)) {
+    return Status::Config("PGKEEPER_FAILOVER_MAX_LAG: '" + v +
+                          "' is not a size; expected bytes, or a number with kB, MB, GB or TB "
+                          "(e.g. 16MB)");
   }
   return Status::Ok();
 }

@@ -44,27 +44,6 @@ const std::string* Find(const Env& env, const std::string& name) {
   return it == env.end() ? nullptr : &it->second;
 }
 
-// Looks up a plain variable that may be spelled several ways (the request's
-// name first, then aliases). Two spellings with different values are an error.
-Status Lookup(const Env& env, const std::vector<std::string>& names, std::string* out,
-              bool* found) {
-  *found = false;
-  std::string first;
-  for (const auto& name : names) {
-    const std::string* v = Find(env, name);
-    if (!v) continue;
-    if (*found && *v != *out) {
-      return Status::Config(first + " and " + name +
-                            " are both set, to different values; set only one of them");
-    }
-    if (!*found) first = name;
-    *found = true;
-    *out = *v;
-  }
-  return Status::Ok();
-}
-
-
 // PostgreSQL identifiers we accept for roles, databases and extensions.
 bool IsValidName(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
@@ -93,23 +72,19 @@ Status CheckRoleName(const std::string& var, const std::string& value) {
 }
 
 Status ParsePort(const std::string& var, const std::string& value, int* out) {
-  std::string v = Trim(value);
-  bool digits = !v.empty() && v.size() <= 5 &&
-                std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-  int port = digits ? std::stoi(v) : 0;
-  if (!digits || port < 1 || port > 65535) {
+  int64_t port = 0;
+  if (!ParseWholeNumber(Trim(value), 1, 65535, &port)) {
     return Status::Config(var + "='" + value + "' is not a port; expected a number from 1 to 65535");
   }
-  *out = port;
+  *out = static_cast<int>(port);
   return Status::Ok();
 }
 
+// WAL_KEEP_SIZE and WAL_RETAIN_MAX go to postgres as written, which reads a
+// bare number in the setting's own unit (MB): only the form is checked here.
 bool IsValidSize(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0) return false;
-  std::string unit = s.substr(i);
-  return unit.empty() || unit == "kB" || unit == "MB" || unit == "GB" || unit == "TB";
+  int64_t ignored = 0;
+  return ParseSize(s, &ignored);
 }
 
 // pg_basebackup's --max-rate: kB/s, or with a k/M suffix; 32 kB/s to 1 GB/s.
@@ -136,6 +111,50 @@ Status CheckAbsolute(const std::string& var, const std::string& value) {
 }
 
 }  // namespace
+
+Status Lookup(const Env& env, const std::vector<std::string>& names, std::string* out,
+              bool* found) {
+  *found = false;
+  std::string first;
+  for (const auto& name : names) {
+    const std::string* v = Find(env, name);
+    if (!v) continue;
+    if (*found && *v != *out) {
+      return Status::Config(first + " and " + name +
+                            " are both set, to different values; set only one of them");
+    }
+    if (!*found) first = name;
+    *found = true;
+    *out = *v;
+  }
+  return Status::Ok();
+}
+
+bool ParseWholeNumber(const std::string& s, int64_t min, int64_t max, int64_t* out) {
+  // 18 digits cannot overflow int64_t.
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const int64_t n = std::stoll(s);
+  if (n < min || n > max) return false;
+  *out = n;
+  return true;
+}
+
+bool ParseSize(const std::string& s, int64_t* bytes) {
+  const size_t digits = std::min(s.find_first_not_of("0123456789"), s.size());
+  const std::string unit = s.substr(digits);
+  const int shift = unit.empty()   ? 0
+                    : unit == "kB" ? 10
+                    : unit == "MB" ? 20
+                    : unit == "GB" ? 30
+                    : unit == "TB" ? 40
+                                   : -1;
+  int64_t n = 0;
+  if (shift < 0 || !ParseWholeNumber(s.substr(0, digits), 0, INT64_MAX >> shift, &n)) return false;
+  *bytes = n << shift;
+  return true;
+}
 
 // Looks up a secret that may be given directly or as NAME_FILE (a path).
 // Exactly one form may be set. Trailing newlines of a file are dropped.
@@ -226,15 +245,13 @@ Status ParseSyncValues(const Env& env, Config* c) {
   PGK_RETURN_IF_ERROR(Lookup(env, {"SYNCHRONOUS_REPLICANTS"}, &v, &found));
   if (found && !Trim(v).empty()) {
     v = Trim(v);
-    bool digits = v.size() <= 2 && std::all_of(v.begin(), v.end(), [](char ch) {
-                    return ch >= '0' && ch <= '9';
-                  });
-    if (!digits || std::stoi(v) > 10) {
+    int64_t n = 0;
+    if (!ParseWholeNumber(v, 0, 10, &n)) {
       return Status::Config("SYNCHRONOUS_REPLICANTS='" + v +
                             "' is not usable; expected how many replicants must have a commit "
                             "before it returns, from 0 (asynchronous, the default) to 10");
     }
-    c->sync_replicants = std::stoi(v);
+    c->sync_replicants = static_cast<int>(n);
   }
   PGK_RETURN_IF_ERROR(Lookup(env, {"SYNCHRONOUS_COMMIT"}, &v, &found));
   if (found && !Trim(v).empty()) {

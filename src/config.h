@@ -137,6 +137,20 @@ struct Config {
 // names the variable, what was wrong and what is expected.
 Status ParseConfig(const Env& env, const FileReader& read_file, Config* config);
 
+// Looks up a plain variable that may be spelled several ways (the
+// preferred name first, then aliases): *out gets its value and *found says
+// whether any spelling is set. Two spellings with different values are an
+// error naming both.
+Status Lookup(const Env& env, const std::vector<std::string>& names, std::string* out, bool* found);
+
+// A whole number written in digits alone (no sign, no spaces), from min to
+// max; false otherwise.
+bool ParseWholeNumber(const std::string& s, int64_t min, int64_t max, int64_t* out);
+// A size in bytes, written as PostgreSQL writes one: digits with an optional
+// unit kB, MB, GB or TB (of 1024); a bare number is bytes. False otherwise,
+// or when it does not fit in int64_t.
+bool ParseSize(const std::string& s, int64_t* bytes);
+
 // Looks up a secret given directly (NAME) or as a file (NAME_FILE), for each
 // of names in turn; exactly one form may be set. Trailing newlines of a
 // file are dropped. *found says whether any was set.

@@ -342,6 +342,33 @@ TEST(ParseConfig, WalKeepSizeAcceptsANumberWithAnOptionalUnit) {
   EXPECT_EQ(ParseOk(WithPassword({{"WAL_KEEP_SIZE", "0"}})).wal_keep_size, "0");
 }
 
+TEST(ParseSize, ReadsBytesOrANumberWithAUnitOf1024) {
+  int64_t bytes = -1;
+  EXPECT_TRUE(ParseSize("0", &bytes));
+  EXPECT_EQ(bytes, 0);
+  EXPECT_TRUE(ParseSize("4096", &bytes));
+  EXPECT_EQ(bytes, 4096);
+  EXPECT_TRUE(ParseSize("64kB", &bytes));
+  EXPECT_EQ(bytes, 64 << 10);
+  EXPECT_TRUE(ParseSize("16MB", &bytes));
+  EXPECT_EQ(bytes, 16 << 20);
+  EXPECT_TRUE(ParseSize("2TB", &bytes));
+  EXPECT_EQ(bytes, int64_t{2} << 40);
+  for (const char* bad :
+       {"", "MB", "16mb", "16 MB", "-1", "1.5GB", "16MBB", "9999999TB", "99999999999999999999"}) {
+    EXPECT_FALSE(ParseSize(bad, &bytes)) << bad;
+  }
+}
+
+TEST(ParseWholeNumber, TakesDigitsAloneWithinTheRange) {
+  int64_t n = -1;
+  EXPECT_TRUE(ParseWholeNumber("60", 2, 60, &n));
+  EXPECT_EQ(n, 60);
+  for (const char* bad : {"", "1", "61", "-3", "+3", " 3", "3s", "0x3", "9999999999999999999"}) {
+    EXPECT_FALSE(ParseWholeNumber(bad, 2, 60, &n)) << bad;
+  }
+}
+
 TEST(ParseConfig, WalRetainMaxAcceptsASizeZeroOrUnlimited) {
   EXPECT_EQ(ParseOk(WithPassword({})).wal_retain_max, "4GB");
   EXPECT_EQ(ParseOk(WithPassword({{"WAL_RETAIN_MAX", "10GB"}})).wal_retain_max, "10GB");
