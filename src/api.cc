@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 #include <utility>
@@ -126,6 +127,7 @@ void RunAction(ApiServer::Handler* h, MHD_Connection* connection, ActionCall* ca
   {
     std::lock_guard<std::mutex> lock(h->mu);
     ++h->actions_running;
+    ++h->replies_pending;
   }
   MHD_suspend_connection(connection);
   std::thread([h, connection, call, action = std::move(action)] {
@@ -206,10 +208,14 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const
                                  path, query, WallClockMs()));
 }
 
-void Completed(void* /*cls*/, MHD_Connection* /*connection*/, void** request_state,
+void Completed(void* cls, MHD_Connection* /*connection*/, void** request_state,
                MHD_RequestTerminationCode /*code*/) {
   if (*request_state != nullptr && *request_state != &started_marker) {
     delete static_cast<ActionCall*>(*request_state);
+    auto* h = static_cast<ApiServer::Handler*>(cls);
+    std::lock_guard<std::mutex> lock(h->mu);
+    --h->replies_pending;
+    h->idle.notify_all();
   }
   *request_state = nullptr;
 }
@@ -232,7 +238,7 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
                             MHD_OPTION_SOCK_ADDR, addr,
                             MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                             MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
-                            MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
+                            MHD_OPTION_NOTIFY_COMPLETED, &Completed, handler,
                             MHD_OPTION_HTTPS_MEM_KEY, o.key_pem.c_str(),
                             MHD_OPTION_HTTPS_MEM_CERT, o.cert_pem.c_str(),
                             MHD_OPTION_END);
@@ -241,7 +247,7 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
                           MHD_OPTION_SOCK_ADDR, addr,
                           MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                           MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
-                          MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
+                          MHD_OPTION_NOTIFY_COMPLETED, &Completed, handler,
                           MHD_OPTION_END);
 }
 
@@ -288,6 +294,11 @@ void ApiServer::Stop() {
     std::unique_lock<std::mutex> lock(handler_->mu);
     handler_->stopping = true;
     handler_->idle.wait(lock, [this] { return handler_->actions_running == 0; });
+    // Their replies go out from MHD's thread after the resume: a switchover
+    // asked of the leader ends only as pgkeeper exits, and its caller still
+    // gets the answer.
+    handler_->idle.wait_for(lock, std::chrono::seconds(2),
+                            [this] { return handler_->replies_pending == 0; });
   }
   MHD_stop_daemon(daemon_);
   daemon_ = nullptr;

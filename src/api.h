@@ -73,8 +73,9 @@ class ApiServer {
   // action's connection is set aside while the action runs on its own
   // thread, so role checks are never held up by it.
   Status Start(const std::string& host, int port, SnapshotFn snapshot, Options options = {});
-  // Tells running actions to give up, waits for them, then closes the
-  // socket and joins the thread; harmless when not started.
+  // Tells running actions to give up, waits for them and (up to 2 s) for
+  // their replies to go out, then closes the socket and joins the thread;
+  // harmless when not started.
   void Stop();
 
   // What the server's threads share (public for them only).
@@ -84,6 +85,7 @@ class ApiServer {
     std::mutex mu;
     std::condition_variable idle;
     int actions_running = 0;  // guarded by mu
+    int replies_pending = 0;  // guarded by mu: actions whose reply has not gone out
     std::atomic<bool> stopping{false};
   };
 
