@@ -5,6 +5,7 @@
 // again, rejoins the new one; a master cut from etcd fences itself before
 // its lease can lapse.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +26,31 @@ void JoinCluster(Node& node, const EtcdServer& etcd) {
   node.SetEnv("ETCD_ENDPOINTS", etcd.url());
   node.SetEnv("PGKEEPER_CLUSTER", "c1");
   node.SetEnv("PGKEEPER_ADVERTISE_ADDRESS", "127.0.0.1:" + std::to_string(node.port()));
+}
+
+// The API's credential (PGKEEPER_API_PASSWORD; the user is the default,
+// pgkeeper).
+constexpr char kApiPassword[] = "api-Pa55word-plugh";
+
+// POST path on node's HTTP API, with HTTP Basic as user pgkeeper when
+// password is not empty; returns the status code (0: no answer).
+int Post(const Node& node, const std::string& path, const std::string& password,
+         std::string* body) {
+  httplib::Client client("127.0.0.1", node.api_port());
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(45, 0);  // a switchover is waited for up to 30 s
+  if (!password.empty()) client.set_basic_auth("pgkeeper", password);
+  httplib::Result res = client.Post(path.c_str());
+  if (!res) return 0;
+  *body = res->body;
+  return res->status;
+}
+
+// SQL that counts the rows of w whose id is one of ids.
+std::string CountOf(const std::vector<int>& ids) {
+  std::string list;
+  for (int id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  return "SELECT count(*) FROM w WHERE id IN (" + list + ")";
 }
 
 std::string Leader(const EtcdServer& etcd) {
@@ -176,6 +202,80 @@ TEST(Cluster, ASwitchoverHandsOverWithoutLosingAnAcknowledgedWrite) {
   n1.Start();
   n1.WaitLog("cluster: follow: replicate from the leader n2", seconds(30));
   n1.WaitQuery("SELECT count(*) FROM w", std::to_string(acked.size()), seconds(60));
+  n1.Stop();
+  n2.Stop();
+}
+
+TEST(Cluster, TheApiSwitchesOverOnlyWithTheCredentialToTheNodeNamedOrTheBestOther) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1"), n2(scratch, "n2"), n3(scratch, "n3");
+  for (Node* n : {&n1, &n2, &n3}) {
+    JoinCluster(*n, etcd);
+    n->SetEnv("PGKEEPER_API_PASSWORD", kApiPassword);
+  }
+  StartInOrder(n1, {&n2, &n3});
+  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM w", "0");
+  n3.WaitQuery("SELECT count(*) FROM w", "0");
+
+  // A client writes one row at a time to whichever node takes it.
+  std::atomic<bool> stop{false};
+  std::vector<int> acked;
+  std::thread writer([&] {
+    for (int id = 1; !stop; ++id) {
+      for (Node* n : {&n1, &n2, &n3}) {
+        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
+          acked.push_back(id);
+          break;
+        }
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes before
+
+  // Any node takes the request (it goes through etcd), but only with the credential.
+  std::string body;
+  EXPECT_EQ(Post(n2, "/switchover?to=n3", "", &body), 401) << body;
+  EXPECT_EQ(Post(n2, "/switchover?to=n3", "wrong-password", &body), 401) << body;
+  EXPECT_EQ(Post(n2, "/switchover?to=nobody", kApiPassword, &body), 409) << body;
+  EXPECT_NE(body.find("nobody is not a live member"), std::string::npos) << body;
+  EXPECT_EQ(Leader(etcd), "n1");
+  EXPECT_EQ(n1.Query("SELECT pg_is_in_recovery()"), "f") << "a refused request changed nothing";
+
+  EXPECT_EQ(Post(n2, "/switchover?to=n3", kApiPassword, &body), 200) << body;
+  EXPECT_NE(body.find("switched over from n1 to n3"), std::string::npos) << body;
+  EXPECT_EQ(Leader(etcd), "n3");
+  EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
+  n3.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes after
+  stop = true;
+  writer.join();
+  ASSERT_GT(acked.size(), 10u);
+  std::cout << "[ measured ] POST /switchover?to=n3: " << body << "; " << acked.size()
+            << " writes acknowledged\n";
+  EXPECT_TRUE(n2.LogContains("HTTP API: POST /switchover switched over from n1 to n3")) << n2.Log();
+  EXPECT_EQ(n3.Query(CountOf(acked)), std::to_string(acked.size()))
+      << "an acknowledged write is missing on the new master";
+
+  // The old master starts again and follows the new one, as n2 does.
+  n1.Start();
+  n1.WaitLog("cluster: follow: replicate from the leader n3", seconds(30));
+  n1.WaitQuery(CountOf(acked), std::to_string(acked.size()), seconds(60));
+  n2.WaitQuery(CountOf(acked), std::to_string(acked.size()), seconds(60));
+  EXPECT_EQ(n1.Query("SELECT pg_is_in_recovery()"), "t");
+
+  // Asked of the leader itself, without ?to: the best other member takes
+  // over, and the answer comes before the old leader's pgkeeper exits.
+  ASSERT_EQ(Post(n3, "/switchover", kApiPassword, &body), 200) << body;
+  EXPECT_NE(body.find("switched over from n3 to n"), std::string::npos) << body;
+  const std::string leader = Leader(etcd);
+  ASSERT_TRUE(leader == "n1" || leader == "n2") << leader;
+  EXPECT_EQ(n3.Wait(seconds(30)), 4) << n3.Log();
+  Node& winner = leader == "n1" ? n1 : n2;
+  winner.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
+  EXPECT_EQ(winner.Query(CountOf(acked)), std::to_string(acked.size()));
   n1.Stop();
   n2.Stop();
 }
