@@ -137,18 +137,39 @@ Status ClusterAgent::Publish(const LocalFacts& f) {
   json m = {{"address", address_}, {"lsn", f.lsn}, {"writable", f.writable}, {"sync", f.sync}};
   // Under the lease: a member that stops renewing drops out by itself.
   PGK_RETURN_IF_ERROR(etcd_.Put(Key("members/" + self_), m.dump(), lease_));
-  // The leader's position outlives its lease, for the candidates' lag.
-  if (f.writable) PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), std::to_string(f.lsn)));
+  // The leader's position and its synchronous standbys outlive its lease:
+  // the candidates need them once it is gone (lag; in strict synchronous
+  // mode, who may take over).
+  if (f.writable) {
+    PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), std::to_string(f.lsn)));
+    const std::string sync = json(f.sync).dump();
+    if (sync != published_sync_) {
+      PGK_RETURN_IF_ERROR(etcd_.Put(Key("sync"), sync));
+      published_sync_ = sync;
+    }
+  }
   return Status::Ok();
 }
 
 Status ClusterAgent::Read(ElectionFacts* f) {
   std::vector<EtcdKv> kvs;
   PGK_RETURN_IF_ERROR(etcd_.GetPrefix(Key(""), &kvs));
-  std::vector<std::string> leader_sync;
+  std::vector<std::string> leader_sync, last_sync;
+  leader_lease_ = 0;
   for (const auto& kv : kvs) {
     const std::string leaf = kv.key.substr(Key("").size());
-    if (leaf == "leader") f->leader = kv.value;
+    if (leaf == "leader") {
+      f->leader = kv.value;
+      leader_lease_ = kv.lease;
+    }
+    if (leaf == "sync") {
+      json j = json::parse(kv.value, nullptr, false);
+      if (j.is_array()) {
+        for (const auto& s : j) {
+          if (s.is_string()) last_sync.push_back(s.get<std::string>());
+        }
+      }
+    }
     if (leaf == "initialized") f->initialized = true;
     if (leaf == "optime") f->last_leader_lsn = std::atoll(kv.value.c_str());
     if (leaf == "switchover") {
@@ -171,8 +192,28 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       }
     }
   }
+  // A live master's own list, else the last one a master published (the
+  // master is gone: that is when it matters).
+  if (leader_sync.empty()) leader_sync = last_sync;
   for (auto& m : f->members) {
     for (const auto& s : leader_sync) m.synchronous = m.synchronous || s == m.name;
+  }
+  return Status::Ok();
+}
+
+Status ClusterAgent::AdoptKey() {
+  if (leader_lease_ == 0 || lease_ == 0 || leader_lease_ == lease_) return Status::Ok();
+  // The key names this node but hangs on a lease this run does not renew:
+  // an earlier run of this node took it (its lease outlived it, e.g. while
+  // etcd was down). Unrenewed, the key would lapse under a master that
+  // takes writes; re-take it under this run's lease, only if it still
+  // names this node.
+  bool replaced = false;
+  PGK_RETURN_IF_ERROR(etcd_.ReplaceIf(Key("leader"), self_, self_, lease_, &replaced));
+  if (replaced) {
+    LogInfo("cluster: the leader key names this node but was held under an earlier run's "
+            "lease; now held under this run's");
+    leader_lease_ = lease_;
   }
   return Status::Ok();
 }
@@ -238,6 +279,7 @@ ElectionFacts ClusterAgent::Gather(const LocalFacts& local, bool has_data, Statu
     addresses_.clear();
     *st = Read(&f);
   }
+  if (st->ok() && f.leader == self_) *st = AdoptKey();
   f.etcd_ok = st->ok();
   if (!f.etcd_ok) {
     f.leader.clear();

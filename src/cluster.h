@@ -123,6 +123,8 @@ class ClusterAgent {
   Status Publish(const LocalFacts& f);
   Status Read(ElectionFacts* f);
   Status TakeKey(bool* taken);
+  // Re-takes a leader key that names this node under this run's lease.
+  Status AdoptKey();
   void Loop();
   std::string Key(const std::string& leaf) const;
 
@@ -130,6 +132,8 @@ class ClusterAgent {
   std::string self_, address_;
   EtcdClient etcd_;
   int64_t lease_ = 0;
+  int64_t leader_lease_ = 0;     // the lease the leader key hangs on, as last read
+  std::string published_sync_;   // the synchronous standbys last put under "sync"
   int64_t renew_sent_ms_ = -1;
   std::map<std::string, std::string> addresses_;  // member -> host:port, last read
   bool synchronous_mode_ = false;
