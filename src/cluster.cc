@@ -14,6 +14,7 @@
 #include "follow.h"
 #include "fs.h"
 #include "log.h"
+#include "render.h"
 #include "node.h"
 #include "rewind.h"
 #include "process.h"
@@ -195,8 +196,12 @@ Status ClusterAgent::Read(ElectionFacts* f) {
   // A live master's own list, else the last one a master published (the
   // master is gone: that is when it matters).
   if (leader_sync.empty()) leader_sync = last_sync;
+  // The list holds the standbys' application names, which are node names
+  // with anything but letters and digits as '_' (pg-2 streams as pg_2).
   for (auto& m : f->members) {
-    for (const auto& s : leader_sync) m.synchronous = m.synchronous || s == m.name;
+    for (const auto& s : leader_sync) {
+      m.synchronous = m.synchronous || s == m.name || s == ApplicationName(m.name);
+    }
   }
   return Status::Ok();
 }
