@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test unit integration e2e faults clean image bench bench-quick
+.PHONY: all build test unit integration e2e faults cluster-faults clean image bench bench-quick
 
 all: build
 
@@ -31,6 +31,13 @@ ROUNDS ?= 3
 faults: build
 	E2E_SKIP_BUILD=$${E2E_SKIP_BUILD:-0} FAULTS_WORKLOAD=$(abspath $(BUILD))/tests/faults/pgkeeper-workload \
 	  bash tests/faults/faults.sh --rounds $(ROUNDS)
+
+# The cluster-mode fault suite on sample/failover (tests/faults/cluster_faults.sh):
+# kills, cuts and switchovers under load with a split-brain probe.
+cluster-faults: build
+	E2E_SKIP_BUILD=$${E2E_SKIP_BUILD:-0} FAULTS_WORKLOAD=$(abspath $(BUILD))/tests/faults/pgkeeper-workload \
+	  FAULTS_PROBE=$(abspath $(BUILD))/tests/faults/pgkeeper-probe \
+	  bash tests/faults/cluster_faults.sh --rounds $(ROUNDS)
 
 # Benchmarks against raw PostgreSQL in the same run (bench/bench.py).
 bench: build

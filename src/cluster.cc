@@ -17,6 +17,7 @@
 #include "render.h"
 #include "node.h"
 #include "rewind.h"
+#include "snapshot.h"
 #include "process.h"
 
 namespace pgkeeper {
@@ -92,16 +93,26 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
   return Status::Ok();
 }
 
-std::string DescribeCluster(const ElectionFacts& f, const std::map<std::string, std::string>& addresses,
-                            const ElectionDecision& d) {
+std::string DescribeCluster(const ElectionFacts& f, const ClusterListing& l, const ElectionDecision& d) {
   if (!f.etcd_ok) return "etcd does not answer; " + std::string(ElectionActionName(d.action)) + ": " + d.why;
+  int64_t leader_lsn = -1;
+  for (const auto& m : f.members) {
+    if (m.name == f.leader) leader_lsn = m.lsn;
+  }
   std::string out = "leader " + (f.leader.empty() ? std::string("none") : f.leader) + "; members:";
   for (const auto& m : f.members) {
-    auto it = addresses.find(m.name);
-    out += " " + m.name + (it == addresses.end() || it->second.empty() ? "" : " at " + it->second) +
-           " (WAL " + FormatLsn(static_cast<Lsn>(m.lsn)) + (m.synchronous ? ", synchronous" : "") + "),";
+    auto it = l.addresses.find(m.name);
+    auto tl = l.timelines.find(m.name);
+    out += " " + m.name + (it == l.addresses.end() || it->second.empty() ? "" : " at " + it->second) +
+           " (WAL " + FormatLsn(static_cast<Lsn>(m.lsn));
+    if (tl != l.timelines.end() && tl->second > 0) out += ", timeline " + std::to_string(tl->second);
+    if (leader_lsn >= 0 && m.name != f.leader) {
+      out += ", lag " + FormatBytes(std::max<int64_t>(0, leader_lsn - m.lsn));
+    }
+    out += std::string(m.synchronous ? ", synchronous" : "") + "),";
   }
   out.pop_back();
+  if (!l.last_failover.empty()) out += "; last failover: " + l.last_failover;
   return out + "; this node: " + ElectionActionName(d.action) + ": " + d.why;
 }
 
@@ -135,18 +146,47 @@ Status ClusterAgent::Renew(int64_t now_ms) {
 }
 
 Status ClusterAgent::Publish(const LocalFacts& f) {
-  json m = {{"address", address_}, {"lsn", f.lsn}, {"writable", f.writable}, {"sync", f.sync}};
+  json m = {{"address", address_}, {"lsn", f.lsn},          {"writable", f.writable},
+            {"sync", f.sync},         {"timeline", f.timeline}};
+  // Each key is put only when its value changed (for the member record: or
+  // the lease did), since etcd keeps every revision until it compacts: an
+  // idle cluster writes nothing.
   // Under the lease: a member that stops renewing drops out by itself.
-  PGK_RETURN_IF_ERROR(etcd_.Put(Key("members/" + self_), m.dump(), lease_));
+  const std::string member = m.dump() + "@" + std::to_string(lease_);
+  if (member != published_member_) {
+    PGK_RETURN_IF_ERROR(etcd_.Put(Key("members/" + self_), m.dump(), lease_));
+    published_member_ = member;
+  }
+  if (!f.writable) {  // another node may write these meanwhile
+    published_optime_ = published_sync_ = published_failover_ = "";
+    return Status::Ok();
+  }
   // The leader's position and its synchronous standbys outlive its lease:
   // the candidates need them once it is gone (lag; in strict synchronous
   // mode, who may take over).
-  if (f.writable) {
-    PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), std::to_string(f.lsn)));
+  {
+    const std::string optime = std::to_string(f.lsn);
+    if (optime != published_optime_) {
+      PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), optime));
+      published_optime_ = optime;
+    }
     const std::string sync = json(f.sync).dump();
     if (sync != published_sync_) {
       PGK_RETURN_IF_ERROR(etcd_.Put(Key("sync"), sync));
       published_sync_ = sync;
+    }
+    // The failover this run made, for every node's status; with its
+    // promotion report once there is one.
+    if (!taken_why_.empty()) {
+      const std::string record = "at " + UtcTime(taken_at_ms_) + ", " + self_ + " took over" +
+                                 (taken_from_.empty() ? "" : " from " + taken_from_) + " (" +
+                                 taken_why_ + "); " +
+                                 (f.promotion.empty() ? "promotion report to follow"
+                                                      : "promotion report: " + f.promotion);
+      if (record != published_failover_) {
+        PGK_RETURN_IF_ERROR(etcd_.Put(Key("failover"), record));
+        published_failover_ = record;
+      }
     }
   }
   return Status::Ok();
@@ -172,6 +212,7 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       }
     }
     if (leaf == "initialized") f->initialized = true;
+    if (leaf == "failover") listing_.last_failover = kv.value;
     if (leaf == "optime") f->last_leader_lsn = std::atoll(kv.value.c_str());
     if (leaf == "switchover") {
       json j = json::parse(kv.value, nullptr, false);
@@ -187,7 +228,8 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       mf.name = leaf.substr(8);
       mf.lsn = m.value("lsn", int64_t{0});
       f->members.push_back(mf);
-      addresses_[mf.name] = m.value("address", "");
+      listing_.addresses[mf.name] = m.value("address", "");
+      listing_.timelines[mf.name] = m.value("timeline", 0);
       if (m.value("writable", false) && m.contains("sync") && m["sync"].is_array()) {
         for (const auto& s : m["sync"]) leader_sync.push_back(s.get<std::string>());
       }
@@ -233,7 +275,8 @@ Status ClusterAgent::TakeKey(bool* taken) {
 Status ClusterAgent::MarkInitialized() { return etcd_.Put(Key("initialized"), self_); }
 
 Status ClusterAgent::PublishFinalPosition(int64_t lsn) {
-  return etcd_.Put(Key("optime"), std::to_string(lsn));
+  published_optime_ = std::to_string(lsn);
+  return etcd_.Put(Key("optime"), published_optime_);
 }
 
 void ClusterAgent::Release() {
@@ -281,7 +324,7 @@ ElectionFacts ClusterAgent::Gather(const LocalFacts& local, bool has_data, Statu
   *st = Renew(now);
   if (st->ok()) *st = Publish(local);
   if (st->ok()) {
-    addresses_.clear();
+    listing_ = ClusterListing();
     *st = Read(&f);
   }
   if (st->ok() && f.leader == self_) *st = AdoptKey();
@@ -334,7 +377,7 @@ Status ClusterAgent::DecideStart(bool has_data, bool standby_data, int64_t lsn, 
         break;
       case ElectionAction::kFollow: {
         Upstream u;
-        if (ParseUpstream(addresses_[d.target], c->port, &u).ok()) {
+        if (ParseUpstream(listing_.addresses[d.target], c->port, &u).ok()) {
           c->replicate_from = u.host;
           c->replicate_port = u.port;
           c->allow_rejoin = true;           // an old master comes back as a replicant
@@ -392,12 +435,13 @@ void ClusterAgent::Loop() {
     Status st;
     ElectionFacts f = Gather(local, true, &st);
     if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
+    if (!f.leader.empty() && f.leader != self_) last_leader_ = f.leader;
     ElectionDecision d = DecideElection(f);
     // Holding the key while the snapshot does not show this node writable
     // yet (it just started as master, or is promoting): nothing to say.
     const bool settling = d.action == ElectionAction::kPromote && !local.standby;
     if (!settling) Say(d);
-    if (hooks_.report) hooks_.report(DescribeCluster(f, addresses_, d), f.leader == self_, takeovers_);
+    if (hooks_.report) hooks_.report(DescribeCluster(f, listing_, d), f.leader == self_, takeovers_);
     const int64_t now = NowMs();
     // A promotion or a follow takes a moment to show: ask again only later.
     const bool may_ask = now - last_request_ms_ > 5000;
@@ -417,6 +461,9 @@ void ClusterAgent::Loop() {
       case ElectionAction::kTakeOver:
         if (!TakeKey(&taken).ok() || !taken) break;
         ++takeovers_;
+        taken_from_ = last_leader_;
+        taken_why_ = d.why;
+        taken_at_ms_ = WallClockMs();
         LogWarn("cluster: failover: this node took the leader key (" + d.why + "); promoting");
         [[fallthrough]];
       case ElectionAction::kPromote:
@@ -426,9 +473,9 @@ void ClusterAgent::Loop() {
         }
         break;
       case ElectionAction::kFollow:
-        if (may_ask && !addresses_[d.target].empty() && addresses_[d.target] != local.upstream) {
+        if (may_ask && !listing_.addresses[d.target].empty() && listing_.addresses[d.target] != local.upstream) {
           last_request_ms_ = now;
-          hooks_.follow(addresses_[d.target]);
+          hooks_.follow(listing_.addresses[d.target]);
         }
         break;
       default: break;

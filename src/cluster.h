@@ -52,6 +52,8 @@ struct LocalFacts {
   int64_t lsn = 0;                 // written (master) or received (replicant)
   std::vector<std::string> sync;   // master: the replicants a commit waits for
   std::string upstream;            // replicant: host:port it follows now
+  int timeline = 0;
+  std::string promotion;           // this run's promotion report, once promoted
 };
 
 // Why the agent stopped postgres: fenced (cut from etcd, or another node
@@ -80,10 +82,18 @@ class ClusterAgent;
 // writes into n->config (see DecideStart).
 Status StartCluster(Node* n, std::unique_ptr<ClusterAgent>* agent, bool* bootstrap);
 
-// One line for `pgkeeper status`: the leader, each member's address and
-// position, and this node's decision.
-std::string DescribeCluster(const ElectionFacts& f, const std::map<std::string, std::string>& addresses,
-                            const ElectionDecision& d);
+// What etcd holds beyond the election's facts, for status: each member's
+// address and timeline, and the last failover as its new master put it.
+struct ClusterListing {
+  std::map<std::string, std::string> addresses;  // member -> host:port
+  std::map<std::string, int> timelines;          // member -> timeline (0: not known)
+  std::string last_failover;                     // "" when the cluster never failed over
+};
+
+// One line for `pgkeeper status`: the leader; each member's address,
+// position, timeline and lag behind the leader; the last failover with its
+// promotion report; and this node's decision.
+std::string DescribeCluster(const ElectionFacts& f, const ClusterListing& l, const ElectionDecision& d);
 
 class ClusterAgent {
  public:
@@ -133,9 +143,16 @@ class ClusterAgent {
   EtcdClient etcd_;
   int64_t lease_ = 0;
   int64_t leader_lease_ = 0;     // the lease the leader key hangs on, as last read
-  std::string published_sync_;   // the synchronous standbys last put under "sync"
+  // What was last put under members/<self> (with the lease), "optime",
+  // "sync" (the synchronous standbys) and "failover".
+  std::string published_member_, published_optime_, published_sync_;
   int64_t renew_sent_ms_ = -1;
-  std::map<std::string, std::string> addresses_;  // member -> host:port, last read
+  ClusterListing listing_;       // as last read
+  std::string last_leader_;      // the last leader seen (for the failover record)
+  std::string taken_from_;       // failover: the leader before this node took the key
+  std::string taken_why_;        // and why it took it ("": this run took none)
+  int64_t taken_at_ms_ = 0;      // wall clock
+  std::string published_failover_;
   bool synchronous_mode_ = false;
   ClusterHooks hooks_;
   std::string last_why_;

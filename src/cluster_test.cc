@@ -76,9 +76,16 @@ TEST(DescribeCluster, NamesTheLeaderEachMemberAndThisNodesDecision) {
   f.leader = "n1";
   f.members = {{"n1", 0x5000000, false}, {"n2", 0x4FFFF00, true}};
   ElectionDecision d{ElectionAction::kFollow, "n1", "replicate from the leader n1"};
-  EXPECT_EQ(DescribeCluster(f, {{"n1", "pg-a:5432"}, {"n2", "pg-b:5432"}}, d),
-            "leader n1; members: n1 at pg-a:5432 (WAL 0/5000000), n2 at pg-b:5432 (WAL 0/4FFFF00, "
-            "synchronous); this node: follow: replicate from the leader n1");
+  ClusterListing l;
+  l.addresses = {{"n1", "pg-a:5432"}, {"n2", "pg-b:5432"}};
+  l.timelines = {{"n1", 2}, {"n2", 2}};
+  EXPECT_EQ(DescribeCluster(f, l, d),
+            "leader n1; members: n1 at pg-a:5432 (WAL 0/5000000, timeline 2), n2 at pg-b:5432 "
+            "(WAL 0/4FFFF00, timeline 2, lag 256 B, synchronous); this node: follow: replicate "
+            "from the leader n1");
+  l.last_failover = "at 10:00:00.000 UTC, n1 took over from n0 (...); promotion report: promoted";
+  EXPECT_THAT(DescribeCluster(f, l, d),
+              HasSubstr("; last failover: at 10:00:00.000 UTC, n1 took over from n0"));
   f.etcd_ok = false;
   EXPECT_THAT(DescribeCluster(f, {}, d), HasSubstr("etcd does not answer"));
 }

@@ -386,6 +386,8 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
     const KeeperState k = n.monitor->Keeper();
     f.standby = f.postgres_up && s.in_recovery && IsStandbyPhase(k.phase);
     f.upstream = k.master;
+    f.timeline = s.timeline;
+    f.promotion = k.promotion;
     return f;
   };
   // Postgres is stopped from the agent's thread, at once, whatever the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "snapshot.h"
 #include "sync.h"
 
 namespace pgkeeper {
@@ -19,17 +20,6 @@ std::string Seconds(int64_t ms) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(ms) / 1000.0);
   return buf;
-}
-
-std::string UtcTime(int64_t ms) {
-  time_t t = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03d UTC", buf, static_cast<int>(ms % 1000));
-  return out;
 }
 
 }  // namespace

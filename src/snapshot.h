@@ -100,6 +100,8 @@ struct Snapshot {
 
 // Wall-clock milliseconds since the epoch: the clock of taken_at_ms.
 int64_t WallClockMs();
+// A wall-clock time in ms as "HH:MM:SS.mmm UTC".
+std::string UtcTime(int64_t ms);
 
 // The phase a running replicant is in, from what postgres shows.
 std::string StandbyPhase(bool in_recovery, bool streaming, bool wal_missing);

@@ -49,6 +49,7 @@ stop_load() {
 # PID), then lib.sh's cleanup runs with the script's exit status.
 stop_clients_then_cleanup() {
   local rc=$? pid
+  set +e
   for pid in ${load_pid:-} ${probe_pid:-}; do kill -TERM "$pid" 2>/dev/null || true; done
   (exit "$rc")
   cleanup
