@@ -28,6 +28,8 @@ set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=swarm_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/swarm_lib.sh"
 sample=$root/sample/swarm
 stack=${E2E_PROJECT:-pgkeeper-swarm-e2e}
 nodes=(pg-1 pg-2 pg-3)
@@ -36,23 +38,9 @@ running=()
 wait_poll=0.2
 smake_vars=(STACK="$stack" PUBLISH=)
 export PGKEEPER_CLUSTER=e2e
-swarm_made=0
-labels_added=()
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# The running container of a service of our stack (empty when none).
-cid() { docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_$1" | head -n 1; }
-# psql inside SERVICE's container: to HAProxy's PORT, or to the node itself
-# (PORT local), with the password from the node's secret file.
-xsql() {
-  local id
-  id=$(cid "$1") && [[ -n $id ]] || return 1
-  if [[ $2 == local ]]; then
-    docker exec -i "$id" sh -c 'PGPASSWORD=$(cat /run/secrets/postgres_pass) exec psql -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -U "$POSTGRES_USER" "$POSTGRES_DBNAME" -c "$1"' sh "$3"
-  else
-    docker exec -i "$id" sh -c 'PGPASSWORD=$(cat /run/secrets/postgres_pass) exec psql -XAtq -v ON_ERROR_STOP=1 -h haproxy -p "$1" -U "$POSTGRES_USER" "$POSTGRES_DBNAME" -c "$2"' sh "$2" "$3"
-  fi
-}
+cid() { scid "$1"; }
 leader() { smake -s leader 2>/dev/null; }
 has_leader() { [[ -n $(leader) ]]; }
 healthy() { [[ $(docker inspect -f '{{.State.Health.Status}}' "$(cid "$1")" 2>/dev/null) == healthy ]]; }
@@ -84,8 +72,7 @@ cleanup() {
     fi
   fi
   smake clean >/dev/null 2>&1
-  for r in "${labels_added[@]}"; do docker node update --label-rm "pgkeeper.$r" "$node_id" >/dev/null 2>&1; done
-  ((swarm_made == 0)) || docker swarm leave --force >/dev/null 2>&1
+  swarm_leave
   rm -rf "$workdir"
   exit "$rc"
 }
@@ -94,23 +81,8 @@ docker info >/dev/null 2>&1 || fail "no Docker daemon answers; this test needs o
 command -v openssl >/dev/null || fail "openssl is not installed on the host (the Makefile makes the secrets with it)"
 start_run swarm_e2e
 
-case $(docker info -f '{{.Swarm.LocalNodeState}}') in
-  inactive)
-    log "making this machine a one-node swarm on 127.0.0.1"
-    docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
-    swarm_made=1 ;;
-  active) [[ $(docker info -f '{{.Swarm.ControlAvailable}}') == true ]] ||
-    fail "this machine is in a swarm but is no manager; run the test on a manager" ;;
-  *) fail "this machine's swarm state is $(docker info -f '{{.Swarm.LocalNodeState}}')" ;;
-esac
-node_id=$(docker info -f '{{.Swarm.NodeID}}')
+swarm_join
 smake clean >/dev/null 2>&1 || true   # an earlier, killed run
-for r in "${roles[@]}"; do
-  if [[ $(docker node inspect -f "{{index .Spec.Labels \"pgkeeper.$r\"}}" "$node_id") != true ]]; then
-    docker node update --label-add "pgkeeper.$r=true" "$node_id" >/dev/null
-    labels_added+=("$r")
-  fi
-done
 
 build_image
 smake images >"$workdir/images.log" 2>&1 || { tail -n 30 "$workdir/images.log" >&2; fail "make images failed"; }

@@ -2,7 +2,8 @@
 """The fault suite's checker: reads a workload history and compares it with
 what the surviving nodes hold.
 
-usage: check.py HISTORY --master PORT [--node PORT ...] [--report TEXT_FILE]
+usage: check.py HISTORY --master NODE [--node NODE ...] [--report TEXT_FILE]
+  NODE: a port on 127.0.0.1, or container:ID (psql inside that container)
 
 Prints one JSON object: acknowledged writes, how many of them the master
 lost (and their ids), how many writes of unknown outcome survived, whether
@@ -10,8 +11,8 @@ every node holds the same rows, and, given a promotion report, whether the
 report's "may be lost" covered every lost write: a lost write must lie past
 the WAL position the report says the old master was last heard at, or have
 been acknowledged after that last message, else the report under-reported.
-Rows are read with psql over 127.0.0.1 (PGPASSWORD, PGUSER and PGDATABASE
-in the environment).
+Rows are read with psql over 127.0.0.1 or inside a container (PGPASSWORD,
+PGUSER and PGDATABASE in the environment).
 """
 import argparse
 import json
@@ -27,10 +28,15 @@ def lsn(text):
 
 
 def psql(port, sql):
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-d", os.environ.get("PGDATABASE", "gis"),
-                          "-XAtq",
-                          "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
+    """psql on 127.0.0.1:port, or, for "container:ID", inside that container
+    (the password passes through docker exec's environment, never argv)."""
+    args = ["psql", "-h", "127.0.0.1", "-d", os.environ.get("PGDATABASE", "gis"), "-XAtq",
+            "-v", "ON_ERROR_STOP=1", "-c", sql]
+    if str(port).startswith("container:"):
+        args = ["docker", "exec", "-i", "-e", "PGPASSWORD", "-e", "PGUSER", str(port)[len("container:"):]] + args
+    else:
+        args[3:3] = ["-p", str(port)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise RuntimeError(f"psql on port {port}: {out.stderr.strip()}")
     return out.stdout
@@ -63,8 +69,8 @@ def parse_report(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("history")
-    ap.add_argument("--master", type=int, required=True)
-    ap.add_argument("--node", type=int, action="append", default=[])
+    ap.add_argument("--master", required=True)
+    ap.add_argument("--node", action="append", default=[])
     ap.add_argument("--report")
     args = ap.parse_args()
 

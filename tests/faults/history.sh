@@ -31,10 +31,17 @@ acked_at_least() { (($(oks) >= $1)); }
 acked_after_at_least() { (($(oks_after "$1") >= $2)); }
 write_failed_after() { awk -v t="$1" '$1 >= t && $2 != "ok" { f = 1; exit } END { exit !f }' "$history"; }
 
+# start_load NAME: the workload writing $conninfo's way, its history in
+# $outdir/NAME.history; a caller may define launch_workload NAME (which
+# must leave the client's process in $!) to run it elsewhere.
 start_load() {
   history=$outdir/$1.history
   : >"$history"
-  "$workload" "$conninfo" "$history" 3600 >"$workdir/$1.workload" 2>&1 &
+  if declare -F launch_workload >/dev/null; then
+    launch_workload "$1"
+  else
+    "$workload" "$conninfo" "$history" 3600 >"$workdir/$1.workload" 2>&1 &
+  fi
   load_pid=$!
   wait_until "the workload has 200 acknowledged writes" 60 acked_at_least 200
 }
