@@ -64,6 +64,8 @@ enum class StopReason { kNone, kFenced, kSteppedDown };
 // What the running node is asked to do (from the agent's thread).
 struct ClusterHooks {
   std::function<LocalFacts()> facts;
+  // Asks for fresher facts by the next loop (while no node leads).
+  std::function<void()> refresh;
   // Fence or step down: stop postgres now (a fast shutdown, which lets the
   // walsenders send everything first), then exit.
   std::function<void(StopReason reason, const std::string& why)> stop;

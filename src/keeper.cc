@@ -373,6 +373,7 @@ void LeaveClusterRequest(const Node& n, const char* name, const std::string& req
 
 ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* stopped) {
   ClusterHooks h;
+  h.refresh = [&n] { n.monitor->PollSoon(); };
   h.facts = [&n] {
     Snapshot s = n.monitor->Latest();
     LocalFacts f;

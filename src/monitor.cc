@@ -184,6 +184,10 @@ void Monitor::SetClone(const CloneProgress& clone) {
 
 void Monitor::SetPromoted() {
   Update([](KeeperState& k) { k.promoted = true; });
+  PollSoon();
+}
+
+void Monitor::PollSoon() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     poll_now_ = true;

@@ -43,6 +43,9 @@ class Monitor {
   // Also polls postgres at once (not at the next second), so that GET
   // /primary answers 200 as soon as the promoted node takes writes.
   void SetPromoted();
+  // Polls postgres now rather than at the next second (fresher facts for
+  // a decision that is waiting on them).
+  void PollSoon();
   void SetPromotionReport(const std::string& report);
   // The upstream a replicant follows now ("host:port").
   void SetMaster(const std::string& master);
