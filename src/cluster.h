@@ -89,6 +89,7 @@ Status StartCluster(Node* n, std::unique_ptr<ClusterAgent>* agent, bool* bootstr
 struct ClusterListing {
   std::map<std::string, std::string> addresses;  // member -> host:port
   std::map<std::string, int> timelines;          // member -> timeline (0: not known)
+  std::map<std::string, bool> writable;          // member -> takes writes
   std::string last_failover;                     // "" when the cluster never failed over
 };
 

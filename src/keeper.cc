@@ -203,9 +203,13 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReaso
     }
     if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping) w.slots.Tick(n);
+    // A check may wait on an upstream that went dark (up to its connect
+    // timeout); a follow request that came meanwhile goes first.
+    if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping && w.stall.Tick(n)) return Event::kRecopy;
     if (!stopping) w.sync.Tick(n, pm.pid());
     if (!stopping) w.peers.Tick(n);
+    if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping) w.disk.Tick(n, pm.said_disk_full());
     if (!stopping) w.tls.Tick(n, pm.pid(), false, nullptr);
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.

@@ -104,7 +104,9 @@ int RunEnsureSlot(const Env& env) {
                        {"passfile", JoinPath(c.run_dir, kPassFileName)},
                        {"replication", "true"},
                        {"application_name", "pgkeeper_slot"},
-                       {"connect_timeout", "5"}};
+                       // Short: the supervisor waits for this check, and a
+                       // follow request (a new master) waits behind it.
+                       {"connect_timeout", "2"}};
   std::string sentence;
   st = EnsureUpstreamSlot(params, SlotName(NodeName(c, host)), upstream, &sentence);
   std::cout << (st.ok() ? sentence : st.message()) << std::endl;
