@@ -3,7 +3,8 @@
 // leader key, the next clones it and follows; when the master dies, the
 // replicant takes the key and promotes by itself; the old master, started
 // again, rejoins the new one; a master cut from etcd fences itself before
-// its lease can lapse.
+// its lease can lapse; a master killed and started again at once keeps the
+// key; in strict synchronous mode a synchronous replicant takes over.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -11,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,11 +56,57 @@ std::string CountOf(const std::vector<int>& ids) {
   return "SELECT count(*) FROM w WHERE id IN (" + list + ")";
 }
 
-std::string Leader(const EtcdServer& etcd) {
+// The key cluster c1 keeps leaf under (empty value when there is none).
+EtcdKv KeyOf(const EtcdServer& etcd, const std::string& leaf) {
   EtcdClient c({etcd.url()}, 1000);
   std::vector<EtcdKv> kvs;
-  if (!c.Get("/pgkeeper/c1/leader", &kvs).ok() || kvs.empty()) return "";
-  return kvs[0].value;
+  if (!c.Get("/pgkeeper/c1/" + leaf, &kvs).ok() || kvs.empty()) return EtcdKv();
+  return kvs[0];
+}
+
+std::string Leader(const EtcdServer& etcd) { return KeyOf(etcd, "leader").value; }
+
+// Whether etcd still keeps lease (asked without renewing it).
+bool LeaseAlive(const EtcdServer& etcd, int64_t lease) {
+  EtcdClient c({etcd.url()}, 1000);
+  std::string answer;
+  if (!c.Post("/v3/lease/timetolive", "{\"ID\":\"" + std::to_string(lease) + "\"}", &answer).ok()) {
+    return true;  // unknown: not gone as far as the test can tell
+  }
+  nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
+  if (!j.is_object() || !j.contains("TTL")) return true;
+  const nlohmann::json& ttl = j["TTL"];  // the gateway sends int64 as a string
+  return (ttl.is_string() ? std::stoll(ttl.get<std::string>()) : ttl.get<int64_t>()) > 0;
+}
+
+// The postmaster's PID, from the first line of postmaster.pid; -1 if none.
+pid_t PostmasterPid(const Node& node) {
+  const std::string pidfile = ReadFile(node.pgdata() + "/postmaster.pid");
+  return pidfile.empty() ? -1 : static_cast<pid_t>(std::stol(pidfile));
+}
+
+// True once pid is no process (or only a zombie left for its reaper).
+bool Gone(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || stat.substr(paren + 2, 1) == "Z";
+}
+
+// SIGKILLs node's pgkeeper, as a container killed would be; its postgres
+// goes down with it (the parent-death signal), without a checkpoint. Waits
+// until that postmaster is gone, so that a start on the same data at once
+// finds no postgres of the earlier run.
+void KillNode(Node& node) {
+  const pid_t postmaster = PostmasterPid(node);
+  ASSERT_GT(postmaster, 0) << "no postmaster.pid in " << node.pgdata();
+  node.Kill();
+  ASSERT_TRUE(WaitFor([&] { return Gone(postmaster); }, seconds(10)))
+      << "the postmaster (PID " << postmaster << ") outlived pgkeeper";
+}
+
+int64_t MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+      .count();
 }
 
 TEST(Cluster, TheFirstNodeInitialisesTheNextFollowsAndTakesOverWhenTheMasterDies) {
@@ -302,6 +351,172 @@ TEST(Cluster, AMasterCutFromEtcdStopsTakingWritesBeforeItsLeaseCanLapse) {
   EXPECT_LT(exit_ms, 4000) << n1.Log();
   EXPECT_NE(n1.Query("SELECT 1").rfind("ERROR", 0), std::string::npos)
       << "a fenced master must not answer";
+}
+
+// etcd keeps a lease after its holder dies, until its TTL runs out: a master
+// killed and started again at once finds the key naming itself under the
+// earlier run's lease. It must re-take the key under its own lease; else
+// the key lapses one TTL after the kill and the master fences itself.
+TEST(Cluster, AMasterKilledAndStartedAgainWithinTheTtlKeepsTheKeyUnderItsNewLease) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  constexpr int kTtl = 6;  // s; long enough that the restart comes well within it
+  Node n1(scratch, "n1"), n2(scratch, "n2");
+  for (Node* n : {&n1, &n2}) {
+    JoinCluster(*n, etcd);
+    n->SetEnv("PGKEEPER_LEASE_TTL", std::to_string(kTtl));
+  }
+  StartInOrder(n1, {&n2});
+  ASSERT_EQ(n1.Query("CREATE TABLE acked (x int)"), "OK");
+  ASSERT_EQ(n1.Query("INSERT INTO acked VALUES (1)"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM acked", "1");
+  const EtcdKv before = KeyOf(etcd, "leader");
+  ASSERT_EQ(before.value, "n1");
+  ASSERT_NE(before.lease, 0);
+
+  const auto killed = std::chrono::steady_clock::now();
+  KillNode(n1);
+  ASSERT_TRUE(LeaseAlive(etcd, before.lease)) << "the restart must come within the TTL";
+  const int64_t restart_ms = MsSince(killed);
+  n1.Start();
+  n1.WaitLog(
+      "cluster: the leader key names this node but was held under an earlier run's lease; "
+      "now held under this run's",
+      seconds(kTtl));
+  const int64_t adopted_ms = MsSince(killed);
+  n1.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(30));
+  const int64_t writable_ms = MsSince(killed);
+  std::cout << "[ measured ] n1 killed -> started again in " << restart_ms
+            << " ms -> key re-taken in " << adopted_ms << " ms -> writable in " << writable_ms
+            << " ms (lease ttl " << kTtl << " s)\n";
+  const EtcdKv after = KeyOf(etcd, "leader");
+  EXPECT_EQ(after.value, "n1");
+  EXPECT_NE(after.lease, before.lease) << "the key still hangs on the killed run's lease";
+
+  // Two TTLs from the kill, and until the earlier run's lease is gone, n1
+  // keeps the key and takes every write.
+  int writes = 0;
+  std::string last;
+  const bool kept = WaitFor(
+      [&] {
+        if (Leader(etcd) != "n1" || !n1.Running()) return true;
+        last = n1.Query("INSERT INTO acked VALUES (" + std::to_string(2 + writes) + ")");
+        if (last != "OK") return true;
+        ++writes;
+        return MsSince(killed) >= 2000 * kTtl && !LeaseAlive(etcd, before.lease);
+      },
+      seconds(4 * kTtl));
+  EXPECT_TRUE(kept && last == "OK" && Leader(etcd) == "n1" && n1.Running())
+      << "n1 lost the key or its writes " << MsSince(killed) << " ms after the kill (leader '"
+      << Leader(etcd) << "', last write: " << last << "); log:\n"
+      << n1.Log();
+  EXPECT_FALSE(LeaseAlive(etcd, before.lease));
+  if (kept) {
+    std::cout << "[ measured ] n1 still leads and takes writes " << MsSince(killed)
+              << " ms after the kill (" << writes << " writes since it came back)\n";
+  }
+  EXPECT_FALSE(n1.LogContains("cluster: fence:")) << n1.Log();
+  EXPECT_FALSE(n2.LogContains("cluster: failover:")) << n2.Log();
+  n2.WaitQuery("SELECT count(*) FROM acked", std::to_string(1 + writes), seconds(30));
+  EXPECT_EQ(n2.Query("SELECT pg_is_in_recovery()"), "t");
+  n1.Stop();
+  n2.Stop();
+}
+
+// In strict synchronous mode only a replicant the master counted as
+// synchronous may take over; that list must outlive the master's lease.
+TEST(Cluster, InStrictSynchronousModeASynchronousReplicantTakesOverWhenTheMasterDies) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1"), n2(scratch, "n2"), n3(scratch, "n3");
+  for (Node* n : {&n1, &n2, &n3}) {
+    JoinCluster(*n, etcd);
+    n->SetEnv("SYNCHRONOUS_REPLICANTS", "1");
+    n->SetEnv("SYNCHRONOUS_MODE", "strict");
+  }
+  StartInOrder(n1, {&n2, &n3});
+  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM w", "0");
+  n3.WaitQuery("SELECT count(*) FROM w", "0");
+
+  // The master counts a replicant synchronous, says so in etcd (under a key
+  // without a lease) and in every node's status.
+  const std::string sync_sql =
+      "SELECT string_agg(application_name, ',' ORDER BY application_name) FROM pg_stat_replication "
+      "WHERE sync_state IN ('sync', 'quorum')";
+  std::string on_master, status;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        on_master = n1.Query(sync_sql);
+        n2.Run("status", &status);
+        return !on_master.empty() && on_master.rfind("ERROR", 0) != 0 &&
+               KeyOf(etcd, "sync").value.size() > 2 &&
+               status.find(", synchronous)") != std::string::npos;
+      },
+      seconds(30)))
+      << "master: " << on_master << "; etcd: " << KeyOf(etcd, "sync").value << "; status:\n"
+      << status;
+
+  // A client writes one row at a time to the master until it dies.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<int> acked;
+  std::thread writer([&] {
+    for (int id = 1; !stop; ++id) {
+      if (n1.Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
+        std::lock_guard<std::mutex> lock(mu);
+        acked.push_back(id);
+      }
+    }
+  });
+  const bool wrote = WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return acked.size() >= 50;
+      },
+      seconds(30));
+  const auto killed = std::chrono::steady_clock::now();
+  KillNode(n1);
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(wrote) << "the master took too few writes: " << acked.size();
+  nlohmann::json sync = nlohmann::json::parse(KeyOf(etcd, "sync").value, nullptr, false);
+  ASSERT_TRUE(sync.is_array() && !sync.empty()) << sync.dump();
+
+  // A synchronous one takes over; n1's member record lapses with its lease.
+  std::string leader;
+  const bool taken = WaitFor(
+      [&] {
+        leader = Leader(etcd);
+        return leader == "n2" || leader == "n3";
+      },
+      seconds(20));
+  ASSERT_TRUE(taken) << "nobody took over in 20 s; n2:\n" << n2.Log() << "\nn3:\n" << n3.Log();
+  Node& winner = leader == "n2" ? n2 : n3;
+  Node& other = leader == "n2" ? n3 : n2;
+  winner.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(20));
+  std::cout << "[ measured ] n1 killed -> " << leader << " writable in " << MsSince(killed)
+            << " ms (lease ttl 3 s, strict synchronous mode; synchronous then: " << sync.dump()
+            << "; " << acked.size() << " writes acknowledged)\n";
+  EXPECT_NE(std::find(sync.begin(), sync.end(), leader), sync.end())
+      << leader << " was not synchronous: " << sync.dump();
+  EXPECT_TRUE(winner.LogContains("cluster: failover: this node took the leader key"))
+      << winner.Log();
+  EXPECT_EQ(winner.Query(CountOf(acked)), std::to_string(acked.size()))
+      << "an acknowledged write is missing on the new master";
+
+  // The other follows it, and is its synchronous replicant in turn: only
+  // then does a commit return.
+  other.WaitLog("cluster: follow: replicate from the leader " + leader, seconds(30));
+  winner.WaitQuery(sync_sql, leader == "n2" ? "n3" : "n2", seconds(60));
+  ASSERT_EQ(winner.Query("INSERT INTO w VALUES (0)"), "OK");
+  acked.push_back(0);
+  other.WaitQuery(CountOf(acked), std::to_string(acked.size()), seconds(30));
+  EXPECT_EQ(other.Query("SELECT pg_is_in_recovery()"), "t");
+  n2.Stop();
+  n3.Stop();
 }
 
 }  // namespace
