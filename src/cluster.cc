@@ -230,6 +230,7 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       f->members.push_back(mf);
       listing_.addresses[mf.name] = m.value("address", "");
       listing_.timelines[mf.name] = m.value("timeline", 0);
+      listing_.writable[mf.name] = m.value("writable", false);
       if (m.value("writable", false) && m.contains("sync") && m["sync"].is_array()) {
         for (const auto& s : m["sync"]) leader_sync.push_back(s.get<std::string>());
       }
@@ -416,8 +417,9 @@ void ClusterAgent::Loop() {
   // Renewal needs a third of the TTL; reading every 500 ms lets a replicant
   // see a lapsed leader key sooner (3 nodes: a few requests a second).
   const auto interval = std::chrono::milliseconds(std::min(1000 * cc_.lease_ttl_seconds / 3, 500));
-  // While no node holds the key (a failover or a switchover under way),
-  // every 100 ms: the next leader is found sooner, and writes resume sooner.
+  // While no node holds the key (a failover under way) or a switchover is
+  // asked, every 100 ms: the next leader is found sooner, and writes resume
+  // sooner.
   const auto between_leaders = std::chrono::milliseconds(100);
   auto wait = interval;
   for (;;) {
@@ -440,7 +442,8 @@ void ClusterAgent::Loop() {
     ElectionFacts f = Gather(local, true, &st);
     if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
     if (!f.leader.empty() && f.leader != self_) last_leader_ = f.leader;
-    wait = f.etcd_ok && f.leader.empty() ? between_leaders : interval;
+    // Fast also while a switchover is asked: the key is about to be free.
+    wait = f.etcd_ok && (f.leader.empty() || !f.switchover_from.empty()) ? between_leaders : interval;
     if (wait == between_leaders && hooks_.refresh) hooks_.refresh();
     ElectionDecision d = DecideElection(f);
     // Holding the key while the snapshot does not show this node writable
@@ -479,7 +482,11 @@ void ClusterAgent::Loop() {
         }
         break;
       case ElectionAction::kFollow:
-        if (may_ask && !listing_.addresses[d.target].empty() && listing_.addresses[d.target] != local.upstream) {
+        // Only once the leader says it takes writes: asked while it is
+        // still promoting, the follow would fail and be asked again only
+        // after the pause above.
+        if (may_ask && listing_.writable[d.target] && !listing_.addresses[d.target].empty() &&
+            listing_.addresses[d.target] != local.upstream) {
           last_request_ms_ = now;
           hooks_.follow(listing_.addresses[d.target]);
         }

@@ -398,9 +398,18 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
   // Postgres is stopped from the agent's thread, at once, whatever the
   // supervisor is doing; a fast shutdown lets the walsenders send
   // everything, up to the shutdown checkpoint, before postgres exits.
-  h.stop = [&pm, stopped](StopReason reason, const std::string&) {
+  h.stop = [&n, &pm, stopped](StopReason reason, const std::string&) {
     StopReason none = StopReason::kNone;
     if (!stopped->compare_exchange_strong(none, reason)) return;
+    if (reason == StopReason::kSteppedDown) {
+      // A switchover (not a fence: that one is in a hurry): a checkpoint
+      // while writes still go on leaves little for the shutdown checkpoint,
+      // which is part of the pause.
+      PgConn conn;
+      Status st = conn.Connect(LocalParams(n.config.run_dir, n.config.port, n.config.superuser, "postgres"));
+      if (st.ok()) st = conn.Exec("CHECKPOINT");
+      if (!st.ok()) LogWarn("cluster: switchover: checkpoint before stopping: " + st.message());
+    }
     reason == StopReason::kFenced
         ? LogWarn("cluster: fencing: stopping postgres now (fast shutdown)")
         : LogInfo("cluster: switchover: stopping postgres (fast shutdown) to hand over");
