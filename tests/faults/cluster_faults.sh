@@ -8,7 +8,13 @@
 # acknowledged against what the master holds) and check_probe.py (no round
 # in which two nodes took writes).
 #
-# usage: cluster_faults.sh [--rounds N] [FAULT...]
+# usage: cluster_faults.sh [--on compose|swarm] [--rounds N] [FAULT...]
+#   --on swarm: the same cluster as sample/swarm's stack on a one-node swarm
+#   (made on 127.0.0.1 when the machine is in none, and left again; the
+#   stack publishes no port): the clients run in containers on the stack's
+#   overlay network, the checker reads rows with docker exec, a killed
+#   container is started again by Swarm, and etcd is lost by scaling its
+#   services to 0.
 #   FAULT: kill-master-async, kill-master-sync (the master's container
 #   killed; a replicant takes over by itself; `make start` brings the old
 #   one back to rejoin), cut-master-from-etcd-async (the master's container
@@ -37,6 +43,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=history.sh
 source "$(dirname "${BASH_SOURCE[0]}")/history.sh"
+# shellcheck source-path=SCRIPTDIR source=../e2e/swarm_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/swarm_lib.sh"
 here=$root/tests/faults
 sample=$root/sample/failover
 nodes=(pg-1 pg-2 pg-3)
@@ -54,32 +62,99 @@ all=(kill-master-async kill-master-sync cut-master-from-etcd-async etcd-member-l
   etcd-all-lost-async switchover-async switchover-sync)
 rounds=1
 faults=()
+on=compose
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
+    --on) on=$2; shift 2; [[ $on == compose || $on == swarm ]] || { echo "--on compose or --on swarm" >&2; exit 2; } ;;
     *) [[ " ${all[*]} " == *" $1 "* ]] || { echo "usage: $0 [--rounds N] [FAULT...] (see the header)" >&2; exit 2; }
        faults+=("$1"); shift ;;
   esac
 done
 ((${#faults[@]})) || faults=("${all[@]}")
 
-load_settings pgkeeper-cluster-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT \
-  PGKEEPER_LEASE_TTL PGKEEPER_FAILOVER_MAX_LAG PGKEEPER_API_PASSWORD
 export PGKEEPER_CLUSTER=faults
-export COMPOSE_FILE=docker-compose.yml:$here/cluster-ports.yml
 [[ -x $workload && -x $probe ]] || fail "no clients at $workload, $probe (build the project first: make build)"
-preflight python3
-start_run pgkeeper-cluster-faults
-trap stop_clients_then_cleanup EXIT
-clear_leftovers 5000 5001 7000 7781 7782 7783
+if [[ $on == compose ]]; then
+  load_settings pgkeeper-cluster-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT \
+    PGKEEPER_LEASE_TTL PGKEEPER_FAILOVER_MAX_LAG PGKEEPER_API_PASSWORD
+  export COMPOSE_FILE=docker-compose.yml:$here/cluster-ports.yml
+  preflight python3
+  start_run pgkeeper-cluster-faults
+  trap stop_clients_then_cleanup EXIT
+  clear_leftovers 5000 5001 7000 7781 7782 7783
+  front=127.0.0.1:5000
+  node_host() { echo "host=127.0.0.1 port=${port[$1]}"; }
+else
+  sample=$root/sample/swarm
+  stack=${E2E_PROJECT:-pgkeeper-swarm-faults}
+  roles=(pg-1 pg-2 pg-3 etcd-1 etcd-2 etcd-3)
+  smake_vars=(STACK="$stack" PUBLISH=)
+  outdir=${FAULTS_OUT:-$root/build/cluster-faults-swarm}
+  running=()
+  # The stack's own defaults; the passwords are its secrets (read per round).
+  export POSTGRES_USER=docker POSTGRES_DBNAME=gis
+  db=gis
+  unset SYNCHRONOUS_REPLICANTS
+  docker info >/dev/null 2>&1 || fail "no Docker daemon answers; this test needs one (.ci/run starts dockerd)"
+  start_run pgkeeper-cluster-faults-swarm
+  trap stop_clients_then_cleanup EXIT
+  swarm_join
+  smake clean >/dev/null 2>&1 || true  # an earlier, killed run
+  front=haproxy:5000
+  node_host() { echo "host=$1 port=5432"; }
+  cid() { scid "$1"; }
+  cleanup() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then
+      docker stack ps --no-trunc "$stack" 2>&1 | cut -c1-200 >&2
+      show_state_at_failure
+      if [[ ${E2E_KEEP:-0} == 1 ]]; then
+        echo "e2e: E2E_KEEP=1: stack left running; remove it with: make -C $sample STACK=$stack clean" >&2
+        exit "$rc"
+      fi
+    fi
+    smake clean >/dev/null 2>&1
+    swarm_leave
+    rm -rf "$workdir"
+    exit "$rc"
+  }
+fi
 build_image
 
 export PGUSER=$POSTGRES_USER PGDATABASE=$db  # for check.py's psql
 rm -rf "$outdir"
 mkdir -p "$outdir"
-conninfo="host=127.0.0.1 port=5000 user=$POSTGRES_USER dbname=$db target_session_attrs=read-write"
+conninfo="host=${front%:*} port=${front#*:} user=$POSTGRES_USER dbname=$db target_session_attrs=read-write"
 conninfo+=" connect_timeout=2 tcp_user_timeout=3000"
-probe_conninfo() { echo "host=127.0.0.1 port=${port[$1]} user=$POSTGRES_USER dbname=$db connect_timeout=1 tcp_user_timeout=1000"; }
+probe_conninfo() { echo "$(node_host "$1") user=$POSTGRES_USER dbname=$db connect_timeout=1 tcp_user_timeout=1000"; }
+# psql on a node itself, and through HAProxy's port 5000.
+node_sql() { if [[ $on == compose ]]; then sql "${port[$1]}" "$2"; else xsql "$1" local "$2"; fi; }
+front_sql() {
+  local s
+  if [[ $on == compose ]]; then sql 5000 "$1"; return; fi
+  for s in "${nodes[@]}"; do [[ -z $(cid "$s") ]] || { xsql "$s" 5000 "$1"; return; }; done
+  return 1
+}
+# What check.py reads a node's rows through: its port, or its container.
+check_target() { if [[ $on == compose ]]; then echo "${port[$1]}"; else echo "container:$(cid "$1")"; fi; }
+# A client (the workload, the probe): on the host, or in a container on the
+# stack's network; in the background either way, $! its process (a TERM to
+# `docker run` reaches the client).
+run_client() {
+  local bin=$1 out=$2
+  shift 2
+  if [[ $on == compose ]]; then
+    "$bin" "$@" >"$out" 2>&1 &
+  else
+    local args=() a
+    for a in "$@"; do args+=("${a//$outdir//out}"); done
+    docker run --rm -i --network "${stack}_db" -e PGPASSWORD -v "$(dirname "$bin"):/w:ro" -v "$outdir:/out" \
+      --entrypoint "/w/$(basename "$bin")" "$image" "${args[@]}" >"$out" 2>&1 &
+  fi
+}
+launch_workload() { run_client "$workload" "$workdir/$1.workload" "$conninfo" "$history" 3600; }
 
 leader() { smake -s leader 2>/dev/null; }
 # After a failure: what pgkeeper said on each node (the probe's refused
@@ -88,7 +163,7 @@ show_state_at_failure() {
   local s
   for s in "${nodes[@]}"; do
     echo "e2e: --- pgkeeper's last lines on $s ---" >&2
-    docker logs "$(cid "$s")" 2>&1 | grep -F 'pgkeeper[' | tail -n 25 | sed "s/$POSTGRES_PASS/<password>/g" >&2
+    docker logs "$(cid "$s")" 2>&1 | grep -F 'pgkeeper[' | tail -n 25 | sed "s|${PGPASSWORD:-no-password}|<password>|g" >&2
   done
 }
 has_leader() { [[ -n $(leader) ]]; }
@@ -97,18 +172,26 @@ healthy_all() {
   local s
   for s in "${nodes[@]}"; do health_is "$s" healthy || return 1; done
 }
-rows_of() { sql "${port[$1]}" 'SELECT count(*) || chr(32) || COALESCE(sum(id), 0) FROM ledger' 2>/dev/null; }
+rows_of() { node_sql "$1" 'SELECT count(*) || chr(32) || COALESCE(sum(id), 0) FROM ledger' 2>/dev/null; }
+is_replicant() { [[ $(node_sql "$1" 'SELECT pg_is_in_recovery()' 2>/dev/null) == t ]]; }
 nodes_agree() {
   local a s
   a=$(rows_of pg-1) && [[ -n $a ]] || return 1
   for s in pg-2 pg-3; do [[ $(rows_of "$s") == "$a" ]] || return 1; done
 }
+# Every container a service had (Swarm starts a new one after a kill).
+all_cids() {
+  if [[ $on == compose ]]; then cid "$1"; else
+    docker ps -aq --filter "label=com.docker.swarm.service.name=${stack}_$1"
+  fi
+}
 # Failovers so far: the "took the leader key" lines in every node's log.
 takeovers() {
   local s n=0 id
   for s in "${nodes[@]}"; do
-    id=$(cid "$s")
-    [[ -z $id ]] || n=$((n + $(docker logs "$id" 2>&1 | grep -c 'cluster: failover: this node took the leader key' || true)))
+    for id in $(all_cids "$s"); do
+      n=$((n + $(docker logs "$id" 2>&1 | grep -c 'cluster: failover: this node took the leader key' || true)))
+    done
   done
   echo "$n"
 }
@@ -121,15 +204,19 @@ fresh_cluster() {
   smake up >"$workdir/up.log" 2>&1 || { tail -n 30 "$workdir/up.log" >&2; fail "'make up' failed"; }
   wait_until "a node holds the leader key" 180 has_leader
   wait_until "the three nodes are healthy" 300 healthy_all
-  wait_until "writes go through HAProxy" 60 sql 5000 'SELECT 1'
-  sql 5000 'CREATE TABLE probe_writes (round bigint, node int, at timestamptz DEFAULT now())' >/dev/null
+  if [[ $on == swarm ]]; then
+    PGPASSWORD=$(docker exec "$(cid "$(leader)")" cat /run/secrets/postgres_pass)
+    export PGPASSWORD
+  fi
+  wait_until "writes go through HAProxy" 60 front_sql 'SELECT 1'
+  front_sql 'CREATE TABLE probe_writes (round bigint, node int, at timestamptz DEFAULT now())' >/dev/null
 }
 
 start_probe() {
   probe_history=$outdir/$1.probe
   : >"$probe_history"
-  "$probe" "$probe_history" 3600 50 "$(probe_conninfo pg-1)" "$(probe_conninfo pg-2)" "$(probe_conninfo pg-3)" \
-    >"$workdir/$1.probe.out" 2>&1 &
+  run_client "$probe" "$workdir/$1.probe.out" "$probe_history" 3600 50 \
+    "$(probe_conninfo pg-1)" "$(probe_conninfo pg-2)" "$(probe_conninfo pg-3)"
   probe_pid=$!
 }
 stop_probe() {
@@ -161,12 +248,19 @@ end_round() {
   wait_until "$name: every node holds the same rows" 180 nodes_agree
   settle=$(($(now_ms) - t_fault))
   l=$(leader)
-  for s in "${nodes[@]}"; do [[ $s == "$l" ]] || others+=(--node "${port[$s]}"); done
-  verdict --master "${port[$l]}" "${others[@]}"
+  for s in "${nodes[@]}"; do [[ $s == "$l" ]] || others+=(--node "$(check_target "$s")"); done
+  verdict --master "$(check_target "$l")" "${others[@]}"
   for s in "${nodes[@]}"; do docker logs "$(cid "$s")" >"$outdir/$name.$s.log" 2>&1 || true; done
   local failovers=$(($(takeovers) - takeovers_before))
   row "$name" "$acked" "$lost" "$double" "$back ms" "$settle ms" "$failovers ($old -> $l)" "$rejoined"
   if ((double > 0)); then broken=1; fi
+  # The old master's rejoin report counts the lost writes, plus at most the
+  # writes in flight whose outcome the client never learned.
+  if [[ $rejoined =~ ^([0-9]+)\ discarded ]]; then
+    local discarded=${BASH_REMATCH[1]} unknown_lost
+    unknown_lost=$(($(jq_field "$check" unknown) - $(jq_field "$check" unknown_survived)))
+    if ((discarded < lost || discarded > lost + unknown_lost)); then broken=1; fi
+  fi
   if [[ $mode == sync || $name == switchover-* ]] && ((lost > 0)); then broken=1; fi
   log "$name: $check; probe: $probe_check"
 }
@@ -175,8 +269,10 @@ end_round() {
 # rejoin report counted, checked against the lost writes.
 rejoin_node() {
   local s=$1 discarded unknown_lost
-  smake start >>"$workdir/up.log" 2>&1 || { tail -n 20 "$workdir/up.log" >&2; fail "$name: 'make start' failed"; }
-  wait_until "$name: $s is a replicant again" 180 eval "[[ \$(sql ${port[$s]} 'SELECT pg_is_in_recovery()' 2>/dev/null) == t ]]"
+  if [[ $on == compose ]]; then
+    smake start >>"$workdir/up.log" 2>&1 || { tail -n 20 "$workdir/up.log" >&2; fail "$name: 'make start' failed"; }
+  fi
+  wait_until "$name: $s is a replicant again" 180 is_replicant "$s"
   docker logs "$(cid "$s")" >"$outdir/$name.rejoin.log" 2>&1
   discarded=$(sed -n "s/.*discards this node's WAL after the fork point.*, with \([0-9]*\) committed transaction.*/\1/p" \
     "$outdir/$name.rejoin.log" | tail -n 1)
@@ -191,7 +287,7 @@ kill_master() {
   local mode=$1 t_fault
   begin_round "$mode"
   t_fault=$(now_ms)
-  docker kill "$(cid "$old")" >/dev/null
+  docker kill "$(cid "$old")" >/dev/null  # Swarm starts a new container at once
   wait_until "$name: another node leads" 60 leader_other_than "$old"
   wait_until "$name: writes through HAProxy again" 60 acked_after_at_least "$t_fault" 1
   rejoin_node "$old"
@@ -206,15 +302,17 @@ cut_master_from_etcd() {
   local mode=$1 t_fault net id
   begin_round "$mode"
   id=$(cid "$old")
-  net=${COMPOSE_PROJECT_NAME}_dcs
+  net=${COMPOSE_PROJECT_NAME:-$stack}_dcs
   t_fault=$(now_ms)
   docker network disconnect "$net" "$id"
   wait_until "$name: another node leads" 60 leader_other_than "$old"
   wait_until "$name: writes through HAProxy again" 60 acked_after_at_least "$t_fault" 1
-  docker network connect "$net" "$id"
-  wait_until "$name: $old is a replicant again" 180 eval "[[ \$(sql ${port[$old]} 'SELECT pg_is_in_recovery()' 2>/dev/null) == t ]]"
+  # Compose restarts the fenced container without the network; Swarm
+  # starts a new one with every network.
+  [[ $on == swarm ]] || docker network connect "$net" "$id"
+  wait_until "$name: $old is a replicant again" 180 is_replicant "$old"
   local discarded
-  discarded=$(docker logs "$id" 2>&1 | sed -n "s/.*discards this node's WAL after the fork point.*, with \([0-9]*\) committed transaction.*/\1/p" | tail -n 1)
+  discarded=$(for i in $(all_cids "$old"); do docker logs "$i" 2>&1; done | sed -n "s/.*discards this node's WAL after the fork point.*, with \([0-9]*\) committed transaction.*/\1/p" | tail -n 1)
   end_round "$mode" "$t_fault" "${discarded:-0} discarded"
 }
 
@@ -228,7 +326,7 @@ etcd_member_lost() {
   t_fault=$(now_ms)
   docker kill "$(cid "$member")" >/dev/null
   wait_until "$name: 500 writes after $member was killed" 60 acked_after_at_least "$t_fault" 500
-  docker start "$(cid "$member")" >/dev/null
+  [[ $on == swarm ]] || docker start "$(cid "$member")" >/dev/null  # Swarm starts a new one
   wait_until "$name: $member is healthy again" 60 etcd_healthy "$member"
   end_round "$mode" "$t_fault" "($member killed)"
 }
@@ -252,10 +350,16 @@ etcd_all_lost() {
   local mode=$1 t_fault m
   begin_round "$mode"
   t_fault=$(now_ms)
-  for m in "${members[@]}"; do docker kill "$(cid "$m")" >/dev/null; done
+  if [[ $on == compose ]]; then
+    for m in "${members[@]}"; do docker kill "$(cid "$m")" >/dev/null; done
+  else  # killed, Swarm would start them again at once
+    for m in "${members[@]}"; do docker service scale -d "${stack}_$m=0" >/dev/null; done
+  fi
   wait_until "$name: writes stop" 30 write_failed_after "$t_fault"
   sleep 5  # the fault itself: 5 s more without etcd
-  for m in "${members[@]}"; do docker start "$(cid "$m")" >/dev/null; done
+  for m in "${members[@]}"; do
+    if [[ $on == compose ]]; then docker start "$(cid "$m")" >/dev/null; else docker service scale -d "${stack}_$m=1" >/dev/null; fi
+  done
   wait_until "$name: a node leads again" 120 has_leader
   wait_until "$name: the three nodes are healthy again" 180 healthy_all
   end_round "$mode" "$t_fault" "-"
@@ -290,6 +394,6 @@ echo
 echo "| round | acknowledged | lost | probe rounds with two writable | no write acknowledged for | nodes agree after | failovers | rejoin |"
 echo "|---|---:|---:|---:|---:|---:|---|---|"
 printf '%s\n' "${table[@]}"
-echo "(histories, probe records and verdicts: $outdir)"
+echo "(on $on; histories, probe records and verdicts: $outdir)"
 ((broken == 0)) || fail "a round broke a promise (table above)"
 pass
