@@ -17,7 +17,9 @@ std::string Snapshot::role() const {
   const std::string& p = keeper.phase;
   if (p == "waiting-for-master" || p == "cloning" || p == "rejoining") return "cloning";
   if (p == "starting" || p == "initialising" || p == "promoting") return "starting";
-  if (!postgres_up) return "stopped";
+  // Stopping: it takes nothing new any more, whatever the last look at
+  // postgres said (a master stepping down answers /primary with 503 at once).
+  if (!postgres_up || p == "stopping") return "stopped";
   if (in_recovery) return "replicant";
   return keeper.promoted || keeper.configured_replicant ? "promoted" : "master";
 }

@@ -72,7 +72,8 @@ TEST(SnapshotRole, FollowsThePhaseThenPostgresThenRecoveryThenHistory) {
   const std::map<std::string, std::string> fixed = {
       {"waiting-for-master", "cloning"}, {"cloning", "cloning"},   {"starting", "starting"},
       {"rejoining", "cloning"},
-      {"initialising", "starting"},      {"promoting", "starting"}};
+      {"initialising", "starting"},      {"promoting", "starting"},
+      {"stopping", "stopped"}};
   int combinations = 0;
   for (const char* phase : kPhases) {
     for (bool up : {false, true}) {
