@@ -275,9 +275,46 @@ Status ClusterAgent::TakeKey(bool* taken) {
 
 Status ClusterAgent::MarkInitialized() { return etcd_.Put(Key("initialized"), self_); }
 
-Status ClusterAgent::PublishFinalPosition(int64_t lsn) {
+Status ClusterAgent::HandOver(int64_t lsn) {
   published_optime_ = std::to_string(lsn);
-  return etcd_.Put(Key("optime"), published_optime_);
+  PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), published_optime_));
+  bool deleted = false;
+  return etcd_.DeleteIf(Key("leader"), self_, &deleted);
+}
+
+void ClusterAgent::HandOverAt(int64_t lsn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hand_over_asked_) return;
+    hand_over_asked_ = true;
+    hand_over_lsn_ = lsn;
+  }
+  cv_.notify_all();
+}
+
+bool ClusterAgent::hand_over_asked() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return hand_over_asked_;
+}
+
+bool ClusterAgent::AwaitHandOver(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return handed_over_; });
+}
+
+bool BetweenLeaders(const ElectionFacts& f, const LocalFacts& local, const ClusterListing& l,
+                    const ElectionDecision& d, int64_t since_leader_changed_ms) {
+  if (!f.etcd_ok) return false;
+  if (f.leader.empty() || !f.switchover_from.empty()) return true;
+  if (since_leader_changed_ms > kSettleMs) return false;
+  if (f.leader == f.self) return !local.writable;
+  // A replicant of the leader (not of a cascading upstream): until the
+  // leader takes writes and this node follows it.
+  if (d.action != ElectionAction::kFollow || d.target != f.leader) return false;
+  auto writable = l.writable.find(f.leader);
+  auto address = l.addresses.find(f.leader);
+  if (writable == l.writable.end() || !writable->second) return true;
+  return address == l.addresses.end() || address->second != local.upstream;
 }
 
 void ClusterAgent::Release() {
@@ -424,10 +461,32 @@ void ClusterAgent::Loop() {
   auto wait = interval;
   for (;;) {
     bool active = false;
+    int64_t hand_over = -2;  // -2: not asked now
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, wait, [this] { return stop_; })) return;
+      auto woken = [this] { return stop_ || (hand_over_asked_ && !handed_over_); };
+      if (cv_.wait_for(lock, wait, woken) && stop_) return;
       active = active_;
+      if (hand_over_asked_ && !handed_over_) hand_over = hand_over_lsn_;
+    }
+    if (hand_over != -2) {
+      // A switchover's old leader: the key goes as soon as postgres wrote
+      // its shutdown checkpoint, not once it exited: the rest of postgres'
+      // exit is no longer part of the pause. The target takes the key only
+      // once it has received everything up to that checkpoint.
+      Status st = hand_over >= 0 ? HandOver(hand_over)
+                                 : Status::State("where postgres stopped is not known");
+      st.ok() ? LogInfo("cluster: switchover: postgres wrote its shutdown checkpoint at " +
+                        FormatLsn(static_cast<Lsn>(hand_over)) +
+                        ": published as the final position, and the leader key given up")
+              : LogWarn("cluster: switchover: " + st.message() +
+                        "; the leader key goes when this node exits");
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        handed_over_ = true;
+      }
+      cv_.notify_all();
+      continue;
     }
     // Stopping: keep the lease until the exit gives it up, decide nothing.
     if (StopRequested() != 0) active = false;
@@ -437,15 +496,20 @@ void ClusterAgent::Loop() {
       if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
       continue;
     }
-    LocalFacts local = hooks_.facts();
+    // Between leaders, what this node shows is looked at now: a position
+    // a second old would hold up the take-over.
+    LocalFacts local = hooks_.facts(wait == between_leaders);
     Status st;
     ElectionFacts f = Gather(local, true, &st);
     if (!st.ok()) LogWarn("cluster: etcd: " + st.message());
     if (!f.leader.empty() && f.leader != self_) last_leader_ = f.leader;
-    // Fast also while a switchover is asked: the key is about to be free.
-    wait = f.etcd_ok && (f.leader.empty() || !f.switchover_from.empty()) ? between_leaders : interval;
-    if (wait == between_leaders && hooks_.refresh) hooks_.refresh();
+    if (f.etcd_ok && f.leader != leader_seen_) {
+      leader_seen_ = f.leader;
+      leader_changed_ms_ = NowMs();
+    }
     ElectionDecision d = DecideElection(f);
+    wait = BetweenLeaders(f, local, listing_, d, NowMs() - leader_changed_ms_) ? between_leaders
+                                                                              : interval;
     // Holding the key while the snapshot does not show this node writable
     // yet (it just started as master, or is promoting): nothing to say.
     const bool settling = d.action == ElectionAction::kPromote && !local.standby;
@@ -459,7 +523,7 @@ void ClusterAgent::Loop() {
       case ElectionAction::kFence:
       case ElectionAction::kStepDown: {
         // From now on only the lease is kept (and with it the key, until
-        // the exit gives it up): nothing else is decided.
+        // the exit or the hand-over gives it up): nothing else is decided.
         std::lock_guard<std::mutex> lock(mu_);
         active_ = false;
       }

@@ -14,6 +14,7 @@
 #define PGKEEPER_CLUSTER_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -63,9 +64,8 @@ enum class StopReason { kNone, kFenced, kSteppedDown };
 
 // What the running node is asked to do (from the agent's thread).
 struct ClusterHooks {
-  std::function<LocalFacts()> facts;
-  // Asks for fresher facts by the next loop (while no node leads).
-  std::function<void()> refresh;
+  // fresh: looked at now, not up to a second ago (while leaders change).
+  std::function<LocalFacts(bool fresh)> facts;
   // Fence or step down: stop postgres now (a fast shutdown, which lets the
   // walsenders send everything first), then exit.
   std::function<void(StopReason reason, const std::string& why)> stop;
@@ -98,6 +98,19 @@ struct ClusterListing {
 // promotion report; and this node's decision.
 std::string DescribeCluster(const ElectionFacts& f, const ClusterListing& l, const ElectionDecision& d);
 
+// How long after the leader key changed hands a node keeps reading etcd
+// every 100 ms while it catches up (see BetweenLeaders).
+constexpr int64_t kSettleMs = 10000;
+
+// Whether the agent reads etcd every 100 ms rather than every third of the
+// TTL: while no node leads or a switchover is asked; and, for kSettleMs
+// after the key changed hands, until this node caught up with it: a new
+// leader until it takes writes (its record says so sooner), a replicant of
+// the leader until the leader takes writes and it follows it. In strict
+// synchronous mode the new master's first commit waits for that replicant.
+bool BetweenLeaders(const ElectionFacts& f, const LocalFacts& local, const ClusterListing& l,
+                    const ElectionDecision& d, int64_t since_leader_changed_ms);
+
 class ClusterAgent {
  public:
   ClusterAgent(const ClusterConfig& cc, std::string self, std::string address);
@@ -113,9 +126,17 @@ class ClusterAgent {
   Status MarkInitialized();
   // Gives up the lease now (at exit): the leader key, if held, goes at once.
   void Release();
-  // After a step-down stopped postgres: the old leader's last position
-  // (its shutdown checkpoint), which the switchover's target must have.
-  Status PublishFinalPosition(int64_t lsn);
+  // After a step-down, once postgres wrote its shutdown checkpoint (after
+  // it postgres writes nothing; its exit need not be waited for): the
+  // agent's thread publishes lsn, that checkpoint's position, as the old
+  // leader's final one, which the switchover's target must have, then gives
+  // up the leader key (if it still names this node). lsn < 0: not known;
+  // the key goes only when this node exits. The first call counts.
+  void HandOverAt(int64_t lsn);
+  bool hand_over_asked();
+  // Waits (at most timeout) until the agent's thread has handed over, or
+  // tried to. False on the timeout.
+  bool AwaitHandOver(std::chrono::milliseconds timeout);
   // Runs the loop on a thread of its own until Stop: at first it only
   // renews the lease and publishes this node (while initdb, a copy or
   // postgres' start run), and acts on decisions once Activate gives it the
@@ -138,6 +159,7 @@ class ClusterAgent {
   Status TakeKey(bool* taken);
   // Re-takes a leader key that names this node under this run's lease.
   Status AdoptKey();
+  Status HandOver(int64_t lsn);
   void Loop();
   std::string Key(const std::string& leaf) const;
 
@@ -166,6 +188,11 @@ class ClusterAgent {
   std::condition_variable cv_;
   bool stop_ = false;
   bool active_ = false;  // guarded by mu_, as hooks_
+  // Guarded by mu_: the step-down's hand-over, asked (at hand_over_lsn_) and tried.
+  bool hand_over_asked_ = false, handed_over_ = false;
+  int64_t hand_over_lsn_ = -1;
+  std::string leader_seen_;        // the leader key's holder at the last loop
+  int64_t leader_changed_ms_ = 0;  // when it last changed (steady clock)
   LocalFacts starting_;  // published until Activate
 };
 

@@ -90,5 +90,66 @@ TEST(DescribeCluster, NamesTheLeaderEachMemberAndThisNodesDecision) {
   EXPECT_THAT(DescribeCluster(f, {}, d), HasSubstr("etcd does not answer"));
 }
 
+
+// ---------------------------------------------------------------- BetweenLeaders
+
+struct Settling {
+  ElectionFacts f;
+  LocalFacts local;
+  ClusterListing l;
+  ElectionDecision d{ElectionAction::kFollow, "n1", "replicate from the leader n1"};
+  int64_t since_ms = 500;
+  Settling() {
+    f.self = "n2";
+    f.etcd_ok = true;
+    f.leader = "n1";
+    l.addresses = {{"n1", "pg-a:5432"}, {"n2", "pg-b:5432"}};
+    l.writable = {{"n1", true}};
+    local.upstream = "pg-a:5432";
+  }
+  bool fast() const { return BetweenLeaders(f, local, l, d, since_ms); }
+};
+
+TEST(BetweenLeaders, FastWhileNoNodeLeadsOrASwitchoverIsAsked) {
+  Settling s;
+  s.since_ms = 60000;
+  EXPECT_FALSE(s.fast()) << "a settled replicant of a settled leader";
+  s.f.leader = "";
+  EXPECT_TRUE(s.fast());
+  s.f.leader = "n1";
+  s.f.switchover_from = "n1";
+  EXPECT_TRUE(s.fast());
+  s.f.etcd_ok = false;
+  EXPECT_FALSE(s.fast()) << "etcd does not answer: reading it faster does not help";
+}
+
+TEST(BetweenLeaders, ANewLeaderUntilItTakesWrites) {
+  Settling s;
+  s.f.self = "n1";
+  s.d = ElectionDecision{ElectionAction::kPromote, "", "promote"};
+  EXPECT_TRUE(s.fast());
+  s.local.writable = true;
+  EXPECT_FALSE(s.fast());
+}
+
+TEST(BetweenLeaders, AReplicantUntilItFollowsTheWritableLeader) {
+  Settling s;
+  EXPECT_FALSE(s.fast()) << "follows the writable leader already";
+  s.l.writable["n1"] = false;
+  EXPECT_TRUE(s.fast()) << "the leader does not take writes yet";
+  s.l.writable["n1"] = true;
+  s.local.upstream = "pg-c:5432";
+  EXPECT_TRUE(s.fast()) << "still follows the old master";
+  s.d = ElectionDecision{ElectionAction::kFollow, "n3", "cascade from n3"};
+  EXPECT_FALSE(s.fast()) << "a cascading replicant follows n3, not the leader";
+}
+
+TEST(BetweenLeaders, NeverLongerThanTheSettlingTime) {
+  Settling s;
+  s.l.writable["n1"] = false;
+  s.since_ms = kSettleMs + 1;
+  EXPECT_FALSE(s.fast());
+}
+
 }  // namespace
 }  // namespace pgkeeper

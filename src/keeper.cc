@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "api.h"
 #include "api_auth.h"
@@ -160,13 +161,24 @@ struct Watches {
   TlsWatch tls;
 };
 
+// Where postgres wrote its shutdown checkpoint, or -1 while the control
+// file does not say "shut down" (or cannot be read).
+int64_t ShutdownCheckpoint(const Node& n) {
+  ControlData cd;
+  if (!ReadControlData(n, &cd).ok() || cd.state != "shut down") return -1;
+  return static_cast<int64_t>(cd.checkpoint);
+}
+
 // Supervises postgres until it exits (*code is then pgkeeper's exit code,
 // *how the way it ended) or something needs the executor. cluster_stop:
-// set (and the wait woken) once cluster mode's agent has stopped postgres.
+// set (and the wait woken) once cluster mode's agent has stopped postgres;
+// for a step-down, the agent is told as soon as the shutdown checkpoint is
+// written.
 Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReason>& cluster_stop,
-                int* code, std::string* how) {
+                ClusterAgent* agent, int* code, std::string* how) {
   *code = 0;
   bool stopping = false;
+  bool hand_over = false;  // a step-down waits for the shutdown checkpoint
   for (;;) {
     int ws = 0;
     if (pm.Exited(&ws)) {
@@ -186,6 +198,18 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReaso
       n.monitor->ExpectPostgres(false);
       n.monitor->SetPhase("stopping",
                           r == StopReason::kFenced ? "fencing" : "switchover: handing over");
+      hand_over = r == StopReason::kSteppedDown && agent != nullptr;
+    }
+    if (hand_over) {
+      // pg_controldata runs here, not on the agent's thread: one thread
+      // starts and reaps children.
+      if (int64_t lsn = ShutdownCheckpoint(n); lsn >= 0) {
+        agent->HandOverAt(lsn);
+        hand_over = false;
+      } else {
+        WaitEvents(10, {});
+        continue;
+      }
     }
     if (int sig = StopSignal(); sig && !stopping) {
       int to_send = sig == SIGQUIT ? SIGQUIT : SIGINT;
@@ -377,9 +401,8 @@ void LeaveClusterRequest(const Node& n, const char* name, const std::string& req
 
 ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* stopped) {
   ClusterHooks h;
-  h.refresh = [&n] { n.monitor->PollSoon(); };
-  h.facts = [&n] {
-    Snapshot s = n.monitor->Latest();
+  h.facts = [&n](bool fresh) {
+    Snapshot s = fresh ? n.monitor->Fresh(std::chrono::milliseconds(200)) : n.monitor->Latest();
     LocalFacts f;
     f.postgres_up = s.postgres_up;
     f.writable = s.postgres_up && !s.in_recovery;
@@ -401,6 +424,11 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
   h.stop = [&n, &pm, stopped](StopReason reason, const std::string&) {
     StopReason none = StopReason::kNone;
     if (!stopped->compare_exchange_strong(none, reason)) return;
+    // First of all: /primary answers 503 from now on, so that HAProxy sends
+    // no new connection to an address about to go dark.
+    n.monitor->ExpectPostgres(false);
+    n.monitor->SetPhase("stopping",
+                        reason == StopReason::kFenced ? "fencing" : "switchover: handing over");
     if (reason == StopReason::kSteppedDown) {
       // A switchover (not a fence: that one is in a hurry): a checkpoint
       // while writes still go on leaves little for the shutdown checkpoint,
@@ -433,13 +461,14 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
 int ExitStoppedByCluster(const Node& n, ClusterAgent& agent, StopReason reason,
                          const std::string& how) {
   if (reason == StopReason::kSteppedDown) {
-    ControlData cd;
-    Status read = ReadControlData(n, &cd);
-    if (read.ok()) read = agent.PublishFinalPosition(static_cast<int64_t>(cd.checkpoint));
-    read.ok() ? LogInfo("cluster: switchover: stopped at " + FormatLsn(cd.checkpoint) +
-                        "; giving up the leader key, and exiting so that the next start follows "
-                        "the new master")
-              : LogWarn("cluster: switchover: " + read.message() + "; giving up the key anyway");
+    // Supervise asked for the hand-over once the shutdown checkpoint was
+    // written, unless postgres exited before it looked.
+    if (!agent.hand_over_asked()) agent.HandOverAt(ShutdownCheckpoint(n));
+    if (!agent.AwaitHandOver(std::chrono::seconds(10))) {
+      LogWarn("cluster: switchover: the hand-over did not finish; the leader key goes now");
+    }
+    LogInfo("cluster: switchover: postgres stopped; exiting, so that the next start follows the "
+            "new master");
     n.monitor->SetPhase("stopped", "switched over: another node leads now");
   } else {
     LogWarn("cluster: postgres stopped after fencing (" + how +
@@ -664,7 +693,7 @@ int RunKeeper(const Env& env) {
   int code = 0;
   std::string how;
   for (;;) {
-    Event event = Supervise(n, pm, watches, cluster_stop, &code, &how);
+    Event event = Supervise(n, pm, watches, cluster_stop, agent.get(), &code, &how);
     // Postgres may also have exited by itself just before the agent stopped it.
     if ((event == Event::kExited || event == Event::kCrashed) &&
         cluster_stop != StopReason::kNone) {
@@ -704,9 +733,20 @@ Status PromoteLocal(const Config& c, int64_t* elapsed_ms) {
     return Status::State("this node is already a master (not in recovery); nothing to promote");
   }
   auto start = std::chrono::steady_clock::now();
+  // pg_promote(true) would look every 100 ms whether promotion finished;
+  // asked without waiting and looked at every 5 ms, the node is known
+  // writable (and /primary says so) up to 0.1 s sooner.
   std::string done;
-  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(true, 60)", &done));
-  if (done != "t") return Status::Tool("pg_promote did not finish within 60 s");
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
+  if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
+  for (;;) {
+    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
+    if (in_recovery == "f") break;
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60)) {
+      return Status::Tool("the promotion did not finish within 60 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   // Taking a transaction ID fails in recovery: this proves writes work.
   std::string xid;
   PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT txid_current()", &xid));

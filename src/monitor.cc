@@ -225,6 +225,15 @@ void Monitor::ExpectPostgres(bool expected) {
   cv_.notify_all();
 }
 
+Snapshot Monitor::Fresh(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t want = polls_started_ + 1;  // the next poll to start
+  poll_now_ = true;
+  cv_.notify_all();
+  cv_.wait_for(lock, timeout, [&] { return stop_ || polls_done_ >= want; });
+  return latest_;
+}
+
 Snapshot Monitor::Latest() {
   std::lock_guard<std::mutex> lock(mu_);
   return latest_;
@@ -275,9 +284,12 @@ Heard Monitor::LastHeard() {
 void Monitor::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
+    const uint64_t number = ++polls_started_;
     lock.unlock();
     Poll();
     lock.lock();
+    polls_done_ = number;
+    cv_.notify_all();  // for Fresh
     cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || poll_now_; });
     poll_now_ = false;
   }

@@ -58,6 +58,10 @@ class Monitor {
   void ExpectPostgres(bool expected);
 
   Snapshot Latest();
+  // A snapshot taken after this call: polls now and waits for that poll
+  // (at most timeout; then the latest). For a decision that must not act on
+  // what was true a second ago (cluster mode's agent between leaders).
+  Snapshot Fresh(std::chrono::milliseconds timeout);
   // The latest snapshot and its JSON, never null. Rendered on the first call
   // after a change and shared until the next one, so the API, which calls
   // this per request, neither copies nor renders the snapshot per request.
@@ -86,6 +90,8 @@ class Monitor {
   std::shared_ptr<const PublishedSnapshot> published_;  // of latest_; reset when it changes
   bool stop_ = false;
   bool poll_now_ = false;  // under mu_: poll before the second is up
+  uint64_t polls_started_ = 0;  // under mu_: numbers the polls, for Fresh
+  uint64_t polls_done_ = 0;
   std::atomic<bool> expect_postgres_{false};
   bool streaming_ = false;
   std::chrono::steady_clock::time_point streaming_since_;

@@ -250,7 +250,7 @@ end_round() {
   l=$(leader)
   for s in "${nodes[@]}"; do [[ $s == "$l" ]] || others+=(--node "$(check_target "$s")"); done
   verdict --master "$(check_target "$l")" "${others[@]}"
-  for s in "${nodes[@]}"; do docker logs "$(cid "$s")" >"$outdir/$name.$s.log" 2>&1 || true; done
+  for s in "${nodes[@]}" haproxy; do docker logs "$(cid "$s")" >"$outdir/$name.$s.log" 2>&1 || true; done
   local failovers=$(($(takeovers) - takeovers_before))
   row "$name" "$acked" "$lost" "$double" "$back ms" "$settle ms" "$failovers ($old -> $l)" "$rejoined"
   if ((double > 0)); then broken=1; fi
