@@ -275,11 +275,15 @@ Status ClusterAgent::TakeKey(bool* taken) {
 
 Status ClusterAgent::MarkInitialized() { return etcd_.Put(Key("initialized"), self_); }
 
+// One transaction (one etcd write to wait for): only while the key still
+// names this node, the final position goes in and the key goes out.
 Status ClusterAgent::HandOver(int64_t lsn) {
-  published_optime_ = std::to_string(lsn);
-  PGK_RETURN_IF_ERROR(etcd_.Put(Key("optime"), published_optime_));
   bool deleted = false;
-  return etcd_.DeleteIf(Key("leader"), self_, &deleted);
+  PGK_RETURN_IF_ERROR(
+      etcd_.DeleteIf(Key("leader"), self_, &deleted, {{Key("optime"), std::to_string(lsn)}}));
+  if (!deleted) return Status::State("the leader key no longer named this node");
+  published_optime_ = std::to_string(lsn);
+  return Status::Ok();
 }
 
 void ClusterAgent::HandOverAt(int64_t lsn) {

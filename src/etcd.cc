@@ -173,9 +173,12 @@ std::string ReplaceIfBody(const std::string& key, const std::string& expected,
       .dump();
 }
 
-std::string DeleteIfBody(const std::string& key, const std::string& expected) {
-  json del = {{"request_delete_range", {{"key", Base64Encode(key)}}}};
-  return json{{"compare", {ValueIs(key, expected)}}, {"success", {del}}}.dump();
+std::string DeleteIfBody(const std::string& key, const std::string& expected,
+                         const KeyValues& puts) {
+  json ops = json::array();
+  for (const auto& [k, v] : puts) ops.push_back(PutOp(k, v, 0));
+  ops.push_back({{"request_delete_range", {{"key", Base64Encode(key)}}}});
+  return json{{"compare", {ValueIs(key, expected)}}, {"success", ops}}.dump();
 }
 
 std::string PutBody(const std::string& key, const std::string& value, int64_t lease) {
@@ -374,9 +377,10 @@ Status EtcdClient::ReplaceIf(const std::string& key, const std::string& expected
   return etcd::ParseTxn(a, replaced, &kvs);
 }
 
-Status EtcdClient::DeleteIf(const std::string& key, const std::string& expected, bool* deleted) {
+Status EtcdClient::DeleteIf(const std::string& key, const std::string& expected, bool* deleted,
+                            const etcd::KeyValues& puts) {
   std::string a;
-  PGK_RETURN_IF_ERROR(Post("/v3/kv/txn", etcd::DeleteIfBody(key, expected), &a));
+  PGK_RETURN_IF_ERROR(Post("/v3/kv/txn", etcd::DeleteIfBody(key, expected, puts), &a));
   std::vector<EtcdKv> kvs;
   return etcd::ParseTxn(a, deleted, &kvs);
 }

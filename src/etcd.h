@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "status.h"
@@ -51,7 +52,10 @@ std::string CreateIfAbsentBody(const std::string& key, const std::string& value,
 std::string ReplaceIfBody(const std::string& key, const std::string& expected,
                           const std::string& value, int64_t lease);
 // /v3/kv/txn: delete key only if it holds expected.
-std::string DeleteIfBody(const std::string& key, const std::string& expected);
+// The same transaction puts each of puts (key, value; no lease) too.
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+std::string DeleteIfBody(const std::string& key, const std::string& expected,
+                         const KeyValues& puts = {});
 // /v3/kv/put, tied to lease unless it is 0.
 std::string PutBody(const std::string& key, const std::string& value, int64_t lease = 0);
 
@@ -82,7 +86,8 @@ class EtcdClient {
                         bool* created, EtcdKv* holder);
   Status ReplaceIf(const std::string& key, const std::string& expected, const std::string& value,
                    int64_t lease, bool* replaced);
-  Status DeleteIf(const std::string& key, const std::string& expected, bool* deleted);
+  Status DeleteIf(const std::string& key, const std::string& expected, bool* deleted,
+                  const etcd::KeyValues& puts = {});
 
   // POSTs body to path on the endpoint that answered last, then the others;
   // fails naming every endpoint and why when none answers.

@@ -58,6 +58,11 @@ TEST(Bodies, TheLeaderKeyIsCreatedOnlyWhenAbsentAndTiedToTheLease) {
   EXPECT_EQ(j["compare"][0]["target"], "VALUE");
   EXPECT_EQ(j["compare"][0]["value"], etcd::Base64Encode("node1"));
   EXPECT_TRUE(j["success"][0].contains("request_delete_range"));
+  j = json::parse(etcd::DeleteIfBody("/k", "node1", {{"/optime", "123"}}));
+  EXPECT_EQ(j["success"][0]["request_put"]["key"], etcd::Base64Encode("/optime"));
+  EXPECT_EQ(j["success"][0]["request_put"]["value"], etcd::Base64Encode("123"));
+  EXPECT_FALSE(j["success"][0]["request_put"].contains("lease"));
+  EXPECT_TRUE(j["success"][1].contains("request_delete_range"));
   j = json::parse(etcd::RangeBody("/pgk/", true));
   EXPECT_EQ(j["range_end"], etcd::Base64Encode("/pgk0"));
   EXPECT_EQ(json::parse(etcd::GrantBody(10))["TTL"], "10");

@@ -58,7 +58,9 @@ TEST(Etcd, TheLeaderKeyIsTakenOnceHeldUnderALeaseAndFreedWhenTheLeaseLapses) {
   ASSERT_TRUE(a.KeepAlive(lease_a, &ttl).ok());
   EXPECT_EQ(ttl, 0) << "the lapsed lease reads as gone";
   ASSERT_TRUE(b.KeepAlive(lease_b, &ttl).ok());  // b's own lease may have lapsed too
-  if (ttl == 0) ASSERT_TRUE(b.Grant(5, &lease_b, &ttl).ok());
+  if (ttl == 0) {
+    ASSERT_TRUE(b.Grant(5, &lease_b, &ttl).ok());
+  }
   ASSERT_TRUE(b.CreateIfAbsent(key, "node-b", lease_b, &created, &holder).ok());
   EXPECT_TRUE(created);
 
