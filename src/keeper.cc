@@ -366,13 +366,15 @@ void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
   if (TakeRequest(n, kPromoteRequestFile, &request)) {
     std::string result;
     const std::string phase = n.monitor->Keeper().phase;
-    if (!IsStandbyPhase(phase)) {
+    // Signalled by cluster mode's agent: it may be writable already.
+    if (!IsStandbyPhase(phase) && request != "signalled") {
       result = "error: this node is not a running replicant (" +
                std::string(phase == "running" ? "it is already a master" : "phase " + phase) +
                "); nothing to promote";
     } else {
       std::string report;
-      Status st = PromoteWithReport(n, request == "force", &report);
+      Status st = PromoteWithReport(n, request == "force" || request == "signalled", &report,
+                                    request == "signalled");
       result = st.ok() ? "ok: " + report : "error: " + st.message();
       if (!st.ok()) LogError("pgkeeper promote: " + st.message());
     }
@@ -401,7 +403,17 @@ void LeaveClusterRequest(const Node& n, const char* name, const std::string& req
 
 ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* stopped) {
   ClusterHooks h;
-  h.facts = [&n](bool fresh) {
+  // The agent's own connection to postgres, opened between leaders (when
+  // this node may be about to promote) and used on its thread only: the
+  // promotion is signalled at once, not after a new connection.
+  auto promoter = std::make_shared<PgConn>();
+  auto promoter_open = std::make_shared<bool>(false);
+  h.facts = [&n, promoter, promoter_open](bool fresh) {
+    if (fresh && !*promoter_open) {
+      *promoter_open =
+          promoter->Connect(LocalParams(n.config.run_dir, n.config.port, n.config.superuser, "postgres"))
+              .ok();
+    }
     Snapshot s = fresh ? n.monitor->Fresh(std::chrono::milliseconds(200)) : n.monitor->Latest();
     LocalFacts f;
     f.postgres_up = s.postgres_up;
@@ -444,7 +456,17 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
     ::kill(pm.pid(), SIGINT);
     WakeWaiter();  // Supervise stops its checks and waits for the exit
   };
-  h.promote = [&n](const std::string&) { LeaveClusterRequest(n, kPromoteRequestFile, "force"); };
+  // Signalled here when the connection is open (the supervisor then only
+  // waits for the promotion's end and keeps its records), else asked of the
+  // supervisor whole.
+  h.promote = [&n, promoter, promoter_open](const std::string&) {
+    std::string done;
+    if (*promoter_open && !promoter->QueryValue("SELECT pg_promote(false)", &done).ok()) {
+      *promoter_open = false;
+      promoter->Close();
+    }
+    LeaveClusterRequest(n, kPromoteRequestFile, done == "t" ? "signalled" : "force");
+  };
   h.follow = [&n](const std::string& address) {
     LeaveClusterRequest(n, kFollowRequestFile, address);
   };
@@ -724,21 +746,25 @@ int RunKeeper(const Env& env) {
   return code;
 }
 
-Status PromoteLocal(const Config& c, int64_t* elapsed_ms) {
+Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
   PgConn conn;
   PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
   std::string in_recovery;
   PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
-  if (in_recovery != "t") {
+  if (in_recovery != "t" && !signalled) {
     return Status::State("this node is already a master (not in recovery); nothing to promote");
   }
   auto start = std::chrono::steady_clock::now();
   // pg_promote(true) would look every 100 ms whether promotion finished;
   // asked without waiting and looked at every 5 ms, the node is known
-  // writable (and /primary says so) up to 0.1 s sooner.
-  std::string done;
-  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
-  if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
+  // writable (and /primary says so) up to 0.1 s sooner. signalled: cluster
+  // mode's agent asked already; asking twice could leave a promote file
+  // behind for a later start.
+  if (!signalled) {
+    std::string done;
+    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
+    if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
+  }
   for (;;) {
     PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
     if (in_recovery == "f") break;

@@ -20,7 +20,8 @@ int RunApplyMaster(const Env& env);
 // Promotes the local PostgreSQL (REQUIRES: it runs, in recovery) with
 // pg_promote, checks that it takes writes, and records the promotion in
 // $PGDATA/pgkeeper.state. *elapsed_ms: from the request to a working write.
-Status PromoteLocal(const Config& config, int64_t* elapsed_ms);
+// signalled: pg_promote was sent already (cluster mode's agent); only waits.
+Status PromoteLocal(const Config& config, int64_t* elapsed_ms, bool signalled = false);
 
 }  // namespace pgkeeper
 

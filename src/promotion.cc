@@ -45,7 +45,7 @@ Status PromotedAt(const Config& c, Lsn* at) {
 
 }  // namespace
 
-Status PromoteWithReport(const Node& n, bool force, std::string* report) {
+Status PromoteWithReport(const Node& n, bool force, std::string* report, bool signalled) {
   const Config& c = n.config;
   PromoteFacts f;
   f.force = force;
@@ -82,7 +82,7 @@ Status PromoteWithReport(const Node& n, bool force, std::string* report) {
   }
   LogInfo(d.reason);
   int64_t ms = 0;
-  PGK_RETURN_IF_ERROR(PromoteLocal(c, &ms));
+  PGK_RETURN_IF_ERROR(PromoteLocal(c, &ms, signalled));
   n.monitor->SetPromoted();
   LogInfo("promoted to master in " + std::to_string(ms) + " ms; this node now accepts writes");
   f.now_ms = WallClockMs();

@@ -21,8 +21,10 @@ inline constexpr const char kPromoteResultFile[] = "pgkeeper.promote-result";
 
 // REQUIRES: postgres runs here, in recovery. force: --force or
 // PROMOTE_FORCE=True. On success *report is the report; a refusal is
-// Status::State with the reason.
-Status PromoteWithReport(const Node& n, bool force, std::string* report);
+// Status::State with the reason. signalled: cluster mode's agent sent
+// pg_promote already (postgres may be writable by now): wait for the end
+// and keep the records.
+Status PromoteWithReport(const Node& n, bool force, std::string* report, bool signalled = false);
 
 }  // namespace pgkeeper
 
