@@ -765,11 +765,22 @@ Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
     PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
     if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
   }
+  // A promotion that arrives just after the walreceiver lost its upstream
+  // (a switchover: the old master stopped) is taken, and then the startup
+  // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
+  // it. A reload wakes that sleep (and changes nothing): every 100 ms.
+  auto nudged = start;
   for (;;) {
     PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
     if (in_recovery == "f") break;
-    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > std::chrono::seconds(60)) {
       return Status::Tool("the promotion did not finish within 60 s");
+    }
+    if (now - nudged >= std::chrono::milliseconds(100)) {
+      nudged = now;
+      std::string ignored;
+      (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
