@@ -35,6 +35,7 @@
 #include "promotion.h"
 #include "restart.h"
 #include "render.h"
+#include "rejoin.h"
 #include "rewind.h"
 #include "process.h"
 #include "slots.h"
@@ -162,8 +163,15 @@ struct Watches {
 };
 
 // Where postgres wrote its shutdown checkpoint, or -1 while the control
-// file does not say "shut down" (or cannot be read).
+// file does not say "shut down" (or cannot be read). Cheap to ask every few
+// milliseconds: pg_controldata runs only once the file's head says so.
 int64_t ShutdownCheckpoint(const Node& n) {
+  std::string head;
+  ControlHead h;
+  if (ReadWholeFile(JoinPath(n.config.pgdata, "global/pg_control"), &head).ok() &&
+      ParseControlHead(head, &h) && !h.shut_down) {
+    return -1;
+  }
   ControlData cd;
   if (!ReadControlData(n, &cd).ok() || cd.state != "shut down") return -1;
   return static_cast<int64_t>(cd.checkpoint);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <regex>
 #include <sstream>
@@ -81,6 +82,21 @@ Fork FindFork(int local_tli, const std::vector<HistoryEntry>& local_history, int
     if (a[i].end == kNoEnd) return f;  // the same line all along
   }
   return f;
+}
+
+bool ParseControlHead(const std::string& bytes, ControlHead* out) {
+  constexpr uint32_t kVersion = 1300;
+  constexpr uint32_t kShutDown = 1;  // DB_SHUTDOWNED
+  if (bytes.size() < 40) return false;
+  uint32_t version = 0, state = 0;
+  uint64_t checkpoint = 0;
+  std::memcpy(&version, bytes.data() + 8, sizeof(version));
+  std::memcpy(&state, bytes.data() + 16, sizeof(state));
+  std::memcpy(&checkpoint, bytes.data() + 32, sizeof(checkpoint));
+  if (version != kVersion) return false;
+  out->shut_down = state == kShutDown;
+  out->checkpoint = checkpoint;
+  return true;
 }
 
 bool ParseControlData(const std::string& text, ControlData* out) {

@@ -59,6 +59,18 @@ std::string WalFileName(int tli, Lsn lsn, int64_t segment_bytes);
 int64_t WalHeadBytes(Lsn end, int64_t segment_bytes);
 bool ParseControlData(const std::string& text, ControlData* out);
 
+// The head of global/pg_control as PostgreSQL 15 lays it out (pg_control.h,
+// PG_CONTROL_VERSION 1300, in the host's byte order): the version at bytes
+// 8-11, the cluster state at 16-19 (1: shut down), the latest checkpoint at
+// 32-39. For watching a stopping server without starting pg_controldata
+// every few milliseconds; what is decided on it is confirmed with
+// pg_controldata. False for fewer bytes or another version.
+struct ControlHead {
+  bool shut_down = false;
+  Lsn checkpoint = 0;
+};
+bool ParseControlHead(const std::string& bytes, ControlHead* out);
+
 // What pg_waldump says about the WAL from the fork point to the end.
 struct WalSummary {
   Lsn end = 0;  // end of valid WAL (0: pg_waldump found no record)

@@ -2,6 +2,8 @@
 // and pg_waldump output, the path chosen and the discard report.
 #include "rejoin.h"
 
+#include <cstring>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -85,6 +87,26 @@ TEST(ParseControlData, ReadsIdentifierStateTimelineAndCheckpoint) {
   EXPECT_EQ(c.tli, 3);
   EXPECT_EQ(c.checkpoint, L("0/1527AB0"));
   EXPECT_FALSE(ParseControlData("Database cluster state: shut down\n", &c));
+}
+
+TEST(ParseControlHead, ReadsStateAndCheckpointOfVersion1300Only) {
+  std::string bytes(8192, '\0');
+  const uint32_t version = 1300, shut_down = 1, in_production = 6;
+  const uint64_t checkpoint = L("0/6079390");
+  std::memcpy(&bytes[8], &version, 4);
+  std::memcpy(&bytes[16], &shut_down, 4);
+  std::memcpy(&bytes[32], &checkpoint, 8);
+  ControlHead h;
+  ASSERT_TRUE(ParseControlHead(bytes, &h));
+  EXPECT_TRUE(h.shut_down);
+  EXPECT_EQ(h.checkpoint, L("0/6079390"));
+  std::memcpy(&bytes[16], &in_production, 4);
+  ASSERT_TRUE(ParseControlHead(bytes, &h));
+  EXPECT_FALSE(h.shut_down);
+  EXPECT_FALSE(ParseControlHead(bytes.substr(0, 39), &h)) << "too short";
+  const uint32_t other = 1700;
+  std::memcpy(&bytes[8], &other, 4);
+  EXPECT_FALSE(ParseControlHead(bytes, &h)) << "another layout";
 }
 
 TEST(SummarizeWaldump, CountsCommitsAndUserTablesAndFindsTheEnd) {
