@@ -17,7 +17,10 @@ sample (needs the image; skipped without it), 10 rejoin of an old master
 after a promotion (pgkeeper's chosen path against raw pg_rewind and raw
 pg_basebackup) at three data sizes, 11 master TPS with one synchronous
 replicant against a raw synchronous pair, 12 TLS cost: master TPS and replay
-lag with TLS on and off, pgkeeper and raw.
+lag with TLS on and off, pgkeeper and raw, 13 cluster failover: a three-node
+pgkeeper cluster on etcd with its master killed, until another node takes a
+write, against a raw standby promoted by hand, and the longest pause in a
+client's writes during `pgkeeper switchover` against a manual switchover.
 """
 import re
 import argparse
@@ -181,7 +184,10 @@ class Keeper:
         os.unlink(self.log)
 
     def run(self, *args):
-        env = {k: self.env[k] for k in ("PATH", "PGDATA", "PGPORT", "PGKEEPER_RUN_DIR", "POSTGRES_USER")}
+        # As `docker exec` would have them: the variables that locate the node,
+        # and in cluster mode the cluster's (`pgkeeper switchover` asks etcd).
+        env = {k: self.env[k] for k in ("PATH", "PGDATA", "PGPORT", "PGKEEPER_RUN_DIR", "POSTGRES_USER",
+                                        "ETCD_ENDPOINTS", "PGKEEPER_CLUSTER") if k in self.env}
         return subprocess.run([self.binary, *args], env=env, capture_output=True, text=True)
 
 
@@ -474,6 +480,8 @@ class Settings:
         # figure 12: pgbench -i -s and -T of each of the four TLS set-ups
         self.tls_scale = 1 if args.quick else 10
         self.tls_seconds = 4 if args.quick else 20
+        # figure 13: acknowledged writes (5 ms apart) before and after a switchover
+        self.writes_around = 20 if args.quick else 100
         self.out = args.out
 
 
@@ -972,6 +980,8 @@ def print_row(r):
     if "stream_pgkeeper_on" in r:
         line += "  (replication streams: " + ", ".join(
             f"{k[7:].replace('_', ' TLS ')} {v}" for k, v in r.items() if k.startswith("stream_")) + ")"
+    if "lost" in r:
+        line += f"  (acknowledged writes lost: pgkeeper {r['lost']}, raw {r['lost_raw']})"
     if "path" in r:
         line += (f"  (pgkeeper chose {r['path']}; raw pg_rewind {r['raw_rewind']:.2f} s, "
                  f"pg_basebackup {r['raw_basebackup']:.2f} s)")
@@ -996,6 +1006,8 @@ def markdown(results):
         # Rows that compare something else than pgkeeper and raw (figure 12's
         # TLS on / off) say what each column holds.
         first, second = (f" ({c})" for c in r["columns"]) if "columns" in r else ("", "")
+        if "lost" in r:  # figure 13's switchover: acknowledged writes missing afterwards
+            first, second = f" ({r['lost']} lost)", f" ({r['lost_raw']} lost)"
         lines.append(f"| {r['name']} | {num(k['median'])}{extra}{first} "
                      f"| {num(raw['median']) + second if raw else ''} "
                      f"| {ratio} | {r['unit']} | {r['target']} | {num(k['min'])}..{num(k['max'])} |")
@@ -1211,10 +1223,443 @@ def fig_tls_cost(cfg):
     return rows
 
 
+# ---- figure 13: cluster failover and switchover ----------------------------------
+
+class Libpq:
+    """libpq itself, through ctypes. Figure 13's writer inserts a row every
+    5 ms on one kept connection, which a psql process per statement cannot do,
+    and no Python driver is installed (the benchmark brings in no package of
+    its own). Only what the figure needs: connect, run one statement, close."""
+
+    _lib = None
+    CONNECTION_OK = 0
+    PGRES_COMMAND_OK, PGRES_TUPLES_OK = 1, 2
+
+    @classmethod
+    def lib(cls):
+        if cls._lib is None:
+            import ctypes
+            import ctypes.util
+            lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
+            for name, restype, argtypes in (
+                    ("PQconnectdb", ctypes.c_void_p, [ctypes.c_char_p]),
+                    ("PQstatus", ctypes.c_int, [ctypes.c_void_p]),
+                    ("PQexec", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]),
+                    ("PQresultStatus", ctypes.c_int, [ctypes.c_void_p]),
+                    ("PQntuples", ctypes.c_int, [ctypes.c_void_p]),
+                    ("PQclear", None, [ctypes.c_void_p]),
+                    ("PQfinish", None, [ctypes.c_void_p])):
+                fn = getattr(lib, name)
+                fn.restype, fn.argtypes = restype, argtypes
+            cls._lib = lib
+        return cls._lib
+
+    def __init__(self, conninfo):
+        """Connects (libpq blocks until it is connected or has given up)."""
+        self.pq = self.lib()
+        self.conn = self.pq.PQconnectdb(conninfo.encode())
+        self.ok = self.pq.PQstatus(self.conn) == self.CONNECTION_OK
+
+    def command(self, sql):
+        """Whether sql succeeded."""
+        return self.rows(sql) is not None
+
+    def rows(self, sql):
+        """How many rows sql returned (0 for a command), None when it failed."""
+        res = self.pq.PQexec(self.conn, sql.encode())
+        status = self.pq.PQresultStatus(res)
+        n = self.pq.PQntuples(res) if status in (self.PGRES_COMMAND_OK, self.PGRES_TUPLES_OK) else None
+        self.pq.PQclear(res)
+        return n
+
+    def close(self):
+        if self.conn:
+            self.pq.PQfinish(self.conn)
+            self.conn = None
+
+
+def conninfo(ports, **extra):
+    """A libpq connection string to gis on 127.0.0.1 at ports, more than one
+    making it a multi-host string. connect_timeout 2 s is libpq's shortest."""
+    params = {"host": ",".join("127.0.0.1" for _ in ports), "port": ",".join(map(str, ports)),
+              "user": USER, "password": PASSWORD, "dbname": "gis", "connect_timeout": "2"}
+    params.update(extra)
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def try_write(port):
+    """One new connection to port and one INSERT into bench_probe (which
+    writable() made): whether it was acknowledged."""
+    c = Libpq(conninfo([port]))
+    try:
+        return c.ok and c.command("INSERT INTO bench_probe VALUES (1)")
+    finally:
+        c.close()
+
+
+class Writer:
+    """A client that inserts one row every 5 ms (ids 1, 2, ...) into w through
+    one multi-host connection string with target_session_attrs=read-write, so
+    libpq goes to whichever listed server takes writes; after any error it
+    drops the connection and connects again. Notes the time of every
+    acknowledged insert."""
+
+    PERIOD = 0.005
+
+    def __init__(self, ports):
+        self.conninfo = conninfo(ports, target_session_attrs="read-write")
+        self.acked = []  # (monotonic seconds, id), in order
+        self.done = threading.Event()
+        self.error = None
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        conn, next_id, tick = None, 1, time.monotonic()
+        try:
+            while not self.done.is_set():
+                failed = False
+                if conn is None:
+                    conn = Libpq(self.conninfo)
+                    if not conn.ok:
+                        conn.close()
+                        conn, failed = None, True
+                if conn is not None:
+                    row_id, next_id = next_id, next_id + 1
+                    if conn.command(f"INSERT INTO w VALUES ({row_id})"):
+                        self.acked.append((time.monotonic(), row_id))
+                    else:
+                        conn.close()
+                        conn, failed = None, True
+                # Every 5 ms; never faster after falling behind, and after an
+                # error 5 ms from now, so no server is hammered with logins.
+                now = time.monotonic()
+                tick = max(tick + self.PERIOD, now + (self.PERIOD if failed else 0))
+                self.done.wait(tick - now)
+        except Exception as e:  # raised by stop()
+            self.error = e
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def count(self):
+        return len(self.acked)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=30)
+        if self.error:
+            raise self.error
+
+    def longest_gap(self):
+        times = [t for t, _ in self.acked]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def lost_on(self, port):
+        """The acknowledged ids that port's w lacks."""
+        present = psql(port, "SELECT id FROM w", db="gis", check=True).split()
+        return sorted({i for _, i in self.acked} - {int(x) for x in present})
+
+
+def write_around(cfg, writer, act):
+    """cfg.writes_around acknowledged writes, act(), then as many again after
+    it; returns what act returned."""
+    wait_until(lambda: writer.count() >= cfg.writes_around, 30, "writes before the switchover")
+    value = act()
+    after = writer.count() + cfg.writes_around
+    wait_until(lambda: writer.count() >= after, 60, "writes after the switchover")
+    writer.stop()
+    return value
+
+
+class Etcd:
+    """A one-member etcd on loopback with its data under the scratch dir, as
+    the integration tests run it, with a 100 ms heartbeat and a 500 ms
+    election timeout; read through its JSON gateway."""
+
+    def __init__(self, scratch, name="etcd"):
+        import urllib.request
+        self.urllib = urllib.request
+        self.port, peer_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        peer = f"http://127.0.0.1:{peer_port}"
+        data = os.path.join(scratch.path, name)
+        self.proc = scratch.spawn(["etcd", f"--name={name}", f"--data-dir={data}",
+                                   f"--listen-client-urls={self.url}", f"--advertise-client-urls={self.url}",
+                                   f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                                   f"--initial-cluster={name}={peer}", "--heartbeat-interval=100",
+                                   "--election-timeout=500"], log=data + ".log")
+        wait_until(lambda: self.values("/") is not None, 30, f"etcd to answer (log: {data}.log)")
+
+    def values(self, key, prefix=False):
+        """{key: value} of key, or of every key under it when prefix; None
+        while etcd does not answer."""
+        import base64
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"etcd exited with code {self.proc.returncode}")
+        b64 = lambda b: base64.b64encode(b).decode()
+        body = {"key": b64(key.encode())}
+        if prefix:  # the range [key, key with its last byte plus one)
+            body["range_end"] = b64(key[:-1].encode() + bytes([ord(key[-1]) + 1]))
+        req = self.urllib.Request(self.url + "/v3/kv/range", json.dumps(body).encode(),
+                                  {"Content-Type": "application/json"})
+        try:
+            with self.urllib.urlopen(req, timeout=2) as answer:
+                kvs = json.load(answer).get("kvs", [])
+        except OSError:
+            return None
+        return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")).decode()
+                for kv in kvs}
+
+
+CLUSTER = "bench"
+
+
+def cluster_nodes(cfg, s, tag):
+    """etcd and three pgkeeper nodes of one cluster on loopback, each with its
+    own data dir, port and API port, no extensions, the default lease TTL
+    (3 s). n1 starts first and takes the key; n2 and n3 are started together
+    once it takes writes. Returns (etcd, [n1, n2, n3]) once n1 leads, all
+    three are members, n2 and n3 stream from n1 and have replayed table w."""
+    etcd = Etcd(s, f"etcd-{tag}")
+    nodes = []
+    for i in (1, 2, 3):
+        k = Keeper(s, cfg.binary, f"k-{tag}-n{i}",
+                   {"ETCD_ENDPOINTS": etcd.url, "PGKEEPER_CLUSTER": CLUSTER,
+                    "PGKEEPER_NODE_NAME": f"n{i}", "POSTGRES_MULTIPLE_EXTENSIONS": ""})
+        k.env["PGKEEPER_ADVERTISE_ADDRESS"] = f"127.0.0.1:{k.port}"
+        k.name = f"n{i}"
+        nodes.append(k)
+    master = nodes[0]
+    master.start()
+    wait_until(lambda: writable(master.port), 120, "the first cluster node to take a write")
+    for n in nodes[1:]:
+        n.start()
+    for n in nodes[1:]:
+        wait_until(lambda: streaming(n.port), 600, f"cluster node {n.name} to stream")
+    prefix = f"/pgkeeper/{CLUSTER}/"
+
+    def up():
+        leader = etcd.values(prefix + "leader") or {}
+        members = etcd.values(prefix + "members/", prefix=True) or {}
+        return leader.get(prefix + "leader") == "n1" and len(members) == 3
+    wait_until(up, 60, "n1 to lead a cluster of three members")
+    psql(master.port, "CREATE TABLE w (id int PRIMARY KEY)", db="gis", check=True)
+    wait_until(lambda: psql(master.port, "SELECT count(*) FROM pg_stat_replication WHERE state = "
+                            "'streaming' AND replay_lsn = pg_current_wal_lsn()") == "2", 60,
+               "n2 and n3 to stream and replay everything n1 wrote")
+    return etcd, nodes
+
+
+def stop_nodes(nodes):
+    """Stops every pgkeeper node still running, all at once (SIGTERM), and waits."""
+    for n in nodes:
+        if n.proc and n.proc.poll() is None:
+            n.proc.send_signal(signal.SIGTERM)
+    for n in nodes:
+        if n.proc:
+            try:
+                n.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                n.proc.kill()
+                n.proc.wait()
+
+
+def raw_pair(s, tag):
+    """A raw primary (no extensions) and its streaming standby, table w
+    replayed on both."""
+    rm = raw_master(s, f"r-{tag}-primary", extensions=[])
+    rr = raw_replicant(s, rm, f"r-{tag}-standby")
+    psql(rm.port, "CREATE TABLE w (id int PRIMARY KEY)", db="gis", check=True)
+    wait_until(lambda: caught_up(rm), 60, "the raw standby to replay table w")
+    return rm, rr
+
+
+def postmaster_pid(pgdata, parent):
+    """The PID in pgdata's postmaster.pid, checked to be parent's child: only
+    processes this benchmark started are ever signalled."""
+    with open(os.path.join(pgdata, "postmaster.pid")) as f:
+        pid = int(f.readline())
+    with open(f"/proc/{pid}/stat") as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    if ppid != parent:
+        raise RuntimeError(f"postmaster {pid} of {pgdata} is not a child of {parent}")
+    return pid
+
+
+def keeper_failover(cfg):
+    """pgkeeper: the master's pgkeeper and its postmaster SIGKILLed together,
+    as a machine or container dies; seconds until n2 or n3 takes a write."""
+    s = Scratch()
+    nodes = []
+    try:
+        _, nodes = cluster_nodes(cfg, s, "failover")
+        master, others = nodes[0], nodes[1:]
+        postmaster = postmaster_pid(master.pgdata, master.proc.pid)
+        start = time.monotonic()
+        os.kill(postmaster, signal.SIGKILL)
+        os.kill(master.proc.pid, signal.SIGKILL)
+        wait_until(lambda: any(try_write(n.port) for n in others), 60,
+                   "n2 or n3 to take a write after the master was killed")
+        seconds = time.monotonic() - start
+        master.proc.wait(timeout=10)
+        return seconds
+    finally:
+        stop_nodes(nodes)
+        s.close()
+
+
+def promote_raw(conn):
+    """Promotes the raw standby conn is connected to the way pgkeeper promotes
+    its own nodes: pg_promote without waiting inside it, then a look every
+    POLL seconds whether it left recovery, and a pg_reload_conf() every
+    100 ms meanwhile. PostgreSQL 15 takes a promote request that arrives just
+    after the walreceiver lost its primary (both figure 13 cases) and then
+    sleeps out wal_retrieve_retry_interval (5 s) before acting on it; a
+    reload wakes that sleep and changes nothing else. A plain
+    `SELECT pg_promote()` would add those 5 s in some runs and not in others."""
+    if conn.rows("SELECT 1 WHERE pg_promote(wait => false)") != 1:
+        raise RuntimeError("pg_promote on the raw standby failed")
+    start = nudged = time.monotonic()
+    while conn.rows("SELECT 1 WHERE pg_is_in_recovery()") != 0:
+        now = time.monotonic()
+        if now - start > 60:
+            raise RuntimeError("the raw standby was still in recovery 60 s after pg_promote")
+        if now - nudged >= 0.1:
+            nudged = now
+            conn.command("SELECT pg_reload_conf()")
+        time.sleep(POLL)
+
+
+def raw_failover(cfg):
+    """Raw: the primary's postmaster SIGKILLed, then at once the promotion a
+    person who already knows would run (promote_raw); seconds until the
+    standby takes a write."""
+    s = Scratch()
+    try:
+        rm, rr = raw_pair(s, "failover")
+        conn = Libpq(conninfo([rr.port]))
+        if not conn.ok:
+            raise RuntimeError("cannot connect to the raw standby")
+        try:
+            start = time.monotonic()
+            os.kill(rm.proc.pid, signal.SIGKILL)
+            promote_raw(conn)
+        finally:
+            conn.close()
+        wait_until(lambda: try_write(rr.port), 60, "the raw standby to take a write once promoted")
+        seconds = time.monotonic() - start
+        rm.proc.wait(timeout=10)
+        return seconds
+    finally:
+        s.close()
+
+
+SWITCHED = re.compile(r"switched over from (\S+) to (\S+) in")
+
+
+def keeper_switchover(cfg):
+    """pgkeeper: `pgkeeper switchover` (no --to: the best other node), run
+    with n1's environment, while the writer inserts through all three
+    nodes. Returns (longest pause between acknowledged writes, acknowledged
+    writes missing on the new master)."""
+    s = Scratch()
+    nodes, writer = [], None
+    try:
+        _, nodes = cluster_nodes(cfg, s, "switchover")
+        writer = Writer([n.port for n in nodes])
+
+        def switchover():
+            out = nodes[0].run("switchover")
+            if out.returncode != 0 or not SWITCHED.search(out.stdout):
+                raise RuntimeError(f"pgkeeper switchover (exit {out.returncode}): "
+                                   f"{out.stdout}{out.stderr}")
+            return SWITCHED.search(out.stdout).group(2)
+        leader = write_around(cfg, writer, switchover)
+        new_master = next(n for n in nodes if n.name == leader)
+        # The old master's pgkeeper exits after handing over (code 4).
+        code = nodes[0].proc.wait(timeout=30)
+        if code != 4:
+            raise RuntimeError(f"the old master's pgkeeper exited with {code}, expected 4")
+        return writer.longest_gap(), len(writer.lost_on(new_master.port))
+    finally:
+        if writer:
+            writer.done.set()
+            writer.thread.join(timeout=30)
+        stop_nodes(nodes)
+        s.close()
+
+
+def checkpoint_location(pgdata):
+    """(cluster state, latest checkpoint location) as pg_controldata says."""
+    out = subprocess.run([f"{PG_BIN}/pg_controldata", "-D", pgdata], capture_output=True, text=True,
+                         check=True, env=postgres_env(LC_ALL="C"), preexec_fn=as_postgres()).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return fields["Database cluster state"].strip(), fields["Latest checkpoint location"].strip()
+
+
+def raw_switchover(cfg):
+    """Raw, by hand, with the same writer listing both servers: pg_ctl stop
+    -m fast on the primary (not waiting in pg_ctl's 100 ms steps: the
+    postmaster's exit is waited for), the standby waited for until it has
+    replayed the primary's shutdown checkpoint (pg_controldata's latest
+    checkpoint location), then promoted (promote_raw). The standby is
+    watched and promoted on one connection opened beforehand."""
+    s = Scratch()
+    writer, conn = None, None
+    try:
+        rm, rr = raw_pair(s, "switchover")
+        conn = Libpq(conninfo([rr.port]))
+        if not conn.ok:
+            raise RuntimeError("cannot connect to the raw standby")
+        writer = Writer([rm.port, rr.port])
+
+        def switchover():
+            subprocess.run([f"{PG_BIN}/pg_ctl", "stop", "-D", rm.pgdata, "-m", "fast", "-W"],
+                           check=True, capture_output=True, env=postgres_env(), preexec_fn=as_postgres())
+            rm.proc.wait(timeout=60)
+            state, final = checkpoint_location(rm.pgdata)
+            if state != "shut down":
+                raise RuntimeError(f"the raw primary's state after pg_ctl stop: {state}")
+            # Replayed past the checkpoint record's start: the record itself.
+            wait_until(lambda: conn.rows("SELECT 1 WHERE pg_wal_lsn_diff(pg_last_wal_replay_lsn(), "
+                                         f"'{final}') > 0") == 1, 30,
+                       f"the raw standby to replay the primary's shutdown checkpoint at {final}")
+            promote_raw(conn)
+        write_around(cfg, writer, switchover)
+        return writer.longest_gap(), len(writer.lost_on(rr.port))
+    finally:
+        if writer:
+            writer.done.set()
+            writer.thread.join(timeout=30)
+        if conn:
+            conn.close()
+        s.close()
+
+
+def fig_cluster_failover(cfg):
+    """Figure 13: a three-node pgkeeper cluster on one etcd against a raw
+    primary and standby run by hand: the master killed until another node
+    takes a write (pgkeeper detects the loss by its lease; raw is promoted
+    at once, as by a person who already knows), and a planned switchover's
+    longest pause between a client's acknowledged writes."""
+    def one_failover(raw_first):
+        return side_by_side(lambda: keeper_failover(cfg), lambda: raw_failover(cfg), raw_first)
+    k, r = repeat(cfg, one_failover)
+    rows = [row("13 master killed -> writable again", k, r, "s", "< 5 s")]
+
+    def one_switchover(raw_first):
+        return side_by_side(lambda: keeper_switchover(cfg), lambda: raw_switchover(cfg), raw_first)
+    k, r = repeat(cfg, one_switchover)
+    rows.append(row("13 switchover write pause", [gap for gap, _ in k], [gap for gap, _ in r], "s",
+                    "< 1 s", lost=sum(lost for _, lost in k), lost_raw=sum(lost for _, lost in r)))
+    return rows
+
+
 FIGURES = {"1": fig_master_cold_start, "2": fig_replicant_bootstrap, "3": fig_loaded_bootstrap,
            "4": fig_restart_keep, "5": fig_promotion, "6": fig_lag_under_load,
            "7": fig_footprint_idle, "9": fig_containers, "10": fig_rejoin, "11": fig_sync_tps,
-           "12": fig_tls_cost}
+           "12": fig_tls_cost, "13": fig_cluster_failover}
 
 
 def main():
