@@ -411,17 +411,12 @@ void LeaveClusterRequest(const Node& n, const char* name, const std::string& req
 
 ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* stopped) {
   ClusterHooks h;
-  // The agent's own connection to postgres, opened between leaders (when
-  // this node may be about to promote) and used on its thread only: the
+  // The agent's own connection to postgres, kept open while this node is a
+  // replicant (it may have to promote) and used on its thread only: the
   // promotion is signalled at once, not after a new connection.
   auto promoter = std::make_shared<PgConn>();
   auto promoter_open = std::make_shared<bool>(false);
   h.facts = [&n, promoter, promoter_open](bool fresh) {
-    if (fresh && !*promoter_open) {
-      *promoter_open =
-          promoter->Connect(LocalParams(n.config.run_dir, n.config.port, n.config.superuser, "postgres"))
-              .ok();
-    }
     Snapshot s = fresh ? n.monitor->Fresh(std::chrono::milliseconds(200)) : n.monitor->Latest();
     LocalFacts f;
     f.postgres_up = s.postgres_up;
@@ -433,6 +428,11 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
     }
     const KeeperState k = n.monitor->Keeper();
     f.standby = f.postgres_up && s.in_recovery && IsStandbyPhase(k.phase);
+    if (f.standby && !*promoter_open) {
+      *promoter_open =
+          promoter->Connect(LocalParams(n.config.run_dir, n.config.port, n.config.superuser, "postgres"))
+              .ok();
+    }
     f.upstream = k.master;
     f.timeline = s.timeline;
     f.promotion = k.promotion;
@@ -776,7 +776,7 @@ Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
   // A promotion that arrives just after the walreceiver lost its upstream
   // (a switchover: the old master stopped) is taken, and then the startup
   // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
-  // it. A reload wakes that sleep (and changes nothing): every 100 ms.
+  // it. A reload wakes that sleep (and changes nothing): every 30 ms.
   auto nudged = start;
   for (;;) {
     PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
@@ -785,7 +785,7 @@ Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
     if (now - start > std::chrono::seconds(60)) {
       return Status::Tool("the promotion did not finish within 60 s");
     }
-    if (now - nudged >= std::chrono::milliseconds(100)) {
+    if (now - nudged >= std::chrono::milliseconds(30)) {
       nudged = now;
       std::string ignored;
       (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
