@@ -467,6 +467,9 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
   // Signalled here when the connection is open (the supervisor then only
   // waits for the promotion's end and keeps its records), else asked of the
   // supervisor whole.
+  // Then it waits (at most 1 s; the lease needs renewing) until postgres
+  // takes writes and says so to the monitor: GET /primary turns 200 then,
+  // not when the supervisor or the next poll gets there.
   h.promote = [&n, promoter, promoter_open](const std::string&) {
     std::string done;
     if (*promoter_open && !promoter->QueryValue("SELECT pg_promote(false)", &done).ok()) {
@@ -474,6 +477,9 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
       promoter->Close();
     }
     LeaveClusterRequest(n, kPromoteRequestFile, done == "t" ? "signalled" : "force");
+    if (done != "t") return;
+    Status st = AwaitPromotion(*promoter, std::chrono::seconds(1));
+    if (st.ok()) n.monitor->NoteWritable();
   };
   h.follow = [&n](const std::string& address) {
     LeaveClusterRequest(n, kFollowRequestFile, address);
@@ -754,6 +760,31 @@ int RunKeeper(const Env& env) {
   return code;
 }
 
+Status AwaitPromotion(PgConn& conn, std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  // A promotion that arrives just after the walreceiver lost its upstream
+  // (a switchover: the old master stopped) is taken, and then the startup
+  // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
+  // it. A reload wakes that sleep (and changes nothing): every 30 ms.
+  auto nudged = start;
+  for (;;) {
+    std::string in_recovery;
+    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
+    if (in_recovery == "f") return Status::Ok();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > timeout) {
+      return Status::Tool("the promotion did not finish within " +
+                          std::to_string(timeout.count() / 1000) + " s");
+    }
+    if (now - nudged >= std::chrono::milliseconds(30)) {
+      nudged = now;
+      std::string ignored;
+      (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
   PgConn conn;
   PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
@@ -773,25 +804,7 @@ Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
     PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
     if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
   }
-  // A promotion that arrives just after the walreceiver lost its upstream
-  // (a switchover: the old master stopped) is taken, and then the startup
-  // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
-  // it. A reload wakes that sleep (and changes nothing): every 30 ms.
-  auto nudged = start;
-  for (;;) {
-    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
-    if (in_recovery == "f") break;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - start > std::chrono::seconds(60)) {
-      return Status::Tool("the promotion did not finish within 60 s");
-    }
-    if (now - nudged >= std::chrono::milliseconds(30)) {
-      nudged = now;
-      std::string ignored;
-      (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  PGK_RETURN_IF_ERROR(AwaitPromotion(conn, std::chrono::seconds(60)));
   // Taking a transaction ID fails in recovery: this proves writes work.
   std::string xid;
   PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT txid_current()", &xid));

@@ -2,9 +2,11 @@
 #ifndef PGKEEPER_KEEPER_H_
 #define PGKEEPER_KEEPER_H_
 
+#include <chrono>
 #include <cstdint>
 
 #include "config.h"
+#include "pg.h"
 #include "status.h"
 
 namespace pgkeeper {
@@ -22,6 +24,10 @@ int RunApplyMaster(const Env& env);
 // $PGDATA/pgkeeper.state. *elapsed_ms: from the request to a working write.
 // signalled: pg_promote was sent already (cluster mode's agent); only waits.
 Status PromoteLocal(const Config& config, int64_t* elapsed_ms, bool signalled = false);
+// Waits until the promotion asked of the server conn is connected to has
+// finished (pg_is_in_recovery() false), looking every 5 ms; see the .cc for
+// the reloads it sends meanwhile.
+Status AwaitPromotion(PgConn& conn, std::chrono::milliseconds timeout);
 
 }  // namespace pgkeeper
 

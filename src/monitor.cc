@@ -187,6 +187,18 @@ void Monitor::SetPromoted() {
   PollSoon();
 }
 
+void Monitor::NoteWritable() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keeper_.promoted = true;
+    latest_.keeper = keeper_;
+    latest_.in_recovery = false;
+    writable_since_poll_ = polls_started_;
+    published_.reset();
+  }
+  PollSoon();
+}
+
 void Monitor::PollSoon() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -285,6 +297,7 @@ void Monitor::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     const uint64_t number = ++polls_started_;
+    polling_ = number;
     lock.unlock();
     Poll();
     lock.lock();
@@ -322,6 +335,8 @@ void Monitor::Poll() {
   bool changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Begun before NoteWritable: what it saw of recovery is out of date.
+    if (s.postgres_up && s.in_recovery && polling_ <= writable_since_poll_) s.in_recovery = false;
     const std::string& phase = keeper_.phase;
     if (s.postgres_up && IsStandbyPhase(phase)) {
       auto now = std::chrono::steady_clock::now();

@@ -43,6 +43,11 @@ class Monitor {
   // Also polls postgres at once (not at the next second), so that GET
   // /primary answers 200 as soon as the promoted node takes writes.
   void SetPromoted();
+  // Postgres was seen to take writes (by cluster mode's agent, which
+  // promoted it): the snapshot says so now, not at the next poll, so that
+  // GET /primary answers 200 at once; a poll begun before it that still saw
+  // recovery does not undo it.
+  void NoteWritable();
   // Polls postgres now rather than at the next second (fresher facts for
   // a decision that is waiting on them).
   void PollSoon();
@@ -92,6 +97,8 @@ class Monitor {
   bool poll_now_ = false;  // under mu_: poll before the second is up
   uint64_t polls_started_ = 0;  // under mu_: numbers the polls, for Fresh
   uint64_t polls_done_ = 0;
+  uint64_t writable_since_poll_ = 0;  // under mu_: polls numbered up to this one are older
+  uint64_t polling_ = 0;              // the poll under way (polling thread only)
   std::atomic<bool> expect_postgres_{false};
   bool streaming_ = false;
   std::chrono::steady_clock::time_point streaming_since_;
