@@ -478,11 +478,13 @@ void ClusterAgent::Loop() {
       // its shutdown checkpoint, not once it exited: the rest of postgres'
       // exit is no longer part of the pause. The target takes the key only
       // once it has received everything up to that checkpoint.
+      const int64_t asked = NowMs();
       Status st = hand_over >= 0 ? HandOver(hand_over)
                                  : Status::State("where postgres stopped is not known");
       st.ok() ? LogInfo("cluster: switchover: postgres wrote its shutdown checkpoint at " +
                         FormatLsn(static_cast<Lsn>(hand_over)) +
-                        ": published as the final position, and the leader key given up")
+                        ": published as the final position, and the leader key given up (etcd "
+                        "took " + std::to_string(NowMs() - asked) + " ms)")
               : LogWarn("cluster: switchover: " + st.message() +
                         "; the leader key goes when this node exits");
       {

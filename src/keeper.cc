@@ -164,13 +164,20 @@ struct Watches {
 
 // Where postgres wrote its shutdown checkpoint, or -1 while the control
 // file does not say "shut down" (or cannot be read). Cheap to ask every few
-// milliseconds: pg_controldata runs only once the file's head says so.
+// milliseconds: the file's head is read directly (twice, and the two must
+// agree: postgres rewrites the file in place), and pg_controldata (tens of
+// ms to start on a loaded machine) runs only for a layout not known here.
 int64_t ShutdownCheckpoint(const Node& n) {
-  std::string head;
-  ControlHead h;
-  if (ReadWholeFile(JoinPath(n.config.pgdata, "global/pg_control"), &head).ok() &&
-      ParseControlHead(head, &h) && !h.shut_down) {
-    return -1;
+  const std::string path = JoinPath(n.config.pgdata, "global/pg_control");
+  std::string first, second;
+  ControlHead a, b;
+  if (ReadWholeFile(path, &first).ok() && ParseControlHead(first, &a)) {
+    if (!a.shut_down) return -1;
+    if (!ReadWholeFile(path, &second).ok() || !ParseControlHead(second, &b) || !b.shut_down ||
+        b.checkpoint != a.checkpoint) {
+      return -1;  // changing under us: look again
+    }
+    return static_cast<int64_t>(a.checkpoint);
   }
   ControlData cd;
   if (!ReadControlData(n, &cd).ok() || cd.state != "shut down") return -1;

@@ -63,8 +63,8 @@ bool ParseControlData(const std::string& text, ControlData* out);
 // PG_CONTROL_VERSION 1300, in the host's byte order): the version at bytes
 // 8-11, the cluster state at 16-19 (1: shut down), the latest checkpoint at
 // 32-39. For watching a stopping server without starting pg_controldata
-// every few milliseconds; what is decided on it is confirmed with
-// pg_controldata. False for fewer bytes or another version.
+// every few milliseconds. False for fewer bytes or another version (then
+// pg_controldata it is).
 struct ControlHead {
   bool shut_down = false;
   Lsn checkpoint = 0;
