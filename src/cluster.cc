@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -465,7 +466,7 @@ void ClusterAgent::Loop() {
   auto wait = interval;
   for (;;) {
     bool active = false;
-    int64_t hand_over = -2;  // -2: not asked now
+    std::optional<int64_t> hand_over;  // asked and not tried yet
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto woken = [this] { return stop_ || (hand_over_asked_ && !handed_over_); };
@@ -473,16 +474,16 @@ void ClusterAgent::Loop() {
       active = active_;
       if (hand_over_asked_ && !handed_over_) hand_over = hand_over_lsn_;
     }
-    if (hand_over != -2) {
+    if (hand_over) {
       // A switchover's old leader: the key goes as soon as postgres wrote
       // its shutdown checkpoint, not once it exited: the rest of postgres'
       // exit is no longer part of the pause. The target takes the key only
       // once it has received everything up to that checkpoint.
       const int64_t asked = NowMs();
-      Status st = hand_over >= 0 ? HandOver(hand_over)
-                                 : Status::State("where postgres stopped is not known");
+      Status st = *hand_over >= 0 ? HandOver(*hand_over)
+                                  : Status::State("where postgres stopped is not known");
       st.ok() ? LogInfo("cluster: switchover: postgres wrote its shutdown checkpoint at " +
-                        FormatLsn(static_cast<Lsn>(hand_over)) +
+                        FormatLsn(static_cast<Lsn>(*hand_over)) +
                         ": published as the final position, and the leader key given up (etcd "
                         "took " + std::to_string(NowMs() - asked) + " ms)")
               : LogWarn("cluster: switchover: " + st.message() +

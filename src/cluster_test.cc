@@ -90,7 +90,6 @@ TEST(DescribeCluster, NamesTheLeaderEachMemberAndThisNodesDecision) {
   EXPECT_THAT(DescribeCluster(f, {}, d), HasSubstr("etcd does not answer"));
 }
 
-
 // ---------------------------------------------------------------- BetweenLeaders
 
 struct Settling {

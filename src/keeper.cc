@@ -169,14 +169,14 @@ struct Watches {
 // ms to start on a loaded machine) runs only for a layout not known here.
 int64_t ShutdownCheckpoint(const Node& n) {
   const std::string path = JoinPath(n.config.pgdata, "global/pg_control");
-  std::string first, second;
+  auto read_head = [&path](ControlHead* h) {
+    std::string bytes;
+    return ReadWholeFile(path, &bytes).ok() && ParseControlHead(bytes, h);
+  };
   ControlHead a, b;
-  if (ReadWholeFile(path, &first).ok() && ParseControlHead(first, &a)) {
-    if (!a.shut_down) return -1;
-    if (!ReadWholeFile(path, &second).ok() || !ParseControlHead(second, &b) || !b.shut_down ||
-        b.checkpoint != a.checkpoint) {
-      return -1;  // changing under us: look again
-    }
+  if (read_head(&a)) {
+    // Not shut down yet, or changing under us: look again.
+    if (!a.shut_down || !read_head(&b) || !b.shut_down || b.checkpoint != a.checkpoint) return -1;
     return static_cast<int64_t>(a.checkpoint);
   }
   ControlData cd;
@@ -209,10 +209,9 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReaso
       return Event::kExited;
     }
     if (StopReason r = cluster_stop; r != StopReason::kNone && !stopping) {
-      stopping = true;  // the agent asked postgres for a fast shutdown already
-      n.monitor->ExpectPostgres(false);
-      n.monitor->SetPhase("stopping",
-                          r == StopReason::kFenced ? "fencing" : "switchover: handing over");
+      // The agent asked postgres for a fast shutdown already, and set the
+      // phase (ClusterHooksFor's stop).
+      stopping = true;
       hand_over = r == StopReason::kSteppedDown && agent != nullptr;
     }
     if (hand_over) {
@@ -473,10 +472,9 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
   };
   // Signalled here when the connection is open (the supervisor then only
   // waits for the promotion's end and keeps its records), else asked of the
-  // supervisor whole.
-  // Then it waits (at most 1 s; the lease needs renewing) until postgres
-  // takes writes and says so to the monitor: GET /primary turns 200 then,
-  // not when the supervisor or the next poll gets there.
+  // supervisor whole. Once signalled, waits (at most 1 s; the lease needs
+  // renewing) until postgres takes writes and says so to the monitor: GET
+  // /primary turns 200 then, not when the supervisor or the next poll does.
   h.promote = [&n, promoter, promoter_open](const std::string&) {
     std::string done;
     if (*promoter_open && !promoter->QueryValue("SELECT pg_promote(false)", &done).ok()) {

@@ -297,7 +297,6 @@ void Monitor::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     const uint64_t number = ++polls_started_;
-    polling_ = number;
     lock.unlock();
     Poll();
     lock.lock();
@@ -335,8 +334,11 @@ void Monitor::Poll() {
   bool changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Begun before NoteWritable: what it saw of recovery is out of date.
-    if (s.postgres_up && s.in_recovery && polling_ <= writable_since_poll_) s.in_recovery = false;
+    // Begun before NoteWritable (polls_started_ numbers this poll until it
+    // ends): what it saw of recovery is out of date.
+    if (s.postgres_up && s.in_recovery && polls_started_ <= writable_since_poll_) {
+      s.in_recovery = false;
+    }
     const std::string& phase = keeper_.phase;
     if (s.postgres_up && IsStandbyPhase(phase)) {
       auto now = std::chrono::steady_clock::now();

@@ -98,7 +98,6 @@ class Monitor {
   uint64_t polls_started_ = 0;  // under mu_: numbers the polls, for Fresh
   uint64_t polls_done_ = 0;
   uint64_t writable_since_poll_ = 0;  // under mu_: polls numbered up to this one are older
-  uint64_t polling_ = 0;              // the poll under way (polling thread only)
   std::atomic<bool> expect_postgres_{false};
   bool streaming_ = false;
   std::chrono::steady_clock::time_point streaming_since_;
