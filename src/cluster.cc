@@ -193,16 +193,20 @@ Status ClusterAgent::Publish(const LocalFacts& f) {
   return Status::Ok();
 }
 
-Status ClusterAgent::Read(ElectionFacts* f) {
-  std::vector<EtcdKv> kvs;
-  PGK_RETURN_IF_ERROR(etcd_.GetPrefix(Key(""), &kvs));
+namespace {
+
+// What etcd holds under the cluster's prefix (kvs, keys with prefix_len
+// characters of prefix): the election's facts, the listing for status, and
+// the lease the leader key hangs on.
+void ParseClusterKeys(const std::vector<EtcdKv>& kvs, size_t prefix_len, ElectionFacts* f,
+                      ClusterListing* listing, int64_t* leader_lease) {
   std::vector<std::string> leader_sync, last_sync;
-  leader_lease_ = 0;
+  *leader_lease = 0;
   for (const auto& kv : kvs) {
-    const std::string leaf = kv.key.substr(Key("").size());
+    const std::string leaf = kv.key.substr(prefix_len);
     if (leaf == "leader") {
       f->leader = kv.value;
-      leader_lease_ = kv.lease;
+      *leader_lease = kv.lease;
     }
     if (leaf == "sync") {
       json j = json::parse(kv.value, nullptr, false);
@@ -213,7 +217,7 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       }
     }
     if (leaf == "initialized") f->initialized = true;
-    if (leaf == "failover") listing_.last_failover = kv.value;
+    if (leaf == "failover") listing->last_failover = kv.value;
     if (leaf == "optime") f->last_leader_lsn = std::atoll(kv.value.c_str());
     if (leaf == "switchover") {
       json j = json::parse(kv.value, nullptr, false);
@@ -228,12 +232,15 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       MemberFacts mf;
       mf.name = leaf.substr(8);
       mf.lsn = m.value("lsn", int64_t{0});
+      mf.writable = m.value("writable", false);
       f->members.push_back(mf);
-      listing_.addresses[mf.name] = m.value("address", "");
-      listing_.timelines[mf.name] = m.value("timeline", 0);
-      listing_.writable[mf.name] = m.value("writable", false);
-      if (m.value("writable", false) && m.contains("sync") && m["sync"].is_array()) {
-        for (const auto& s : m["sync"]) leader_sync.push_back(s.get<std::string>());
+      listing->addresses[mf.name] = m.value("address", "");
+      listing->timelines[mf.name] = m.value("timeline", 0);
+      listing->writable[mf.name] = mf.writable;
+      if (mf.writable && m.contains("sync") && m["sync"].is_array()) {
+        for (const auto& s : m["sync"]) {
+          if (s.is_string()) leader_sync.push_back(s.get<std::string>());
+        }
       }
     }
   }
@@ -247,6 +254,14 @@ Status ClusterAgent::Read(ElectionFacts* f) {
       m.synchronous = m.synchronous || s == m.name || s == ApplicationName(m.name);
     }
   }
+}
+
+}  // namespace
+
+Status ClusterAgent::Read(ElectionFacts* f) {
+  std::vector<EtcdKv> kvs;
+  PGK_RETURN_IF_ERROR(etcd_.GetPrefix(Key(""), &kvs));
+  ParseClusterKeys(kvs, Key("").size(), f, &listing_, &leader_lease_);
   return Status::Ok();
 }
 
@@ -335,7 +350,7 @@ Status StartCluster(Node* n, std::unique_ptr<ClusterAgent>* agent, bool* bootstr
                                   ? n->id.hostname + ":" + std::to_string(c.port)
                                   : c.cluster.address;
   *agent = std::make_unique<ClusterAgent>(c.cluster, n->id.node_name, address);
-  (*agent)->set_synchronous_mode(c.sync_replicants > 0 && !c.sync_available);
+  (*agent)->set_synchronous_mode(c.sync_available ? 0 : c.sync_replicants);
   DataDirFacts facts;
   PGK_RETURN_IF_ERROR(InspectDataDir(c.pgdata, &facts));
   const DataDirState state = Classify(facts);
@@ -362,7 +377,8 @@ ElectionFacts ClusterAgent::Gather(const LocalFacts& local, bool has_data, Statu
   f.max_lag_bytes = cc_.max_lag_bytes;
   f.has_data = has_data;
   f.writable = local.writable;
-  f.synchronous_mode = synchronous_mode_;
+  f.synchronous_mode = sync_required_ > 0;
+  f.sync_required = sync_required_;
   const int64_t now = NowMs();
   *st = Renew(now);
   if (st->ok()) *st = Publish(local);
@@ -550,13 +566,18 @@ void ClusterAgent::Loop() {
         if (may_ask && local.standby) {
           last_request_ms_ = now;
           hooks_.promote(d.why);
+          // Promoted (or not): the next loop at once, so that the record
+          // says so without waiting.
+          wait = std::chrono::milliseconds(0);
         }
         break;
       case ElectionAction::kFollow:
         // Only once the leader says it takes writes: asked while it is
         // still promoting, the follow would fail and be asked again only
         // after the pause above.
-        if (may_ask && listing_.writable[d.target] && !listing_.addresses[d.target].empty() &&
+        // (A switchover's target is followed before it promotes: it relays.)
+        if (may_ask && (listing_.writable[d.target] || d.target != f.leader) &&
+            !listing_.addresses[d.target].empty() &&
             listing_.addresses[d.target] != local.upstream) {
           last_request_ms_ = now;
           hooks_.follow(listing_.addresses[d.target]);
@@ -567,7 +588,7 @@ void ClusterAgent::Loop() {
   }
 }
 
-Status Switchover(const ClusterConfig& cc, const std::string& to, std::string* said) {
+Status Switchover(const ClusterConfig& cc, const std::string& asked_to, std::string* said) {
   if (!cc.enabled()) {
     return Status::Usage("this node is not in cluster mode (ETCD_ENDPOINTS is not set); without "
                          "etcd, stop the master and `pgkeeper promote` a replicant");
@@ -580,14 +601,29 @@ Status Switchover(const ClusterConfig& cc, const std::string& to, std::string* s
     *out = kvs.empty() ? "" : kvs[0].value;
     return s;
   };
-  std::string from;
-  PGK_RETURN_IF_ERROR(leader(&from));
+  std::vector<EtcdKv> kvs;
+  PGK_RETURN_IF_ERROR(etcd.GetPrefix(prefix, &kvs));
+  ElectionFacts f;
+  ClusterListing listing;
+  int64_t leader_lease = 0;
+  ParseClusterKeys(kvs, prefix.size(), &f, &listing, &leader_lease);
+  const std::string from = f.leader;
+  std::string to = asked_to;
   if (from.empty()) return Status::State("no node leads now; nothing to switch over");
   if (from == to) return Status::State(to + " leads already");
-  if (!to.empty()) {
-    std::vector<EtcdKv> kvs;
-    PGK_RETURN_IF_ERROR(etcd.Get(prefix + "members/" + to, &kvs));
-    if (kvs.empty()) return Status::State(to + " is not a live member of cluster " + cc.name);
+  if (!to.empty() && listing.addresses.count(to) == 0) {
+    return Status::State(to + " is not a live member of cluster " + cc.name);
+  }
+  // The target is named in the request either way: the other replicants
+  // start following it at once (election.h). Unnamed, it is the member
+  // with the most WAL now (ties: the lowest name).
+  std::string chosen;
+  if (to.empty()) {
+    f.switchover_from = from;
+    f.last_leader_lsn = 0;
+    to = BestCandidate(f);
+    if (to.empty()) return Status::State("no other live member to hand over to");
+    chosen = "; " + to + " was chosen: the most WAL of the other members when asked";
   }
   int64_t lease = 0;
   int ttl = 0;
@@ -602,7 +638,7 @@ Status Switchover(const ClusterConfig& cc, const std::string& to, std::string* s
       (void)etcd.Revoke(lease);  // done: the request goes
       *said = "switched over from " + from + " to " + now + " in " +
               std::to_string(NowMs() - start) + " ms (from the request until " + now +
-              " held the leader key)";
+              " held the leader key)" + chosen;
       return Status::Ok();
     }
     ::usleep(50 * 1000);

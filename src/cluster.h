@@ -148,7 +148,9 @@ class ClusterAgent {
   const std::string& self() const { return self_; }
   // SYNCHRONOUS_REPLICANTS in strict mode: only a synchronous replicant may
   // take over.
-  void set_synchronous_mode(bool on) { synchronous_mode_ = on; }
+  // Strict synchronous mode: the number of replicants a commit waits for
+  // (SYNCHRONOUS_REPLICANTS); 0 otherwise.
+  void set_synchronous_mode(int required) { sync_required_ = required; }
 
  private:
   ElectionFacts Gather(const LocalFacts& local, bool has_data, Status* st);
@@ -178,7 +180,7 @@ class ClusterAgent {
   std::string taken_why_;        // and why it took it ("": this run took none)
   int64_t taken_at_ms_ = 0;      // wall clock
   std::string published_failover_;
-  bool synchronous_mode_ = false;
+  int sync_required_ = 0;
   ClusterHooks hooks_;
   std::string last_why_;
   int64_t last_request_ms_ = 0;

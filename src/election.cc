@@ -26,11 +26,35 @@ bool IsMember(const ElectionFacts& f, const std::string& name) {
   return false;
 }
 
-const MemberFacts* Self(const ElectionFacts& f) {
+const MemberFacts* Find(const ElectionFacts& f, const std::string& name) {
   for (const auto& m : f.members) {
-    if (m.name == f.self) return &m;
+    if (m.name == name) return &m;
   }
   return nullptr;
+}
+
+const MemberFacts* Self(const ElectionFacts& f) { return Find(f, f.self); }
+
+// During a switchover to a named node, the other replicants follow it
+// already: through it while it is still a replicant (cascading), then on its
+// new timeline over the same connection once it promotes, so that its first
+// commit (in synchronous mode: the end of the pause) finds them streaming.
+// Not while the old leader still takes writes and, in synchronous mode,
+// needs this node for them (its other synchronous replicants are too few).
+bool FollowsSwitchoverTarget(const ElectionFacts& f) {
+  if (f.switchover_to.empty() || f.switchover_to == f.self || f.switchover_from == f.self) {
+    return false;
+  }
+  if (!f.has_data || !IsMember(f, f.switchover_to)) return false;
+  if (f.leader != f.switchover_from) return f.leader.empty();  // handed over, or over
+  if (!f.synchronous_mode) return true;
+  const MemberFacts* from = Find(f, f.switchover_from);
+  if (from == nullptr || !from->writable) return true;
+  int others = 0;
+  for (const auto& m : f.members) {
+    if (m.synchronous && m.name != f.self && m.name != f.switchover_from) ++others;
+  }
+  return others >= f.sync_required;
 }
 
 // A writable node: keep the key, or stop taking writes in time.
@@ -110,6 +134,13 @@ ElectionDecision DecideElection(const ElectionFacts& f) {
   }
   if (f.leader == f.self) {
     return Do(ElectionAction::kPromote, "this node holds the leader key: promote it");
+  }
+  if (FollowsSwitchoverTarget(f)) {
+    return Do(ElectionAction::kFollow,
+              "a switchover to " + f.switchover_to + " was asked: replicate from it already (it "
+              "relays the leader's WAL until it promotes), so that its first commit finds this "
+              "node streaming",
+              f.switchover_to);
   }
   if (!f.leader.empty()) {
     if (!f.has_data && !f.initialized) {

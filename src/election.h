@@ -26,6 +26,7 @@ struct MemberFacts {
   std::string name;
   int64_t lsn = 0;       // WAL received (a replicant) or written (a master)
   bool synchronous = false;  // the master counts it among its synchronous standbys
+  bool writable = false;     // its record says it takes writes
 };
 
 struct ElectionFacts {
@@ -49,6 +50,7 @@ struct ElectionFacts {
   bool has_data = false;   // a data directory of this cluster
   bool writable = false;   // postgres here accepts writes now
   bool synchronous_mode = false;  // SYNCHRONOUS_MODE: only a synchronous standby may take over
+  int sync_required = 0;          // in synchronous mode: how many a master's commit waits for
   int64_t max_lag_bytes = 16 << 20;  // a replicant further behind the leader does not take over
 };
 
@@ -59,13 +61,13 @@ enum class ElectionAction {
   kBootstrap,   // take the key, initialise the cluster, mark it initialised
   kTakeOver,    // try to create the leader key (one node wins), then promote
   kPromote,     // this node holds the key but is not writable yet: promote
-  kFollow,      // replicate from the leader (target)
+  kFollow,      // replicate from the leader, or from a switchover's target (target)
   kWait,        // do nothing this loop
 };
 
 struct ElectionDecision {
   ElectionAction action = ElectionAction::kWait;
-  std::string target;  // kFollow: the leader's name
+  std::string target;  // kFollow: the leader's name, or the switchover target's
   std::string why;     // the sentence pgkeeper logs
 };
 

@@ -141,12 +141,54 @@ INSTANTIATE_TEST_SUITE_P(
               f.members = {{"n2", 990, false}, {"n3", 1000, false}};
             }),
             ElectionAction::kWait, "until it has received everything"},
-        Row{"OthersWaitForTheSwitchoverTarget",
+        Row{"OthersKeepFollowingTheSwitchoverTargetBetweenLeaders",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n3"; f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
               f.members = {{"n2", 990, false}, {"n3", 1000, false}};
             }),
-            ElectionAction::kWait, "switchover to n2: wait for it"},
+            ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
+        Row{"OthersFollowTheSwitchoverTargetAsSoonAsItIsAsked",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
+            }),
+            ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
+        Row{"TheSwitchoverTargetFollowsTheLeaderUntilItTakesOver",
+            With(Base(), [](ElectionFacts& f) { f.switchover_from = "n1"; f.switchover_to = "n2"; }),
+            ElectionAction::kFollow, "replicate from the leader n1"},
+        Row{"ANamelessSwitchoverLeavesTheReplicantsWithTheLeader",
+            With(Base(), [](ElectionFacts& f) { f.self = "n3"; f.switchover_from = "n1"; }),
+            ElectionAction::kFollow, "replicate from the leader n1"},
+        Row{"InStrictModeOthersStayWhileTheOldLeaderNeedsThemForItsCommits",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
+              f.synchronous_mode = true; f.sync_required = 2;
+              f.members = {{"n1", 1000, false, true}, {"n2", 900, true}, {"n3", 800, true}};
+            }),
+            ElectionAction::kFollow, "replicate from the leader n1"},
+        Row{"InStrictModeOthersGoOnceTheOldLeaderStoppedTakingWrites",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
+              f.synchronous_mode = true; f.sync_required = 2;
+              f.members = {{"n1", 1000, false, false}, {"n2", 900, true}, {"n3", 800, true}};
+            }),
+            ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
+        Row{"InStrictModeOthersGoAtOnceWhenTheOldLeaderHasEnoughWithoutThem",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
+              f.synchronous_mode = true; f.sync_required = 1;
+              f.members = {{"n1", 1000, false, true}, {"n2", 900, true}, {"n3", 800, true}};
+            }),
+            ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
+        Row{"ASwitchoverToAStrangerLeavesTheReplicantsWithTheLeader",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n9";
+            }),
+            ElectionAction::kFollow, "replicate from the leader n1"},
+        Row{"AfterTheSwitchoverEveryoneFollowsTheNewLeader",
+            With(Base(), [](ElectionFacts& f) {
+              f.self = "n3"; f.leader = "n2"; f.switchover_from = "n1"; f.switchover_to = "n2";
+            }),
+            ElectionAction::kFollow, "replicate from the leader n2"},
         Row{"TheOldLeaderNeverTakesTheKeyBackDuringASwitchover",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n1"; f.leader = ""; f.switchover_from = "n1";
@@ -157,6 +199,16 @@ INSTANTIATE_TEST_SUITE_P(
             With(Base(), [](ElectionFacts& f) { f.leader = ""; f.initialized = false; }),
             ElectionAction::kWait, "a person must decide"}),
     [](const ::testing::TestParamInfo<Row>& info) { return std::string(info.param.name); });
+
+TEST(DecideElection, FollowsTheSwitchoverTargetByName) {
+  ElectionFacts f = Base();
+  f.self = "n3";
+  f.switchover_from = "n1";
+  f.switchover_to = "n2";
+  EXPECT_EQ(DecideElection(f).target, "n2");
+  f.switchover_to = "";
+  EXPECT_EQ(DecideElection(f).target, "n1");
+}
 
 TEST(BestCandidate, NoneWhenNobodyIsEligible) {
   ElectionFacts f = Base();

@@ -53,7 +53,7 @@ const Command kCommands[] = {
      pgkeeper::RunReload},
     {"drop-slot", "NAME  drop the replication slot of a replicant that is gone for good",
      pgkeeper::RunDropSlot},
-    {"switchover", "[--to NODE]  cluster mode: the master hands over to NODE (or the best other node)",
+    {"switchover", "[--to NODE]  cluster mode: the master hands over to NODE (or the node with the most WAL)",
      pgkeeper::RunSwitchover},
     {"apply-master", "(internal, run by `run`) set roles, databases and extensions, then exit",
      [](const Env& env, const Args&) { return pgkeeper::RunApplyMaster(env); }},

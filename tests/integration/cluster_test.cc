@@ -4,7 +4,8 @@
 // replicant takes the key and promotes by itself; the old master, started
 // again, rejoins the new one; a master cut from etcd fences itself before
 // its lease can lapse; a master killed and started again at once keeps the
-// key; in strict synchronous mode a synchronous replicant takes over.
+// key; in strict synchronous mode a synchronous replicant takes over, and a
+// switchover's third node follows the target before it promotes.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -309,6 +310,7 @@ TEST(Cluster, TheApiSwitchesOverOnlyWithTheCredentialToTheNodeNamedOrTheBestOthe
   std::cout << "[ measured ] POST /switchover?to=n3: " << body << "; " << acked.size()
             << " writes acknowledged\n";
   EXPECT_TRUE(n2.LogContains("HTTP API: POST /switchover switched over from n1 to n3")) << n2.Log();
+  EXPECT_TRUE(n2.LogContains("a switchover to n3 was asked: replicate from it already")) << n2.Log();
   EXPECT_EQ(n3.Query(CountOf(acked)), std::to_string(acked.size()))
       << "an acknowledged write is missing on the new master";
 
@@ -323,6 +325,7 @@ TEST(Cluster, TheApiSwitchesOverOnlyWithTheCredentialToTheNodeNamedOrTheBestOthe
   // over, and the answer comes before the old leader's pgkeeper exits.
   ASSERT_EQ(Post(n3, "/switchover", kApiPassword, &body), 200) << body;
   EXPECT_NE(body.find("switched over from n3 to n"), std::string::npos) << body;
+  EXPECT_NE(body.find("was chosen: the most WAL of the other members"), std::string::npos) << body;
   const std::string leader = Leader(etcd);
   ASSERT_TRUE(leader == "n1" || leader == "n2") << leader;
   EXPECT_EQ(n3.Wait(seconds(30)), 4) << n3.Log();
@@ -519,6 +522,66 @@ TEST(Cluster, InStrictSynchronousModeASynchronousReplicantTakesOverWhenTheMaster
   acked.push_back(0);
   other.WaitQuery(CountOf(acked), std::to_string(acked.size()), seconds(30));
   EXPECT_EQ(other.Query("SELECT pg_is_in_recovery()"), "t");
+  n2.Stop();
+  n3.Stop();
+}
+
+TEST(Cluster, InStrictSynchronousModeASwitchoverFindsTheThirdNodeStreamingFromTheTargetAlready) {
+  Scratch scratch;
+  EtcdServer etcd(scratch);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  Node n1(scratch, "n1"), n2(scratch, "n2"), n3(scratch, "n3");
+  for (Node* n : {&n1, &n2, &n3}) {
+    JoinCluster(*n, etcd);
+    n->SetEnv("SYNCHRONOUS_REPLICANTS", "1");
+    n->SetEnv("SYNCHRONOUS_MODE", "strict");
+  }
+  StartInOrder(n1, {&n2, &n3});
+  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM w", "0");
+  n3.WaitQuery("SELECT count(*) FROM w", "0");
+
+  // A client writes one row at a time to whichever node takes it.
+  std::atomic<bool> stop{false};
+  std::vector<int> acked;
+  int64_t longest_pause_ms = 0;
+  std::thread writer([&] {
+    auto last = std::chrono::steady_clock::now();
+    for (int id = 1; !stop; ++id) {
+      for (Node* n : {&n1, &n2, &n3}) {
+        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
+          longest_pause_ms = std::max(longest_pause_ms, MsSince(last));
+          last = std::chrono::steady_clock::now();
+          acked.push_back(id);
+          break;
+        }
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes before
+  std::string out;
+  EXPECT_EQ(n3.Run("switchover --to n2", &out), 0) << out;
+  EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
+  n2.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes after
+  stop = true;
+  writer.join();
+  ASSERT_GT(acked.size(), 10u);
+  std::cout << "[ measured ] strict synchronous switchover, three nodes: "
+            << out.substr(0, out.find_last_not_of('\n') + 1) << "; longest pause between acknowledged writes " << longest_pause_ms << " ms\n";
+  EXPECT_EQ(n2.Query(CountOf(acked)), std::to_string(acked.size()))
+      << "an acknowledged write is missing on the new master";
+  EXPECT_LT(longest_pause_ms, 4000) << "the first commit waited for something";
+
+  // n3 went over to n2 while n2 was still a replicant (it relayed), and
+  // stayed on the same upstream when n2 promoted: one repointing only.
+  EXPECT_TRUE(n3.LogContains("a switchover to n2 was asked: replicate from it already")) << n3.Log();
+  const std::string log = n3.Log();
+  const std::string followed = "now following 127.0.0.1:" + std::to_string(n2.port());
+  EXPECT_NE(log.find(followed), std::string::npos) << log;
+  EXPECT_EQ(log.find(followed), log.rfind(followed)) << log;
+  EXPECT_EQ(log.find("now following", log.find(followed) + 1), std::string::npos) << log;
+  n3.WaitQuery(CountOf(acked), std::to_string(acked.size()), seconds(30));
   n2.Stop();
   n3.Stop();
 }
