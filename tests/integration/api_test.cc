@@ -263,7 +263,9 @@ TEST(Api, OverHttpsStateChangingEndpointsNeedTheCredentialAndAreOffWithoutOne) {
     std::fclose(f);
   }
   // A secret only root can read, as Docker mounts one from a root-only file.
-  if (geteuid() == 0) ASSERT_EQ(chmod(pass_file.c_str(), 0400), 0);
+  if (geteuid() == 0) {
+    ASSERT_EQ(chmod(pass_file.c_str(), 0400), 0);
+  }
   Pair p(Vars{{"PGKEEPER_API_TLS", "True"}, {"PGKEEPER_API_PASSWORD_FILE", pass_file}},
          Vars{{"PGKEEPER_API_TLS", "True"}});
   p.Start();

@@ -99,7 +99,7 @@ TEST(Crash, PastTheRestartLimitPgkeeperExitsForTheRestartPolicy) {
     master.WaitLog("(restart " + std::to_string(restart) + " of at most 5 in 10 minutes)");
     ASSERT_TRUE(WaitFor([&] { return Count(master.Log(), "postgres is back after") == restart; },
                         seconds(60)))
-        << "postgres did not come back after kill " << restart;
+        << "postgres did not come back after kill " << restart << "; log:\n" << master.Log();
   }
   KillPostmaster(master);
   EXPECT_EQ(master.Wait(seconds(60)), 128 + SIGKILL) << "pgkeeper exits with postgres' code";
