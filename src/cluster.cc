@@ -148,7 +148,7 @@ Status ClusterAgent::Renew(int64_t now_ms) {
 
 Status ClusterAgent::Publish(const LocalFacts& f) {
   json m = {{"address", address_}, {"lsn", f.lsn},          {"writable", f.writable},
-            {"sync", f.sync},         {"timeline", f.timeline}};
+            {"sync", f.sync},         {"timeline", f.timeline}, {"upstream", f.upstream}};
   // Each key is put only when its value changed (for the member record: or
   // the lease did), since etcd keeps every revision until it compacts: an
   // idle cluster writes nothing.
@@ -233,8 +233,10 @@ void ParseClusterKeys(const std::vector<EtcdKv>& kvs, size_t prefix_len, Electio
       mf.name = leaf.substr(8);
       mf.lsn = m.value("lsn", int64_t{0});
       mf.writable = m.value("writable", false);
+      mf.address = m.value("address", "");
+      mf.upstream = m.value("upstream", "");
       f->members.push_back(mf);
-      listing->addresses[mf.name] = m.value("address", "");
+      listing->addresses[mf.name] = mf.address;
       listing->timelines[mf.name] = m.value("timeline", 0);
       listing->writable[mf.name] = mf.writable;
       if (mf.writable && m.contains("sync") && m["sync"].is_array()) {
@@ -387,6 +389,14 @@ ElectionFacts ClusterAgent::Gather(const LocalFacts& local, bool has_data, Statu
     *st = Read(&f);
   }
   if (st->ok() && f.leader == self_) *st = AdoptKey();
+  // How long this request has been seen (a new one, or one to another node,
+  // starts again).
+  const std::string request = f.switchover_from + ">" + f.switchover_to;
+  if (request != switchover_seen_) {
+    switchover_seen_ = request;
+    switchover_seen_ms_ = now;
+  }
+  f.switchover_age_ms = now - switchover_seen_ms_;
   f.etcd_ok = st->ok();
   if (!f.etcd_ok) {
     f.leader.clear();

@@ -8,8 +8,12 @@
 // Keys, under /pgkeeper/<PGKEEPER_CLUSTER>/:
 //   leader          the master's name, under its lease
 //   initialized     set once by the first node after its initdb
-//   members/<name>  {"address", "lsn", "writable", "sync"} under each lease
+//   members/<name>  {"address", "lsn", "writable", "sync", "timeline", "upstream"}
+//                   under each lease
 //   optime          the leader's last WAL position (no lease: it outlives it)
+//   sync            the leader's synchronous replicants (no lease, likewise)
+//   failover        the last failover and its promotion report
+//   switchover      a switchover request {"from", "to"}, under its own lease
 #ifndef PGKEEPER_CLUSTER_H_
 #define PGKEEPER_CLUSTER_H_
 
@@ -195,6 +199,8 @@ class ClusterAgent {
   int64_t hand_over_lsn_ = -1;
   std::string leader_seen_;        // the leader key's holder at the last loop
   int64_t leader_changed_ms_ = 0;  // when it last changed (steady clock)
+  std::string switchover_seen_;     // the switchover request ("from>to") at the last loop
+  int64_t switchover_seen_ms_ = 0;  // when it was first seen (steady clock)
   LocalFacts starting_;  // published until Activate
 };
 

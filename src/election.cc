@@ -35,26 +35,46 @@ const MemberFacts* Find(const ElectionFacts& f, const std::string& name) {
 
 const MemberFacts* Self(const ElectionFacts& f) { return Find(f, f.self); }
 
+// Whether the replicant `name` may leave a switchover's old leader for its
+// target while the old leader still takes writes: always, except in strict
+// synchronous mode when the old leader's other synchronous replicants are
+// too few for its commits without it.
+bool MovesEarly(const ElectionFacts& f, const std::string& name) {
+  if (!f.synchronous_mode) return true;
+  int others = 0;
+  for (const auto& m : f.members) {
+    if (m.synchronous && m.name != name && m.name != f.switchover_from) ++others;
+  }
+  return others >= f.sync_required;
+}
+
 // During a switchover to a named node, the other replicants follow it
 // already: through it while it is still a replicant (cascading), then on its
 // new timeline over the same connection once it promotes, so that its first
 // commit (in synchronous mode: the end of the pause) finds them streaming.
-// Not while the old leader still takes writes and, in synchronous mode,
-// needs this node for them (its other synchronous replicants are too few).
 bool FollowsSwitchoverTarget(const ElectionFacts& f) {
   if (f.switchover_to.empty() || f.switchover_to == f.self || f.switchover_from == f.self) {
     return false;
   }
   if (!f.has_data || !IsMember(f, f.switchover_to)) return false;
   if (f.leader != f.switchover_from) return f.leader.empty();  // handed over, or over
-  if (!f.synchronous_mode) return true;
   const MemberFacts* from = Find(f, f.switchover_from);
-  if (from == nullptr || !from->writable) return true;
-  int others = 0;
+  return from == nullptr || !from->writable || MovesEarly(f, f.self);
+}
+
+// The old leader's side: the replicants that will move to the target while
+// it still takes writes but do not follow it yet (by their records).
+std::string YetToFollowTarget(const ElectionFacts& f) {
+  const MemberFacts* to = Find(f, f.switchover_to);
+  if (to == nullptr || to->address.empty()) return "";
+  std::string names;
   for (const auto& m : f.members) {
-    if (m.synchronous && m.name != f.self && m.name != f.switchover_from) ++others;
+    if (m.name == f.self || m.name == f.switchover_to || m.upstream.empty()) continue;
+    if (m.upstream != to->address && MovesEarly(f, m.name)) {
+      names += (names.empty() ? "" : ", ") + m.name;
+    }
   }
-  return others >= f.sync_required;
+  return names;
 }
 
 // A writable node: keep the key, or stop taking writes in time.
@@ -82,6 +102,14 @@ ElectionDecision DecideWritable(const ElectionFacts& f) {
     if (!f.switchover_to.empty() && !IsMember(f, f.switchover_to)) {
       return Do(ElectionAction::kLead, "a switchover to " + f.switchover_to + " was asked, but " +
                                            f.switchover_to + " is not a live member: keep leading");
+    }
+    const std::string waiting = YetToFollowTarget(f);
+    if (!waiting.empty() && f.switchover_age_ms < kSwitchoverFollowWaitMs) {
+      return Do(ElectionAction::kLead,
+                "a switchover to " + f.switchover_to + " was asked: writes go on until " +
+                    waiting + " follow " + f.switchover_to + " (for at most " +
+                    Ms(kSwitchoverFollowWaitMs) +
+                    "), so that its first commit finds them streaming; then step down");
     }
     return Do(ElectionAction::kStepDown,
               "a switchover was asked" +

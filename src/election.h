@@ -27,6 +27,8 @@ struct MemberFacts {
   int64_t lsn = 0;       // WAL received (a replicant) or written (a master)
   bool synchronous = false;  // the master counts it among its synchronous standbys
   bool writable = false;     // its record says it takes writes
+  std::string address;       // host:port it advertises
+  std::string upstream;      // host:port it replicates from now ("": none)
 };
 
 struct ElectionFacts {
@@ -40,6 +42,7 @@ struct ElectionFacts {
   // A planned switchover (`pgkeeper switchover`): the leader it was asked of,
   // and the node to hand over to ("" : the best other one).
   std::string switchover_from, switchover_to;
+  int64_t switchover_age_ms = 0;  // since this node first saw the request
 
   // Own lease, on this node's monotonic clock (ms).
   int64_t now_ms = 0;
@@ -53,6 +56,10 @@ struct ElectionFacts {
   int sync_required = 0;          // in synchronous mode: how many a master's commit waits for
   int64_t max_lag_bytes = 16 << 20;  // a replicant further behind the leader does not take over
 };
+
+// How long a switchover's old leader keeps taking writes while it waits
+// for the other replicants to follow the target (see DecideElection).
+constexpr int64_t kSwitchoverFollowWaitMs = 3000;
 
 enum class ElectionAction {
   kLead,        // hold the key: renew the lease, stay writable

@@ -126,6 +126,39 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"AMasterAskedToSwitchOverStepsDown",
             With(Master(), [](ElectionFacts& f) { f.switchover_from = "n1"; f.switchover_to = "n2"; }),
             ElectionAction::kStepDown, "a switchover was asked to n2"},
+        Row{"ASwitchoverWaitsUntilTheOtherReplicantsFollowTheTarget",
+            With(Master(), [](ElectionFacts& f) {
+              f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
+              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
+                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
+                           {"n3", 800, false, false, "h3:5432", "h1:5432"}};
+            }),
+            ElectionAction::kLead, "writes go on until n3 follow n2 (for at most 3000 ms)"},
+        Row{"ASwitchoverStepsDownOnceTheOthersFollowTheTarget",
+            With(Master(), [](ElectionFacts& f) {
+              f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
+              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
+                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
+                           {"n3", 800, false, false, "h3:5432", "h2:5432"}};
+            }),
+            ElectionAction::kStepDown, "a switchover was asked to n2"},
+        Row{"ASwitchoverWaitsForTheOthersOnlySoLong",
+            With(Master(), [](ElectionFacts& f) {
+              f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 3000;
+              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
+                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
+                           {"n3", 800, false, false, "h3:5432", "h1:5432"}};
+            }),
+            ElectionAction::kStepDown, "a switchover was asked to n2"},
+        Row{"InStrictModeASwitchoverDoesNotWaitForReplicantsItsCommitsNeed",
+            With(Master(), [](ElectionFacts& f) {
+              f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
+              f.synchronous_mode = true; f.sync_required = 2;
+              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
+                           {"n2", 900, true, false, "h2:5432", "h1:5432"},
+                           {"n3", 800, true, false, "h3:5432", "h1:5432"}};
+            }),
+            ElectionAction::kStepDown, "a switchover was asked to n2"},
         Row{"ASwitchoverToAStrangerIsIgnored",
             With(Master(), [](ElectionFacts& f) { f.switchover_from = "n1"; f.switchover_to = "n9"; }),
             ElectionAction::kLead, "n9 is not a live member"},

@@ -243,7 +243,8 @@ TEST(Cluster, ASwitchoverHandsOverWithoutLosingAnAcknowledgedWrite) {
   stop = true;
   writer.join();
   ASSERT_GT(acked.size(), 10u);
-  std::cout << "[ measured ] switchover: " << out << "; longest pause between acknowledged writes "
+  std::cout << "[ measured ] switchover: " << out.substr(0, out.find_last_not_of('\n') + 1)
+            << "; longest pause between acknowledged writes "
             << longest_pause_ms << " ms; " << acked.size() << " writes acknowledged\n";
   EXPECT_EQ(n2.Query("SELECT count(*) FROM w"), std::to_string(acked.size()))
       << "an acknowledged write is missing on the new master";
