@@ -148,7 +148,8 @@ Status ClusterAgent::Renew(int64_t now_ms) {
 
 Status ClusterAgent::Publish(const LocalFacts& f) {
   json m = {{"address", address_}, {"lsn", f.lsn},          {"writable", f.writable},
-            {"sync", f.sync},         {"timeline", f.timeline}, {"upstream", f.upstream}};
+            {"sync", f.sync},         {"timeline", f.timeline}, {"upstream", f.upstream},
+            {"streaming_from", f.streaming_from}};
   // Each key is put only when its value changed (for the member record: or
   // the lease did), since etcd keeps every revision until it compacts: an
   // idle cluster writes nothing.
@@ -235,6 +236,7 @@ void ParseClusterKeys(const std::vector<EtcdKv>& kvs, size_t prefix_len, Electio
       mf.writable = m.value("writable", false);
       mf.address = m.value("address", "");
       mf.upstream = m.value("upstream", "");
+      mf.streaming_from = m.value("streaming_from", "");
       f->members.push_back(mf);
       listing->addresses[mf.name] = mf.address;
       listing->timelines[mf.name] = m.value("timeline", 0);

@@ -8,8 +8,8 @@
 // Keys, under /pgkeeper/<PGKEEPER_CLUSTER>/:
 //   leader          the master's name, under its lease
 //   initialized     set once by the first node after its initdb
-//   members/<name>  {"address", "lsn", "writable", "sync", "timeline", "upstream"}
-//                   under each lease
+//   members/<name>  {"address", "lsn", "writable", "sync", "timeline", "upstream",
+//                   "streaming_from"} under each lease
 //   optime          the leader's last WAL position (no lease: it outlives it)
 //   sync            the leader's synchronous replicants (no lease, likewise)
 //   failover        the last failover and its promotion report
@@ -57,6 +57,7 @@ struct LocalFacts {
   int64_t lsn = 0;                 // written (master) or received (replicant)
   std::vector<std::string> sync;   // master: the replicants a commit waits for
   std::string upstream;            // replicant: host:port it follows now
+  std::string streaming_from;      // replicant: host:port it streams from now ("": none)
   int timeline = 0;
   std::string promotion;           // this run's promotion report, once promoted
 };

@@ -63,14 +63,14 @@ bool FollowsSwitchoverTarget(const ElectionFacts& f) {
 }
 
 // The old leader's side: the replicants that will move to the target while
-// it still takes writes but do not follow it yet (by their records).
+// it still takes writes but do not stream from it yet (by their records).
 std::string YetToFollowTarget(const ElectionFacts& f) {
   const MemberFacts* to = Find(f, f.switchover_to);
   if (to == nullptr || to->address.empty()) return "";
   std::string names;
   for (const auto& m : f.members) {
     if (m.name == f.self || m.name == f.switchover_to || m.upstream.empty()) continue;
-    if (m.upstream != to->address && MovesEarly(f, m.name)) {
+    if (m.streaming_from != to->address && MovesEarly(f, m.name)) {
       names += (names.empty() ? "" : ", ") + m.name;
     }
   }

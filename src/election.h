@@ -28,7 +28,8 @@ struct MemberFacts {
   bool synchronous = false;  // the master counts it among its synchronous standbys
   bool writable = false;     // its record says it takes writes
   std::string address;       // host:port it advertises
-  std::string upstream;      // host:port it replicates from now ("": none)
+  std::string upstream;        // host:port it is set to replicate from ("": none)
+  std::string streaming_from;  // host:port it streams from now ("": none)
 };
 
 struct ElectionFacts {

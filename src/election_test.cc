@@ -139,9 +139,17 @@ INSTANTIATE_TEST_SUITE_P(
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
               f.members = {{"n1", 1000, false, true, "h1:5432", ""},
                            {"n2", 900, false, false, "h2:5432", "h1:5432"},
-                           {"n3", 800, false, false, "h3:5432", "h2:5432"}};
+                           {"n3", 800, false, false, "h3:5432", "h2:5432", "h2:5432"}};
             }),
             ElectionAction::kStepDown, "a switchover was asked to n2"},
+        Row{"ASwitchoverWaitsUntilTheyStreamFromTheTargetNotJustPointAtIt",
+            With(Master(), [](ElectionFacts& f) {
+              f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
+              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
+                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
+                           {"n3", 800, false, false, "h3:5432", "h2:5432", ""}};
+            }),
+            ElectionAction::kLead, "writes go on until n3 follow n2"},
         Row{"ASwitchoverWaitsForTheOthersOnlySoLong",
             With(Master(), [](ElectionFacts& f) {
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 3000;

@@ -63,7 +63,8 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
         "       ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END, "
         "  COALESCE(w.received_tli, (SELECT timeline_id FROM pg_control_checkpoint())), "
         "  COALESCE(w.latest_end_lsn::text, ''), "
-        "  COALESCE((extract(epoch FROM w.latest_end_time) * 1000)::bigint, 0) "
+        "  COALESCE((extract(epoch FROM w.latest_end_time) * 1000)::bigint, 0), "
+        "  COALESCE(w.sender_host || ':' || w.sender_port, '') "
         "FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver w ON true",
         &rows));
     const auto& r = rows[0];
@@ -77,6 +78,7 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
     if (s->streaming) {
       s->upstream_end_lsn = r[6];
       s->upstream_end_ms = ToInt(r[7], 0);
+      s->streaming_from = r[8];
     }
   } else {
     PGK_RETURN_IF_ERROR(conn.QueryRows(

@@ -79,6 +79,7 @@ struct Snapshot {
   std::string received_lsn;  // replicant
   std::string replayed_lsn;  // replicant
   bool streaming = false;    // replicant: the walreceiver streams
+  std::string streaming_from;  // replicant, while streaming: the sender's host:port
   // replicant, while streaming: the upstream's flushed WAL as of its last
   // message, and that message's wall-clock time (ms since the epoch)
   std::string upstream_end_lsn;

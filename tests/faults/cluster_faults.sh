@@ -250,7 +250,9 @@ end_round() {
   l=$(leader)
   for s in "${nodes[@]}"; do [[ $s == "$l" ]] || others+=(--node "$(check_target "$s")"); done
   verdict --master "$(check_target "$l")" "${others[@]}"
-  for s in "${nodes[@]}" haproxy; do docker logs "$(cid "$s")" >"$outdir/$name.$s.log" 2>&1 || true; done
+  for s in "${nodes[@]}"; do docker logs "$(cid "$s")" >"$outdir/$name.$s.log" 2>&1 || true; done
+  # HAProxy's messages carry no time of their own: Docker's are added.
+  docker logs --timestamps "$(cid haproxy)" >"$outdir/$name.haproxy.log" 2>&1 || true
   local failovers=$(($(takeovers) - takeovers_before))
   row "$name" "$acked" "$lost" "$double" "$back ms" "$settle ms" "$failovers ($old -> $l)" "$rejoined"
   if ((double > 0)); then broken=1; fi
