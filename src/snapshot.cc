@@ -17,9 +17,13 @@ std::string Snapshot::role() const {
   const std::string& p = keeper.phase;
   if (p == "waiting-for-master" || p == "cloning" || p == "rejoining") return "cloning";
   if (p == "starting" || p == "initialising" || p == "promoting") return "starting";
-  // Stopping: it takes nothing new any more, whatever the last look at
-  // postgres said (a master stepping down answers /primary with 503 at once).
-  if (!postgres_up || p == "stopping") return "stopped";
+  // Stopping, or postgres known to be down (stopped, failed, being
+  // restarted): it takes nothing new, whatever the last look at postgres
+  // said. A master stepping down answers /primary with 503 at once, and
+  // goes on doing so after postgres exited, until pgkeeper does.
+  if (!postgres_up || p == "stopping" || p == "stopped" || p == "failed" || p == "restarting") {
+    return "stopped";
+  }
   if (in_recovery) return "replicant";
   return keeper.promoted || keeper.configured_replicant ? "promoted" : "master";
 }

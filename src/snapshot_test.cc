@@ -34,7 +34,7 @@ using fixtures::kNow;
 const char* const kPhases[] = {"starting", "initialising", "waiting-for-master", "cloning",
                                "promoting", "running",      "streaming",          "standby",
                                "stalled",   "stopping",     "stopped",            "refused",
-                               "failed",    "rejoining",    "unknown"};
+                               "failed",    "rejoining",    "restarting",         "unknown"};
 
 const char* const kRoles[] = {"master", "replicant", "promoted", "cloning", "starting", "stopped"};
 
@@ -73,7 +73,8 @@ TEST(SnapshotRole, FollowsThePhaseThenPostgresThenRecoveryThenHistory) {
       {"waiting-for-master", "cloning"}, {"cloning", "cloning"},   {"starting", "starting"},
       {"rejoining", "cloning"},
       {"initialising", "starting"},      {"promoting", "starting"},
-      {"stopping", "stopped"}};
+      {"stopping", "stopped"},           {"stopped", "stopped"},    {"failed", "stopped"},
+      {"restarting", "stopped"}};
   int combinations = 0;
   for (const char* phase : kPhases) {
     for (bool up : {false, true}) {
@@ -104,7 +105,7 @@ TEST(SnapshotRole, FollowsThePhaseThenPostgresThenRecoveryThenHistory) {
       }
     }
   }
-  EXPECT_EQ(combinations, 15 * 16);
+  EXPECT_EQ(combinations, 16 * 16);
 }
 
 TEST(SnapshotRole, ReadsAsTheStatusTableShowsIt) {
@@ -965,7 +966,7 @@ const std::map<std::string, PhaseKind>& PhaseKinds() {
       {"initialising", PhaseKind::kWorking},     {"waiting-for-master", PhaseKind::kWorking},
       {"cloning", PhaseKind::kWorking},          {"promoting", PhaseKind::kWorking},
       {"stopping", PhaseKind::kWorking},         {"unknown", PhaseKind::kWorking},
-      {"rejoining", PhaseKind::kWorking},
+      {"rejoining", PhaseKind::kWorking},        {"restarting", PhaseKind::kWorking},
       {"stalled", PhaseKind::kBroken},           {"stopped", PhaseKind::kBroken},
       {"refused", PhaseKind::kBroken},           {"failed", PhaseKind::kBroken}};
   return *kinds;
@@ -1028,7 +1029,7 @@ TEST(JudgeHealth, EveryPhaseModeAndCircumstance) {
       }
     }
   }
-  EXPECT_EQ(combinations, 15 * 3 * 8);
+  EXPECT_EQ(combinations, 16 * 3 * 8);
 }
 
 TEST(JudgeHealth, ACloningReplicantIsAliveButNotReady) {
