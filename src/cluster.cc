@@ -341,6 +341,16 @@ bool BetweenLeaders(const ElectionFacts& f, const LocalFacts& local, const Clust
   return address == l.addresses.end() || address->second != local.upstream;
 }
 
+bool AwaitsHandOver(const ElectionFacts& f) {
+  if (!f.etcd_ok || f.switchover_to.empty() || f.switchover_to != f.self) return false;
+  if (f.leader.empty()) return true;
+  if (f.leader != f.switchover_from) return false;
+  for (const auto& m : f.members) {
+    if (m.name == f.leader) return !m.writable;
+  }
+  return true;  // its record lapsed with its lease
+}
+
 void ClusterAgent::Release() {
   if (lease_ == 0) return;
   Status st = etcd_.Revoke(lease_);
@@ -543,8 +553,9 @@ void ClusterAgent::Loop() {
       leader_changed_ms_ = NowMs();
     }
     ElectionDecision d = DecideElection(f);
-    wait = BetweenLeaders(f, local, listing_, d, NowMs() - leader_changed_ms_) ? between_leaders
-                                                                              : interval;
+    wait = AwaitsHandOver(f) ? std::chrono::milliseconds(kHandOverPollMs)
+           : BetweenLeaders(f, local, listing_, d, NowMs() - leader_changed_ms_) ? between_leaders
+                                                                                 : interval;
     // Holding the key while the snapshot does not show this node writable
     // yet (it just started as master, or is promoting): nothing to say.
     const bool settling = d.action == ElectionAction::kPromote && !local.standby;

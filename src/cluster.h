@@ -116,6 +116,13 @@ constexpr int64_t kSettleMs = 10000;
 bool BetweenLeaders(const ElectionFacts& f, const LocalFacts& local, const ClusterListing& l,
                     const ElectionDecision& d, int64_t since_leader_changed_ms);
 
+// Whether this node is a switchover's target and the hand-over is imminent:
+// the old leader stopped taking writes (by its record) but still holds the
+// key, or nobody holds it. Then the agent reads etcd every kHandOverPollMs:
+// each moment until it sees the key free is part of the write pause.
+constexpr int64_t kHandOverPollMs = 20;
+bool AwaitsHandOver(const ElectionFacts& f);
+
 class ClusterAgent {
  public:
   ClusterAgent(const ClusterConfig& cc, std::string self, std::string address);

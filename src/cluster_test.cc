@@ -150,5 +150,31 @@ TEST(BetweenLeaders, NeverLongerThanTheSettlingTime) {
   EXPECT_FALSE(s.fast());
 }
 
+TEST(AwaitsHandOver, OnlyTheTargetOnceTheOldLeaderStoppedTakingWrites) {
+  ElectionFacts f;
+  f.self = "n2";
+  f.etcd_ok = true;
+  f.leader = "n1";
+  f.members = {{"n1", 1000, false, true}, {"n2", 900}, {"n3", 900}};
+  EXPECT_FALSE(AwaitsHandOver(f)) << "no switchover";
+  f.switchover_from = "n1";
+  f.switchover_to = "n2";
+  EXPECT_FALSE(AwaitsHandOver(f)) << "the old leader still takes writes";
+  f.members[0].writable = false;
+  EXPECT_TRUE(AwaitsHandOver(f)) << "it stopped: the key comes free any moment";
+  f.members.erase(f.members.begin());
+  EXPECT_TRUE(AwaitsHandOver(f)) << "its record lapsed";
+  f.leader = "";
+  EXPECT_TRUE(AwaitsHandOver(f)) << "the key is free: this node takes it once it has everything";
+  f.leader = "n2";
+  EXPECT_FALSE(AwaitsHandOver(f)) << "taken";
+  f.leader = "";
+  f.self = "n3";
+  EXPECT_FALSE(AwaitsHandOver(f)) << "not the target";
+  f.self = "n2";
+  f.etcd_ok = false;
+  EXPECT_FALSE(AwaitsHandOver(f)) << "etcd does not answer";
+}
+
 }  // namespace
 }  // namespace pgkeeper

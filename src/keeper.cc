@@ -771,18 +771,25 @@ Status AwaitPromotion(PgConn& conn, std::chrono::milliseconds timeout) {
   // A promotion that arrives just after the walreceiver lost its upstream
   // (a switchover: the old master stopped) is taken, and then the startup
   // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
-  // it. A reload wakes that sleep (and changes nothing): every 30 ms.
-  auto nudged = start;
+  // it. A reload wakes that sleep (and changes nothing): at most every 30
+  // ms, and only while the startup process is in it (a reload costs every
+  // process a reread of the configuration, while the promotion writes).
+  auto nudged = start - std::chrono::milliseconds(30);
   for (;;) {
-    std::string in_recovery;
-    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
-    if (in_recovery == "f") return Status::Ok();
+    std::vector<std::vector<std::string>> rows;
+    PGK_RETURN_IF_ERROR(conn.QueryRows(
+        "SELECT pg_is_in_recovery(), COALESCE((SELECT wait_event FROM pg_stat_activity "
+        "WHERE backend_type = 'startup'), '')",
+        &rows));
+    if (rows.empty() || rows[0].size() < 2) return Status::Tool("pg_is_in_recovery() said nothing");
+    if (rows[0][0] == "f") return Status::Ok();
     const auto now = std::chrono::steady_clock::now();
     if (now - start > timeout) {
       return Status::Tool("the promotion did not finish within " +
                           std::to_string(timeout.count() / 1000) + " s");
     }
-    if (now - nudged >= std::chrono::milliseconds(30)) {
+    if (rows[0][1] == "RecoveryRetrieveRetryInterval" &&
+        now - nudged >= std::chrono::milliseconds(30)) {
       nudged = now;
       std::string ignored;
       (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
