@@ -106,8 +106,8 @@ ElectionDecision DecideWritable(const ElectionFacts& f) {
     const std::string waiting = YetToFollowTarget(f);
     if (!waiting.empty() && f.switchover_age_ms < kSwitchoverFollowWaitMs) {
       return Do(ElectionAction::kLead,
-                "a switchover to " + f.switchover_to + " was asked: writes go on until " +
-                    waiting + " follow " + f.switchover_to + " (for at most " +
+                "a switchover to " + f.switchover_to + " was asked: writes go on until the "
+                "other replicants stream from it (not yet: " + waiting + "; for at most " +
                     Ms(kSwitchoverFollowWaitMs) +
                     "), so that its first commit finds them streaming; then step down");
     }
