@@ -110,6 +110,59 @@ int64_t MsSince(std::chrono::steady_clock::time_point t) {
       .count();
 }
 
+// A client writing one row of w at a time (ids 1, 2, ...) to whichever of
+// nodes takes it, from its own thread until Stop: the acknowledged ids, and
+// the longest time between two acknowledgements (read them after Stop).
+class Writer {
+ public:
+  explicit Writer(std::vector<Node*> nodes)
+      : nodes_(std::move(nodes)), thread_([this] { Run(); }) {}
+  ~Writer() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<int> acked;
+  int64_t longest_pause_ms = 0;
+
+ private:
+  void Run() {
+    auto last = std::chrono::steady_clock::now();
+    for (int id = 1; !stop_; ++id) {
+      for (Node* n : nodes_) {
+        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
+          longest_pause_ms = std::max(longest_pause_ms, MsSince(last));
+          last = std::chrono::steady_clock::now();
+          acked.push_back(id);
+          break;
+        }
+      }
+    }
+  }
+  std::vector<Node*> nodes_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Three nodes of cluster c1 in strict synchronous mode (one synchronous
+// replicant), started in order, with an empty table w on all of them.
+void StartStrictThree(const EtcdServer& etcd, Node& n1, Node& n2, Node& n3) {
+  for (Node* n : {&n1, &n2, &n3}) {
+    JoinCluster(*n, etcd);
+    n->SetEnv("SYNCHRONOUS_REPLICANTS", "1");
+    n->SetEnv("SYNCHRONOUS_MODE", "strict");
+  }
+  StartInOrder(n1, {&n2, &n3});
+  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
+  n2.WaitQuery("SELECT count(*) FROM w", "0");
+  n3.WaitQuery("SELECT count(*) FROM w", "0");
+}
+
+// A command's output without its final newline, for a one-line message.
+std::string Trimmed(const std::string& out) {
+  return out.substr(0, out.find_last_not_of('\n') + 1);
+}
+
 TEST(Cluster, TheFirstNodeInitialisesTheNextFollowsAndTakesOverWhenTheMasterDies) {
   Scratch scratch;
   EtcdServer etcd(scratch);
@@ -213,25 +266,7 @@ TEST(Cluster, ASwitchoverHandsOverWithoutLosingAnAcknowledgedWrite) {
   n2.WaitQuery("SELECT count(*) FROM w", "0");
 
   // A client writes one row at a time to whichever node takes it.
-  std::atomic<bool> stop{false};
-  std::vector<int> acked;
-  int64_t longest_pause_ms = 0;
-  std::thread writer([&] {
-    auto last = std::chrono::steady_clock::now();
-    for (int id = 1; !stop; ++id) {
-      for (Node* n : {&n1, &n2}) {
-        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
-          auto now = std::chrono::steady_clock::now();
-          longest_pause_ms = std::max<int64_t>(
-              longest_pause_ms,
-              std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count());
-          last = now;
-          acked.push_back(id);
-          break;
-        }
-      }
-    }
-  });
+  Writer writer({&n1, &n2});
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes before
   std::string out;
   int rc = n1.Run("switchover --to n2", &out);
@@ -240,18 +275,18 @@ TEST(Cluster, ASwitchoverHandsOverWithoutLosingAnAcknowledgedWrite) {
   EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
   n2.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes after
-  stop = true;
-  writer.join();
+  writer.Stop();
+  const std::vector<int>& acked = writer.acked;
   ASSERT_GT(acked.size(), 10u);
-  std::cout << "[ measured ] switchover: " << out.substr(0, out.find_last_not_of('\n') + 1)
-            << "; longest pause between acknowledged writes "
-            << longest_pause_ms << " ms; " << acked.size() << " writes acknowledged\n";
+  std::cout << "[ measured ] switchover: " << Trimmed(out)
+            << "; longest pause between acknowledged writes " << writer.longest_pause_ms
+            << " ms; " << acked.size() << " writes acknowledged\n";
   EXPECT_EQ(n2.Query("SELECT count(*) FROM w"), std::to_string(acked.size()))
       << "an acknowledged write is missing on the new master";
   // Not a speed target (bench figure 13 measures it): a bound far above the
   // usual 0.3-1 s that a promotion sleeping out wal_retrieve_retry_interval
   // (5 s) after the old master's walsender left would cross.
-  EXPECT_LT(longest_pause_ms, 4000) << "the promotion waited for something";
+  EXPECT_LT(writer.longest_pause_ms, 4000) << "the promotion waited for something";
 
   // The old master starts again and follows the new one.
   n1.Start();
@@ -276,18 +311,7 @@ TEST(Cluster, TheApiSwitchesOverOnlyWithTheCredentialToTheNodeNamedOrTheBestOthe
   n3.WaitQuery("SELECT count(*) FROM w", "0");
 
   // A client writes one row at a time to whichever node takes it.
-  std::atomic<bool> stop{false};
-  std::vector<int> acked;
-  std::thread writer([&] {
-    for (int id = 1; !stop; ++id) {
-      for (Node* n : {&n1, &n2, &n3}) {
-        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
-          acked.push_back(id);
-          break;
-        }
-      }
-    }
-  });
+  Writer writer({&n1, &n2, &n3});
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes before
 
   // Any node takes the request (it goes through etcd), but only with the credential.
@@ -305,13 +329,14 @@ TEST(Cluster, TheApiSwitchesOverOnlyWithTheCredentialToTheNodeNamedOrTheBestOthe
   EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
   n3.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes after
-  stop = true;
-  writer.join();
+  writer.Stop();
+  const std::vector<int>& acked = writer.acked;
   ASSERT_GT(acked.size(), 10u);
   std::cout << "[ measured ] POST /switchover?to=n3: " << body << "; " << acked.size()
             << " writes acknowledged\n";
   EXPECT_TRUE(n2.LogContains("HTTP API: POST /switchover switched over from n1 to n3")) << n2.Log();
-  EXPECT_TRUE(n2.LogContains("a switchover to n3 was asked: replicate from it already")) << n2.Log();
+  EXPECT_TRUE(n2.LogContains("a switchover to n3 was asked: replicate from it already"))
+      << n2.Log();
   EXPECT_EQ(n3.Query(CountOf(acked)), std::to_string(acked.size()))
       << "an acknowledged write is missing on the new master";
 
@@ -439,15 +464,8 @@ TEST(Cluster, InStrictSynchronousModeASynchronousReplicantTakesOverWhenTheMaster
   EtcdServer etcd(scratch);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   Node n1(scratch, "n1"), n2(scratch, "n2"), n3(scratch, "n3");
-  for (Node* n : {&n1, &n2, &n3}) {
-    JoinCluster(*n, etcd);
-    n->SetEnv("SYNCHRONOUS_REPLICANTS", "1");
-    n->SetEnv("SYNCHRONOUS_MODE", "strict");
-  }
-  StartInOrder(n1, {&n2, &n3});
-  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
-  n2.WaitQuery("SELECT count(*) FROM w", "0");
-  n3.WaitQuery("SELECT count(*) FROM w", "0");
+  StartStrictThree(etcd, n1, n2, n3);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   // The master counts a replicant synchronous, says so in etcd (under a key
   // without a lease) and in every node's status.
@@ -532,51 +550,31 @@ TEST(Cluster, InStrictSynchronousModeASwitchoverFindsTheThirdNodeStreamingFromTh
   EtcdServer etcd(scratch);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   Node n1(scratch, "n1"), n2(scratch, "n2"), n3(scratch, "n3");
-  for (Node* n : {&n1, &n2, &n3}) {
-    JoinCluster(*n, etcd);
-    n->SetEnv("SYNCHRONOUS_REPLICANTS", "1");
-    n->SetEnv("SYNCHRONOUS_MODE", "strict");
-  }
-  StartInOrder(n1, {&n2, &n3});
-  ASSERT_EQ(n1.Query("CREATE TABLE w (id int PRIMARY KEY)"), "OK");
-  n2.WaitQuery("SELECT count(*) FROM w", "0");
-  n3.WaitQuery("SELECT count(*) FROM w", "0");
+  StartStrictThree(etcd, n1, n2, n3);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   // A client writes one row at a time to whichever node takes it.
-  std::atomic<bool> stop{false};
-  std::vector<int> acked;
-  int64_t longest_pause_ms = 0;
-  std::thread writer([&] {
-    auto last = std::chrono::steady_clock::now();
-    for (int id = 1; !stop; ++id) {
-      for (Node* n : {&n1, &n2, &n3}) {
-        if (n->Query("INSERT INTO w VALUES (" + std::to_string(id) + ")") == "OK") {
-          longest_pause_ms = std::max(longest_pause_ms, MsSince(last));
-          last = std::chrono::steady_clock::now();
-          acked.push_back(id);
-          break;
-        }
-      }
-    }
-  });
+  Writer writer({&n1, &n2, &n3});
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes before
   std::string out;
   EXPECT_EQ(n3.Run("switchover --to n2", &out), 0) << out;
   EXPECT_EQ(n1.Wait(seconds(30)), 4) << n1.Log();
   n2.WaitQuery("SELECT pg_is_in_recovery()", "f", seconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // some writes after
-  stop = true;
-  writer.join();
+  writer.Stop();
+  const std::vector<int>& acked = writer.acked;
   ASSERT_GT(acked.size(), 10u);
-  std::cout << "[ measured ] strict synchronous switchover, three nodes: "
-            << out.substr(0, out.find_last_not_of('\n') + 1) << "; longest pause between acknowledged writes " << longest_pause_ms << " ms\n";
+  std::cout << "[ measured ] strict synchronous switchover, three nodes: " << Trimmed(out)
+            << "; longest pause between acknowledged writes " << writer.longest_pause_ms
+            << " ms\n";
   EXPECT_EQ(n2.Query(CountOf(acked)), std::to_string(acked.size()))
       << "an acknowledged write is missing on the new master";
-  EXPECT_LT(longest_pause_ms, 4000) << "the first commit waited for something";
+  EXPECT_LT(writer.longest_pause_ms, 4000) << "the first commit waited for something";
 
   // n3 went over to n2 while n2 was still a replicant (it relayed), and
   // stayed on the same upstream when n2 promoted: one repointing only.
-  EXPECT_TRUE(n3.LogContains("a switchover to n2 was asked: replicate from it already")) << n3.Log();
+  EXPECT_TRUE(n3.LogContains("a switchover to n2 was asked: replicate from it already"))
+      << n3.Log();
   const std::string log = n3.Log();
   const std::string followed = "now following 127.0.0.1:" + std::to_string(n2.port());
   EXPECT_NE(log.find(followed), std::string::npos) << log;
