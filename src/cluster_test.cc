@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "election_fixtures.h"
+
 namespace pgkeeper {
 namespace {
+
+using fixtures::Member;
 
 using ::testing::HasSubstr;
 
@@ -74,7 +78,7 @@ TEST(DescribeCluster, NamesTheLeaderEachMemberAndThisNodesDecision) {
   f.self = "n2";
   f.etcd_ok = true;
   f.leader = "n1";
-  f.members = {{"n1", 0x5000000, false}, {"n2", 0x4FFFF00, true}};
+  f.members = {Member("n1", 0x5000000, false), Member("n2", 0x4FFFF00, true)};
   ElectionDecision d{ElectionAction::kFollow, "n1", "replicate from the leader n1"};
   ClusterListing l;
   l.addresses = {{"n1", "pg-a:5432"}, {"n2", "pg-b:5432"}};
@@ -155,7 +159,7 @@ TEST(AwaitsHandOver, OnlyTheTargetOnceTheOldLeaderStoppedTakingWrites) {
   f.self = "n2";
   f.etcd_ok = true;
   f.leader = "n1";
-  f.members = {{"n1", 1000, false, true}, {"n2", 900}, {"n3", 900}};
+  f.members = {Member("n1", 1000, false, true), Member("n2", 900), Member("n3", 900)};
   EXPECT_FALSE(AwaitsHandOver(f)) << "no switchover";
   f.switchover_from = "n1";
   f.switchover_to = "n2";

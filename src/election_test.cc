@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "election_fixtures.h"
+
 namespace pgkeeper {
 namespace {
+
+using fixtures::Member;
 
 using ::testing::HasSubstr;
 
@@ -15,7 +19,7 @@ ElectionFacts Base() {
   f.etcd_ok = true;
   f.leader = "n1";
   f.initialized = true;
-  f.members = {{"n1", 1000, false}, {"n2", 900, false}, {"n3", 800, false}};
+  f.members = {Member("n1", 1000), Member("n2", 900), Member("n3", 800)};
   f.last_leader_lsn = 1000;
   f.now_ms = 100000;
   f.renew_sent_ms = 99500;
@@ -86,24 +90,24 @@ INSTANTIATE_TEST_SUITE_P(
             ElectionAction::kWait, "n2 has the most WAL"},
         Row{"EqualWalGoesToTheLowestName",
             With(Base(), [](ElectionFacts& f) {
-              f.self = "n3"; f.leader = ""; f.members = {{"n3", 900, false}, {"n2", 900, false}};
+              f.self = "n3"; f.leader = ""; f.members = {Member("n3", 900), Member("n2", 900)};
             }),
             ElectionAction::kWait, "n2 has the most WAL"},
         Row{"AReplicantTooFarBehindDoesNotTakeOver",
             With(Base(), [](ElectionFacts& f) {
-              f.leader = ""; f.members = {{"n2", 900, false}}; f.max_lag_bytes = 50;
+              f.leader = ""; f.members = {Member("n2", 900)}; f.max_lag_bytes = 50;
             }),
             ElectionAction::kWait, "100 bytes behind the last leader's position (at most 50)"},
         Row{"InSynchronousModeOnlyASynchronousReplicantTakesOver",
             With(Base(), [](ElectionFacts& f) {
               f.leader = ""; f.synchronous_mode = true;
-              f.members = {{"n2", 1000, false}, {"n3", 800, true}};
+              f.members = {Member("n2", 1000), Member("n3", 800, true)};
             }),
             ElectionAction::kWait, "only a synchronous replicant may take over"},
         Row{"TheSynchronousOneTakesOverEvenWithLessWal",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n3"; f.leader = ""; f.synchronous_mode = true;
-              f.members = {{"n2", 1000, false}, {"n3", 800, true}};
+              f.members = {Member("n2", 1000), Member("n3", 800, true)};
             }),
             ElectionAction::kTakeOver, "take the leader key, then promote"},
         Row{"HoldingTheKeyWhileReadOnlyPromotes",
@@ -129,9 +133,9 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"ASwitchoverWaitsUntilTheOtherReplicantsFollowTheTarget",
             With(Master(), [](ElectionFacts& f) {
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
-              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
-                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
-                           {"n3", 800, false, false, "h3:5432", "h1:5432"}};
+              f.members = {Member("n1", 1000, false, true, "h1:5432", ""),
+                           Member("n2", 900, false, false, "h2:5432", "h1:5432"),
+                           Member("n3", 800, false, false, "h3:5432", "h1:5432")};
             }),
             ElectionAction::kLead,
             "writes go on until the other replicants stream from it (not yet: n3; for at most "
@@ -139,34 +143,34 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"ASwitchoverStepsDownOnceTheOthersFollowTheTarget",
             With(Master(), [](ElectionFacts& f) {
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
-              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
-                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
-                           {"n3", 800, false, false, "h3:5432", "h2:5432", "h2:5432"}};
+              f.members = {Member("n1", 1000, false, true, "h1:5432", ""),
+                           Member("n2", 900, false, false, "h2:5432", "h1:5432"),
+                           Member("n3", 800, false, false, "h3:5432", "h2:5432", "h2:5432")};
             }),
             ElectionAction::kStepDown, "a switchover was asked to n2"},
         Row{"ASwitchoverWaitsUntilTheyStreamFromTheTargetNotJustPointAtIt",
             With(Master(), [](ElectionFacts& f) {
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
-              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
-                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
-                           {"n3", 800, false, false, "h3:5432", "h2:5432", ""}};
+              f.members = {Member("n1", 1000, false, true, "h1:5432", ""),
+                           Member("n2", 900, false, false, "h2:5432", "h1:5432"),
+                           Member("n3", 800, false, false, "h3:5432", "h2:5432", "")};
             }),
             ElectionAction::kLead, "(not yet: n3;"},
         Row{"ASwitchoverWaitsForTheOthersOnlySoLong",
             With(Master(), [](ElectionFacts& f) {
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 3000;
-              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
-                           {"n2", 900, false, false, "h2:5432", "h1:5432"},
-                           {"n3", 800, false, false, "h3:5432", "h1:5432"}};
+              f.members = {Member("n1", 1000, false, true, "h1:5432", ""),
+                           Member("n2", 900, false, false, "h2:5432", "h1:5432"),
+                           Member("n3", 800, false, false, "h3:5432", "h1:5432")};
             }),
             ElectionAction::kStepDown, "a switchover was asked to n2"},
         Row{"InStrictModeASwitchoverDoesNotWaitForReplicantsItsCommitsNeed",
             With(Master(), [](ElectionFacts& f) {
               f.switchover_from = "n1"; f.switchover_to = "n2"; f.switchover_age_ms = 400;
               f.synchronous_mode = true; f.sync_required = 2;
-              f.members = {{"n1", 1000, false, true, "h1:5432", ""},
-                           {"n2", 900, true, false, "h2:5432", "h1:5432"},
-                           {"n3", 800, true, false, "h3:5432", "h1:5432"}};
+              f.members = {Member("n1", 1000, false, true, "h1:5432", ""),
+                           Member("n2", 900, true, false, "h2:5432", "h1:5432"),
+                           Member("n3", 800, true, false, "h3:5432", "h1:5432")};
             }),
             ElectionAction::kStepDown, "a switchover was asked to n2"},
         Row{"ASwitchoverToAStrangerIsIgnored",
@@ -175,19 +179,19 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"TheSwitchoverTargetTakesOverOnceItHasEverything",
             With(Base(), [](ElectionFacts& f) {
               f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
-              f.members = {{"n2", 1000, false}, {"n3", 1000, false}};
+              f.members = {Member("n2", 1000), Member("n3", 1000)};
             }),
             ElectionAction::kTakeOver, "take the leader key"},
         Row{"TheSwitchoverTargetWaitsUntilItHasEverything",
             With(Base(), [](ElectionFacts& f) {
               f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
-              f.members = {{"n2", 990, false}, {"n3", 1000, false}};
+              f.members = {Member("n2", 990), Member("n3", 1000)};
             }),
             ElectionAction::kWait, "until it has received everything"},
         Row{"OthersKeepFollowingTheSwitchoverTargetBetweenLeaders",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n3"; f.leader = ""; f.switchover_from = "n1"; f.switchover_to = "n2";
-              f.members = {{"n2", 990, false}, {"n3", 1000, false}};
+              f.members = {Member("n2", 990), Member("n3", 1000)};
             }),
             ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
         Row{"OthersFollowTheSwitchoverTargetAsSoonAsItIsAsked",
@@ -207,21 +211,27 @@ INSTANTIATE_TEST_SUITE_P(
             With(Base(), [](ElectionFacts& f) {
               f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
               f.synchronous_mode = true; f.sync_required = 2;
-              f.members = {{"n1", 1000, false, true}, {"n2", 900, true}, {"n3", 800, true}};
+              f.members = {Member("n1", 1000, false, true),
+                           Member("n2", 900, true),
+                           Member("n3", 800, true)};
             }),
             ElectionAction::kFollow, "replicate from the leader n1"},
         Row{"InStrictModeOthersGoOnceTheOldLeaderStoppedTakingWrites",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
               f.synchronous_mode = true; f.sync_required = 2;
-              f.members = {{"n1", 1000, false, false}, {"n2", 900, true}, {"n3", 800, true}};
+              f.members = {Member("n1", 1000, false, false),
+                           Member("n2", 900, true),
+                           Member("n3", 800, true)};
             }),
             ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
         Row{"InStrictModeOthersGoAtOnceWhenTheOldLeaderHasEnoughWithoutThem",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n3"; f.switchover_from = "n1"; f.switchover_to = "n2";
               f.synchronous_mode = true; f.sync_required = 1;
-              f.members = {{"n1", 1000, false, true}, {"n2", 900, true}, {"n3", 800, true}};
+              f.members = {Member("n1", 1000, false, true),
+                           Member("n2", 900, true),
+                           Member("n3", 800, true)};
             }),
             ElectionAction::kFollow, "a switchover to n2 was asked: replicate from it already"},
         Row{"ASwitchoverToAStrangerLeavesTheReplicantsWithTheLeader",
@@ -237,7 +247,7 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"TheOldLeaderNeverTakesTheKeyBackDuringASwitchover",
             With(Base(), [](ElectionFacts& f) {
               f.self = "n1"; f.leader = ""; f.switchover_from = "n1";
-              f.members = {{"n1", 1000, false}, {"n2", 1000, false}};
+              f.members = {Member("n1", 1000), Member("n2", 1000)};
             }),
             ElectionAction::kWait, "away from this node"},
         Row{"DataWithoutAnInitialisedMarkIsForAPerson",
