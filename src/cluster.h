@@ -158,10 +158,8 @@ class ClusterAgent {
   void Stop();
 
   const std::string& self() const { return self_; }
-  // SYNCHRONOUS_REPLICANTS in strict mode: only a synchronous replicant may
-  // take over.
-  // Strict synchronous mode: the number of replicants a commit waits for
-  // (SYNCHRONOUS_REPLICANTS); 0 otherwise.
+  // SYNCHRONOUS_REPLICANTS in strict mode (0 otherwise): only a synchronous
+  // replicant may take over, and a switchover leaves the old master enough.
   void set_synchronous_mode(int required) { sync_required_ = required; }
 
  private:

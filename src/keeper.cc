@@ -440,7 +440,7 @@ ClusterHooks ClusterHooksFor(Node& n, Postmaster& pm, std::atomic<StopReason>* s
               .ok();
     }
     f.upstream = k.master;
-    if (s.streaming) f.streaming_from = s.streaming_from;
+    f.streaming_from = s.streaming_from;  // "" unless streaming
     f.timeline = s.timeline;
     f.promotion = k.promotion;
     return f;
