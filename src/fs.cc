@@ -113,7 +113,10 @@ Status SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+namespace {
+
+// The temp file, then a rename; synced to disk first when sync.
+Status ReplaceFile(const std::string& path, const std::string& content, mode_t mode, bool sync) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::FromErrno("cannot write " + tmp, errno);
@@ -129,14 +132,24 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, mode
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (sync && ::fsync(fd) != 0) {
     int err = errno;
     ::close(fd);
     return Status::FromErrno("cannot sync " + tmp, err);
   }
   ::close(fd);
   PGK_RETURN_IF_ERROR(Rename(tmp, path));
-  return SyncDir(Dirname(path));
+  return sync ? SyncDir(Dirname(path)) : Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+  return ReplaceFile(path, content, mode, true);
+}
+
+Status WriteFileUnsynced(const std::string& path, const std::string& content, mode_t mode) {
+  return ReplaceFile(path, content, mode, false);
 }
 
 Status CopyFileHead(const std::string& from, const std::string& to, int64_t head_bytes,

@@ -22,6 +22,10 @@ Status Rename(const std::string& from, const std::string& to);
 Status ListDir(const std::string& path, std::vector<std::string>* names);
 // Writes content to path atomically (temp file, fsync, rename) with mode.
 Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode);
+// The same without the syncs: readers see the old content or the new, but a
+// crash may lose it. For files that mean nothing after one (a command's
+// request and its answer), where two syncs would be milliseconds waited for.
+Status WriteFileUnsynced(const std::string& path, const std::string& content, mode_t mode);
 // Copies the first head_bytes of from (all of it if head_bytes < 0) to a new
 // file to, gives it from's full length (the rest a hole, read as zeros) and
 // fsyncs it. Fails if to exists.
