@@ -139,7 +139,10 @@ std::vector<std::string> AttachedNetworks() {
 Status Promote(const Node& n) {
   n.monitor->SetPhase("promoting", "promoting this replicant to master");
   std::string report;
-  return PromoteWithReport(n, n.config.promote_force, &report);
+  PromotionSession session;
+  PGK_RETURN_IF_ERROR(PromoteWithReport(n, n.config.promote_force, session, &report));
+  KeepPromotionReport(n.config, report);
+  return Status::Ok();
 }
 
 // ---- supervision ---------------------------------------------------------
@@ -160,6 +163,7 @@ struct Watches {
   PeerWatch peers;
   DiskWatch disk;
   TlsWatch tls;
+  PromotionSession promotion;
 };
 
 // Where postgres wrote its shutdown checkpoint, or -1 while the control
@@ -250,6 +254,7 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReaso
     if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping) w.disk.Tick(n, pm.said_disk_full());
     if (!stopping) w.tls.Tick(n, pm.pid(), false, nullptr);
+    if (!stopping) w.promotion.Tick(n);
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
     WaitEvents(n.config.sync_available ? 1000 : 5000, {});
   }
@@ -370,15 +375,15 @@ bool TakeRequest(const Node& n, const char* name, std::string* request) {
 
 // Leaves the outcome ("ok: ..." or "error: ...") for the waiting command.
 void AnswerRequest(const Node& n, const char* name, const std::string& result) {
-  Status st = WriteFileAtomic(JoinPath(n.config.run_dir, name), result + "\n", 0644);
+  Status st = WriteFileUnsynced(JoinPath(n.config.run_dir, name), result + "\n", 0644);
   if (!st.ok()) LogWarn(st.message());
 }
 
 // Carries out what `pgkeeper promote`, `follow` and `reload` asked for.
-void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
+void AnswerRequests(Node& n, Postmaster& pm, Watches& w) {
   std::string request;
   if (TakeRequest(n, kPromoteRequestFile, &request)) {
-    std::string result;
+    std::string result, report;
     const std::string phase = n.monitor->Keeper().phase;
     // Signalled by cluster mode's agent: it may be writable already.
     if (!IsStandbyPhase(phase) && request != "signalled") {
@@ -386,13 +391,13 @@ void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
                std::string(phase == "running" ? "it is already a master" : "phase " + phase) +
                "); nothing to promote";
     } else {
-      std::string report;
-      Status st = PromoteWithReport(n, request == "force" || request == "signalled", &report,
-                                    request == "signalled");
+      Status st = PromoteWithReport(n, request == "force" || request == "signalled", w.promotion,
+                                    &report, request == "signalled");
       result = st.ok() ? "ok: " + report : "error: " + st.message();
       if (!st.ok()) LogError("pgkeeper promote: " + st.message());
     }
     AnswerRequest(n, kPromoteResultFile, result);
+    if (!report.empty()) KeepPromotionReport(n.config, report);
   }
   if (TakeRequest(n, kFollowRequestFile, &request)) {
     std::string result = Refollow(n, pm, request);
@@ -401,7 +406,7 @@ void AnswerRequests(Node& n, Postmaster& pm, TlsWatch& tls) {
   }
   if (TakeRequest(n, kReloadRequestFile, &request)) {
     std::string result;
-    tls.Tick(n, pm.pid(), true, &result);
+    w.tls.Tick(n, pm.pid(), true, &result);
     ::kill(pm.pid(), SIGHUP);
     AnswerRequest(n, kReloadResultFile, result);
   }
@@ -727,7 +732,7 @@ int RunKeeper(const Env& env) {
   }
   monitor.ExpectPostgres(true);
   Watches watches{SlotKeeper(standby && !promote), StallWatch(standby && !promote), SyncKeeper(),
-                  PeerWatch(standby && !promote), DiskWatch(), TlsWatch()};
+                  PeerWatch(standby && !promote), DiskWatch(), TlsWatch(), PromotionSession()};
   watches.slots.Seen(slot_sentence);
   CrashLog crashes;
   std::atomic<StopReason> cluster_stop{StopReason::kNone};
@@ -748,7 +753,7 @@ int RunKeeper(const Env& env) {
       break;
     }
     if (event == Event::kRequest) {
-      AnswerRequests(n, pm, watches.tls);
+      AnswerRequests(n, pm, watches);
       continue;
     }
     st = Recopy(n, pm);
@@ -764,68 +769,6 @@ int RunKeeper(const Env& env) {
   }
   api.Stop();
   return code;
-}
-
-Status AwaitPromotion(PgConn& conn, std::chrono::milliseconds timeout) {
-  const auto start = std::chrono::steady_clock::now();
-  // A promotion that arrives just after the walreceiver lost its upstream
-  // (a switchover: the old master stopped) is taken, and then the startup
-  // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
-  // it. A reload wakes that sleep (and changes nothing): at most every 30
-  // ms, and only while the startup process is in it (a reload costs every
-  // process a reread of the configuration, while the promotion writes).
-  auto nudged = start - std::chrono::milliseconds(30);
-  for (;;) {
-    std::vector<std::vector<std::string>> rows;
-    PGK_RETURN_IF_ERROR(conn.QueryRows(
-        "SELECT pg_is_in_recovery(), COALESCE((SELECT wait_event FROM pg_stat_activity "
-        "WHERE backend_type = 'startup'), '')",
-        &rows));
-    if (rows.empty() || rows[0].size() < 2) return Status::Tool("pg_is_in_recovery() said nothing");
-    if (rows[0][0] == "f") return Status::Ok();
-    const auto now = std::chrono::steady_clock::now();
-    if (now - start > timeout) {
-      return Status::Tool("the promotion did not finish within " +
-                          std::to_string(timeout.count() / 1000) + " s");
-    }
-    if (rows[0][1] == "RecoveryRetrieveRetryInterval" &&
-        now - nudged >= std::chrono::milliseconds(30)) {
-      nudged = now;
-      std::string ignored;
-      (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-Status PromoteLocal(const Config& c, int64_t* elapsed_ms, bool signalled) {
-  PgConn conn;
-  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
-  std::string in_recovery;
-  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
-  if (in_recovery != "t" && !signalled) {
-    return Status::State("this node is already a master (not in recovery); nothing to promote");
-  }
-  auto start = std::chrono::steady_clock::now();
-  // pg_promote(true) would look every 100 ms whether promotion finished;
-  // asked without waiting and looked at every 5 ms, the node is known
-  // writable (and /primary says so) up to 0.1 s sooner. signalled: cluster
-  // mode's agent asked already; asking twice could leave a promote file
-  // behind for a later start.
-  if (!signalled) {
-    std::string done;
-    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
-    if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
-  }
-  PGK_RETURN_IF_ERROR(AwaitPromotion(conn, std::chrono::seconds(60)));
-  // Taking a transaction ID fails in recovery: this proves writes work.
-  std::string xid;
-  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT txid_current()", &xid));
-  *elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
-  // Recorded so that a later start never clones over this node's writes.
-  return WriteState(c.pgdata, "promoted");
 }
 
 }  // namespace pgkeeper

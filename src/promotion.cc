@@ -1,7 +1,10 @@
 #include "promotion.h"
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
+#include "datadir.h"
 #include "fs.h"
 #include "keeper.h"
 #include "log.h"
@@ -9,32 +12,17 @@
 #include "pg.h"
 #include "promote.h"
 #include "rejoin.h"
+#include "snapshot.h"
 
 namespace pgkeeper {
 namespace {
 
-// One value from the local server, over the Unix socket.
-Status LocalValue(const Config& c, const std::string& sql, std::string* value) {
-  PgConn conn;
-  PGK_RETURN_IF_ERROR(conn.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
-  return conn.QueryValue(sql, value);
-}
-
-// This node's received (or, after a restart, replayed) WAL position.
-Status LocalReceived(const Config& c, Lsn* received) {
-  std::string value;
-  PGK_RETURN_IF_ERROR(LocalValue(
-      c, "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text", &value));
-  if (!ParseLsn(value, received)) *received = 0;
-  return Status::Ok();
-}
-
 // Where the timeline this node now writes on began: the last switch point
 // in its history file.
-Status PromotedAt(const Config& c, Lsn* at) {
+Status PromotedAt(PgConn& conn, const Config& c, Lsn* at) {
   std::string file;
-  PGK_RETURN_IF_ERROR(LocalValue(
-      c, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history'", &file));
+  PGK_RETURN_IF_ERROR(conn.QueryValue(
+      "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history'", &file));
   std::string text;
   PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(JoinPath(c.pgdata, "pg_wal"), file), &text));
   std::vector<HistoryEntry> history = ParseHistory(text);
@@ -43,16 +31,81 @@ Status PromotedAt(const Config& c, Lsn* at) {
   return Status::Ok();
 }
 
+// Promotes the server conn is connected to (REQUIRES: it runs, in
+// recovery) with pg_promote, checks that it takes writes, and records the
+// promotion in $PGDATA/pgkeeper.state. *elapsed_ms: from the request to a
+// working write. signalled: pg_promote was sent already (cluster mode's
+// agent); only waits.
+Status PromoteLocal(PgConn& conn, const Config& c, int64_t* elapsed_ms, bool signalled) {
+  std::string in_recovery;
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_is_in_recovery()", &in_recovery));
+  if (in_recovery != "t" && !signalled) {
+    return Status::State("this node is already a master (not in recovery); nothing to promote");
+  }
+  auto start = std::chrono::steady_clock::now();
+  // pg_promote(true) would look every 100 ms whether promotion finished;
+  // asked without waiting and looked at every 2 ms, the node is known
+  // writable (and /primary says so) up to 0.1 s sooner. signalled: cluster
+  // mode's agent asked already; asking twice could leave a promote file
+  // behind for a later start.
+  if (!signalled) {
+    std::string done;
+    PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT pg_promote(false)", &done));
+    if (done != "t") return Status::Tool("pg_promote could not signal the postmaster");
+  }
+  PGK_RETURN_IF_ERROR(AwaitPromotion(conn, std::chrono::seconds(60)));
+  // Taking a transaction ID fails in recovery: this proves writes work.
+  std::string xid;
+  PGK_RETURN_IF_ERROR(conn.QueryValue("SELECT txid_current()", &xid));
+  *elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+  // Recorded so that a later start never clones over this node's writes.
+  return WriteState(c.pgdata, "promoted");
+}
+
 }  // namespace
 
-Status PromoteWithReport(const Node& n, bool force, std::string* report, bool signalled) {
+Status AwaitPromotion(PgConn& conn, std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  // A promotion that arrives just after the walreceiver lost its upstream
+  // (a switchover: the old master stopped) is taken, and then the startup
+  // process sleeps out wal_retrieve_retry_interval (5 s) before it acts on
+  // it. A reload wakes that sleep (and changes nothing): at most every 30
+  // ms, and only while the startup process is in it (a reload costs every
+  // process a reread of the configuration, while the promotion writes).
+  auto nudged = start - std::chrono::milliseconds(30);
+  for (;;) {
+    std::vector<std::vector<std::string>> rows;
+    PGK_RETURN_IF_ERROR(conn.QueryRows(
+        "SELECT pg_is_in_recovery(), COALESCE((SELECT wait_event FROM pg_stat_activity "
+        "WHERE backend_type = 'startup'), '')",
+        &rows));
+    if (rows.empty() || rows[0].size() < 2) return Status::Tool("pg_is_in_recovery() said nothing");
+    if (rows[0][0] == "f") return Status::Ok();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > timeout) {
+      return Status::Tool("the promotion did not finish within " +
+                          std::to_string(timeout.count() / 1000) + " s");
+    }
+    if (rows[0][1] == "RecoveryRetrieveRetryInterval" &&
+        now - nudged >= std::chrono::milliseconds(30)) {
+      nudged = now;
+      std::string ignored;
+      (void)conn.QueryValue("SELECT pg_reload_conf()", &ignored);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+Status PromoteWithReport(const Node& n, bool force, PromotionSession& session, std::string* report,
+                         bool signalled) {
   const Config& c = n.config;
   PromoteFacts f;
   f.force = force;
   f.upstream = MasterName(c);
   f.sync_required = c.sync_replicants;
   f.sync_strict = !c.sync_available;
-  PGK_RETURN_IF_ERROR(LocalReceived(c, &f.received));
   f.heard = n.monitor->LastHeard();
   std::string text;
   if (f.heard.end == 0 && ReadWholeFile(JoinPath(c.pgdata, kHeardFile), &text).ok()) {
@@ -60,8 +113,13 @@ Status PromoteWithReport(const Node& n, bool force, std::string* report, bool si
   }
   if (ReadWholeFile(JoinPath(c.pgdata, kPeersFile), &text).ok()) ParsePeerList(text, &f.peer_list);
   text.clear();
-  PromoteDecision d;
+  // One session to the local server serves the whole promotion, made
+  // ready while the child below looks at the old master and the peers.
+  Lsn received = 0;
+  Status local;
+  std::thread opener([&] { local = session.Take(c, &received); });
   Status st;
+  PromoteDecision d;
   if (c.cluster.enabled() && force) {
     // The election decided (cluster.h): the old master's lease lapsed, so by
     // the fencing argument it stopped taking writes, and the members' WAL
@@ -73,6 +131,11 @@ Status PromoteWithReport(const Node& n, bool force, std::string* report, bool si
                "eligible member had more WAL in etcd; promoting without asking the old master";
   } else {
     st = RunSelfChild(n, "promote-facts", [&](const std::string& line) { text += line + "\n"; });
+  }
+  opener.join();
+  PGK_RETURN_IF_ERROR(local);
+  f.received = received;
+  if (!d.go) {
     if (!st.ok() || !ParsePromoteFacts(text, &f)) {
       return Status::Tool("cannot look at the old master and the other replicants before "
                           "promoting: " + (text.empty() ? st.message() : text));
@@ -82,12 +145,13 @@ Status PromoteWithReport(const Node& n, bool force, std::string* report, bool si
   }
   LogInfo(d.reason);
   int64_t ms = 0;
-  PGK_RETURN_IF_ERROR(PromoteLocal(c, &ms, signalled));
+  PgConn& conn = session.conn();
+  PGK_RETURN_IF_ERROR(PromoteLocal(conn, c, &ms, signalled));
   n.monitor->SetPromoted();
   LogInfo("promoted to master in " + std::to_string(ms) + " ms; this node now accepts writes");
   f.now_ms = WallClockMs();
   Lsn at = 0;
-  st = PromotedAt(c, &at);
+  st = PromotedAt(conn, c, &at);
   if (!st.ok()) {
     LogWarn("cannot tell where the new timeline begins: " + st.message());
     at = f.received;
@@ -96,9 +160,46 @@ Status PromoteWithReport(const Node& n, bool force, std::string* report, bool si
   *report = r.text;
   r.loss_impossible ? LogInfo("promotion report: " + r.text) : LogWarn("promotion report: " + r.text);
   n.monitor->SetPromotionReport(r.text);
-  st = WriteFileAtomic(JoinPath(c.pgdata, kPromotionFile), r.text + "\n", 0600);
+  // There for whoever reads it once the command returns; synced to disk
+  // later (KeepPromotionReport).
+  st = WriteFileUnsynced(JoinPath(c.pgdata, kPromotionFile), r.text + "\n", 0600);
   if (!st.ok()) LogWarn("cannot keep the promotion report: " + st.message());
+  session.Release();
   return Status::Ok();
+}
+
+Status PromotionSession::Open(const Config& c) {
+  open_ = false;
+  PGK_RETURN_IF_ERROR(conn_.Connect(LocalParams(c.run_dir, c.port, c.superuser, "postgres")));
+  open_ = true;
+  return Status::Ok();
+}
+
+void PromotionSession::Tick(const Node& n) {
+  if (!open_ && IsStandbyPhase(n.monitor->Keeper().phase)) (void)Open(n.config);
+}
+
+Status PromotionSession::Take(const Config& c, Lsn* received) {
+  const char* kReceived =
+      "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text";
+  std::string value;
+  Status st = open_ ? conn_.QueryValue(kReceived, &value) : Status::State("not open");
+  if (!st.ok()) {
+    PGK_RETURN_IF_ERROR(Open(c));
+    PGK_RETURN_IF_ERROR(conn_.QueryValue(kReceived, &value));
+  }
+  if (!ParseLsn(value, received)) *received = 0;
+  return Status::Ok();
+}
+
+void PromotionSession::Release() {
+  conn_.Close();
+  open_ = false;
+}
+
+void KeepPromotionReport(const Config& c, const std::string& report) {
+  Status st = WriteFileAtomic(JoinPath(c.pgdata, kPromotionFile), report + "\n", 0600);
+  if (!st.ok()) LogWarn("cannot keep the promotion report: " + st.message());
 }
 
 }  // namespace pgkeeper

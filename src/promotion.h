@@ -6,9 +6,11 @@
 #ifndef PGKEEPER_PROMOTION_H_
 #define PGKEEPER_PROMOTION_H_
 
+#include <chrono>
 #include <string>
 
 #include "node.h"
+#include "pg.h"
 #include "status.h"
 
 namespace pgkeeper {
@@ -19,12 +21,49 @@ inline constexpr const char kPromotionFile[] = "pgkeeper.promotion";
 inline constexpr const char kPromoteRequestFile[] = "pgkeeper.promote-request";
 inline constexpr const char kPromoteResultFile[] = "pgkeeper.promote-result";
 
+// A session to the local server kept open while this node is a replicant,
+// for a promotion: one asked for then starts at once, not after a new
+// session's backend fork (10-15 ms on a small machine, while no node takes
+// writes). The supervisor's thread ticks it with its other checks.
+class PromotionSession {
+ public:
+  // Opens the session while this node is a running replicant, unless it is
+  // open (a broken one is replaced when a promotion finds it so).
+  void Tick(const Node& n);
+  // The session, connected to the local server and answering: the kept one
+  // when it still answers, else a new one. *received: this node's received
+  // (or, after a restart, replayed) WAL position, which proves it answers.
+  Status Take(const Config& c, Lsn* received);
+  PgConn& conn() { return conn_; }
+  // Closes the session (after a promotion: a master does not need it).
+  void Release();
+
+ private:
+  Status Open(const Config& c);
+
+  PgConn conn_;
+  bool open_ = false;
+};
+
 // REQUIRES: postgres runs here, in recovery. force: --force or
-// PROMOTE_FORCE=True. On success *report is the report; a refusal is
-// Status::State with the reason. signalled: cluster mode's agent sent
-// pg_promote already (postgres may be writable by now): wait for the end
-// and keep the records.
-Status PromoteWithReport(const Node& n, bool force, std::string* report, bool signalled = false);
+// PROMOTE_FORCE=True. session: kept open by the caller, or a new one. On
+// success *report is the report, in the log, the status and $PGDATA already; a
+// refusal is Status::State with the reason. signalled: cluster mode's agent
+// sent pg_promote already (postgres may be writable by now): wait for the
+// end and keep the records.
+Status PromoteWithReport(const Node& n, bool force, PromotionSession& session, std::string* report,
+                         bool signalled = false);
+
+// Writes a report PromoteWithReport made to $PGDATA/pgkeeper.promotion
+// again, synced to disk. PromoteWithReport leaves it unsynced, so that a
+// waiting `pgkeeper promote` is answered first: a file synced while the
+// end-of-recovery checkpoint runs takes ~10 ms.
+void KeepPromotionReport(const Config& c, const std::string& report);
+
+// Waits until the promotion asked of the server conn is connected to has
+// finished (pg_is_in_recovery() false), looking every 2 ms; see the .cc for
+// the reloads it sends meanwhile.
+Status AwaitPromotion(PgConn& conn, std::chrono::milliseconds timeout);
 
 }  // namespace pgkeeper
 
