@@ -394,6 +394,71 @@ class Usage:
                  "cpu_percent": (cpu_seconds(p) - self.start[p]) / span * 100} for p in self.pids]
 
 
+# ---- sessions kept open, through libpq ----------------------------------------------
+
+class Libpq:
+    """libpq itself, through ctypes, for sessions kept open: figure 5 writes on
+    one opened before the promotion, figure 13's writer inserts a row every
+    5 ms on one. A psql process per statement cannot do that, and no Python
+    driver is installed (the benchmark brings in no package of its own).
+    Only what the figures need: connect, run one statement, close."""
+
+    _lib = None
+    CONNECTION_OK = 0
+    PGRES_COMMAND_OK, PGRES_TUPLES_OK = 1, 2
+
+    @classmethod
+    def lib(cls):
+        if cls._lib is None:
+            import ctypes
+            import ctypes.util
+            lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
+            for name, restype, argtypes in (
+                    ("PQconnectdb", ctypes.c_void_p, [ctypes.c_char_p]),
+                    ("PQstatus", ctypes.c_int, [ctypes.c_void_p]),
+                    ("PQexec", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]),
+                    ("PQresultStatus", ctypes.c_int, [ctypes.c_void_p]),
+                    ("PQntuples", ctypes.c_int, [ctypes.c_void_p]),
+                    ("PQclear", None, [ctypes.c_void_p]),
+                    ("PQfinish", None, [ctypes.c_void_p])):
+                fn = getattr(lib, name)
+                fn.restype, fn.argtypes = restype, argtypes
+            cls._lib = lib
+        return cls._lib
+
+    def __init__(self, conninfo):
+        """Connects (libpq blocks until it is connected or has given up)."""
+        self.pq = self.lib()
+        self.conn = self.pq.PQconnectdb(conninfo.encode())
+        self.ok = self.pq.PQstatus(self.conn) == self.CONNECTION_OK
+
+    def command(self, sql):
+        """Whether sql succeeded."""
+        return self.rows(sql) is not None
+
+    def rows(self, sql):
+        """How many rows sql returned (0 for a command), None when it failed."""
+        res = self.pq.PQexec(self.conn, sql.encode())
+        status = self.pq.PQresultStatus(res)
+        n = self.pq.PQntuples(res) if status in (self.PGRES_COMMAND_OK, self.PGRES_TUPLES_OK) else None
+        self.pq.PQclear(res)
+        return n
+
+    def close(self):
+        if self.conn:
+            self.pq.PQfinish(self.conn)
+            self.conn = None
+
+
+def conninfo(ports, **extra):
+    """A libpq connection string to gis on 127.0.0.1 at ports, more than one
+    making it a multi-host string. connect_timeout 2 s is libpq's shortest."""
+    params = {"host": ",".join("127.0.0.1" for _ in ports), "port": ",".join(map(str, ports)),
+              "user": USER, "password": PASSWORD, "dbname": "gis", "connect_timeout": "2"}
+    params.update(extra)
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
 # ---- set-ups shared by the figures -------------------------------------------------
 
 def writable(port, db="gis"):
@@ -600,6 +665,27 @@ def fig_restart_keep(cfg):
     return [row("4 replicant restart, destroy False", keeper, raw, "s", "ratio <= 1.2")]
 
 
+def first_write_after(port, command, what):
+    """Seconds from running command (a promotion of the node at port) to the
+    first INSERT acknowledged on a session to it that was open before, as an
+    application reading from the replicant keeps one; retried every 1 ms
+    once the command returned. A new psql per try would add its own start-up
+    and login (about 45 ms here) to both sides alike and hide what differs."""
+    session = Libpq(conninfo([port]))
+    if not session.ok:
+        raise RuntimeError(f"cannot open a session to {what} before promoting it")
+    try:
+        start = time.monotonic()
+        command()
+        while not session.command("INSERT INTO bench_probe VALUES (1)"):
+            if time.monotonic() - start > 30:
+                raise RuntimeError(f"{what} took no write within 30 s of the promotion")
+            time.sleep(0.001)
+        return time.monotonic() - start
+    finally:
+        session.close()
+
+
 def fig_promotion(cfg):
     def one(raw_first):
         s = Scratch()
@@ -616,16 +702,15 @@ def fig_promotion(cfg):
                 out = k.run("promote")
                 if out.returncode != 0:
                     raise RuntimeError("pgkeeper promote: " + out.stdout + out.stderr)
-                wait_until(lambda: writable(k.port), 30, "promoted pgkeeper node to take a write")
 
             def raw():
                 psql(r.port, "SELECT pg_promote(true, 60)", check=True)
-                wait_until(lambda: writable(r.port), 30, "promoted raw node to take a write")
-            return side_by_side(lambda: timed(keeper)[0], lambda: timed(raw)[0], raw_first)
+            return side_by_side(lambda: first_write_after(k.port, keeper, "the pgkeeper node"),
+                                lambda: first_write_after(r.port, raw, "the raw node"), raw_first)
         finally:
             s.close()
     k, r = repeat(cfg, one)
-    return [row("5 promotion to first write", k, r, "s", "ratio <= 1.5, < 0.2 s")]
+    return [row("5 promotion to first write", k, r, "s", "ratio < 0.7, < 0.1 s")]
 
 
 def diverge(master, replicant, promote):
@@ -1224,68 +1309,6 @@ def fig_tls_cost(cfg):
 
 
 # ---- figure 13: cluster failover and switchover ----------------------------------
-
-class Libpq:
-    """libpq itself, through ctypes. Figure 13's writer inserts a row every
-    5 ms on one kept connection, which a psql process per statement cannot do,
-    and no Python driver is installed (the benchmark brings in no package of
-    its own). Only what the figure needs: connect, run one statement, close."""
-
-    _lib = None
-    CONNECTION_OK = 0
-    PGRES_COMMAND_OK, PGRES_TUPLES_OK = 1, 2
-
-    @classmethod
-    def lib(cls):
-        if cls._lib is None:
-            import ctypes
-            import ctypes.util
-            lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
-            for name, restype, argtypes in (
-                    ("PQconnectdb", ctypes.c_void_p, [ctypes.c_char_p]),
-                    ("PQstatus", ctypes.c_int, [ctypes.c_void_p]),
-                    ("PQexec", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]),
-                    ("PQresultStatus", ctypes.c_int, [ctypes.c_void_p]),
-                    ("PQntuples", ctypes.c_int, [ctypes.c_void_p]),
-                    ("PQclear", None, [ctypes.c_void_p]),
-                    ("PQfinish", None, [ctypes.c_void_p])):
-                fn = getattr(lib, name)
-                fn.restype, fn.argtypes = restype, argtypes
-            cls._lib = lib
-        return cls._lib
-
-    def __init__(self, conninfo):
-        """Connects (libpq blocks until it is connected or has given up)."""
-        self.pq = self.lib()
-        self.conn = self.pq.PQconnectdb(conninfo.encode())
-        self.ok = self.pq.PQstatus(self.conn) == self.CONNECTION_OK
-
-    def command(self, sql):
-        """Whether sql succeeded."""
-        return self.rows(sql) is not None
-
-    def rows(self, sql):
-        """How many rows sql returned (0 for a command), None when it failed."""
-        res = self.pq.PQexec(self.conn, sql.encode())
-        status = self.pq.PQresultStatus(res)
-        n = self.pq.PQntuples(res) if status in (self.PGRES_COMMAND_OK, self.PGRES_TUPLES_OK) else None
-        self.pq.PQclear(res)
-        return n
-
-    def close(self):
-        if self.conn:
-            self.pq.PQfinish(self.conn)
-            self.conn = None
-
-
-def conninfo(ports, **extra):
-    """A libpq connection string to gis on 127.0.0.1 at ports, more than one
-    making it a multi-host string. connect_timeout 2 s is libpq's shortest."""
-    params = {"host": ",".join("127.0.0.1" for _ in ports), "port": ",".join(map(str, ports)),
-              "user": USER, "password": PASSWORD, "dbname": "gis", "connect_timeout": "2"}
-    params.update(extra)
-    return " ".join(f"{k}={v}" for k, v in params.items())
-
 
 def try_write(port):
     """One new connection to port and one INSERT into bench_probe (which
