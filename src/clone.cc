@@ -33,21 +33,36 @@ Status WaitForMaster(const Node& n) {
                        // supervisor (about 2 MB resident, measured).
                        {"sslmode", "disable"},
                        {"gssencmode", "disable"}};
-  int delay_ms = 250;
+  const auto start = std::chrono::steady_clock::now();
+  int delay_ms = 0;
+  PingResult last = PingResult::kOk;
   for (int attempt = 1;; ++attempt) {
     PingResult r = Ping(params);
     if (r == PingResult::kOk) {
       if (attempt > 1) LogInfo("master " + MasterName(c) + " is accepting connections");
       return Status::Ok();
     }
+    const int64_t waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count();
+    delay_ms = NextMasterLookMs(waited, delay_ms);
     std::string msg = "waiting for master " + MasterName(c) + " (attempt " +
                       std::to_string(attempt) + "): " + PingName(r) + "; next try in " +
                       std::to_string(delay_ms) + " ms";
-    LogInfo(msg);
+    if (LogMasterLook(attempt, attempt > 1 && r != last, delay_ms)) LogInfo(msg);
+    last = r;
     n.monitor->SetPhase("waiting-for-master", msg);
     PGK_RETURN_IF_ERROR(SleepUnlessStopped(delay_ms));
-    delay_ms = std::min(delay_ms * 2, 5000);
   }
+}
+
+int NextMasterLookMs(int64_t waited_ms, int last_ms) {
+  if (waited_ms < 30000) return 100;
+  return std::clamp(last_ms * 2, 200, 5000);
+}
+
+bool LogMasterLook(int attempt, bool answer_changed, int next_ms) {
+  return attempt <= 2 || answer_changed || attempt % 50 == 0 || next_ms >= 1000;
 }
 
 namespace {
