@@ -11,8 +11,43 @@
 #include <utility>
 
 #include "api_auth.h"
+#include "dynlib.h"
 
 namespace pgkeeper {
+
+namespace {
+
+// libmicrohttpd is loaded when the API starts (dynlib.h): it and GnuTLS,
+// with the libraries that brings, cost every start of the binary about 4 ms
+// on a small virtual machine, and only the supervisor serves the API.
+#define PGK_MHD_FUNCTIONS(X)                                                                      \
+  X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_is_feature_supported) X(MHD_suspend_connection)   \
+  X(MHD_resume_connection) X(MHD_create_response_from_buffer) X(MHD_add_response_header)         \
+  X(MHD_queue_response) X(MHD_destroy_response) X(MHD_get_connection_values)                     \
+  X(MHD_basic_auth_get_username_password) X(MHD_free)
+
+struct Libmhd {
+#define PGK_POINTER(name) decltype(&::name) name = nullptr;
+  PGK_MHD_FUNCTIONS(PGK_POINTER)
+#undef PGK_POINTER
+  std::string error;  // why it could not be loaded; empty when it was
+};
+
+const Libmhd& Mhd() {
+  static const Libmhd mhd = [] {
+    Libmhd l;
+    void* lib = OpenLibrary("libmicrohttpd.so.12", "libmicrohttpd12", &l.error);
+#define PGK_LOAD(name) LoadFunction(lib, "libmicrohttpd.so.12", #name, &l.name, &l.error);
+    if (lib != nullptr) {
+      PGK_MHD_FUNCTIONS(PGK_LOAD)
+    }
+#undef PGK_LOAD
+    return l;
+  }();
+  return mhd;
+}
+
+}  // namespace
 
 std::optional<LagLimit> ParseLag(const std::string& text) {
   size_t i = 0;
@@ -129,13 +164,13 @@ void RunAction(ApiServer::Handler* h, MHD_Connection* connection, ActionCall* ca
     ++h->actions_running;
     ++h->replies_pending;
   }
-  MHD_suspend_connection(connection);
+  Mhd().MHD_suspend_connection(connection);
   std::thread([h, connection, call, action = std::move(action)] {
     auto stopping = [h] { return h->stopping.load(); };
     call->reply = h->options.action ? h->options.action(action, stopping)
                                     : Text(503, "this server carries out no actions\n");
     call->done = true;
-    MHD_resume_connection(connection);
+    Mhd().MHD_resume_connection(connection);
     std::lock_guard<std::mutex> lock(h->mu);
     --h->actions_running;
     h->idle.notify_all();
@@ -144,19 +179,19 @@ void RunAction(ApiServer::Handler* h, MHD_Connection* connection, ActionCall* ca
 
 MHD_Result Queue(MHD_Connection* connection, const Reply& r) {
   MHD_Response* response =
-      MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
+      Mhd().MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
                                       MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
+  Mhd().MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
   if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS, POST");
+    Mhd().MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS, POST");
   }
   if (r.status == MHD_HTTP_UNAUTHORIZED) {
-    MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+    Mhd().MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             "Basic realm=\"pgkeeper\", charset=\"UTF-8\"");
   }
-  MHD_Result queued = MHD_queue_response(connection, static_cast<unsigned int>(r.status), response);
-  MHD_destroy_response(response);
+  MHD_Result queued = Mhd().MHD_queue_response(connection, static_cast<unsigned int>(r.status), response);
+  Mhd().MHD_destroy_response(response);
   return queued;
 }
 
@@ -182,16 +217,16 @@ MHD_Result Answer(void* cls, MHD_Connection* connection, const char* path, const
     return call->done ? Queue(connection, call->reply) : MHD_YES;
   }
   std::map<std::string, std::string> query;
-  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, AddQueryParam, &query);
+  Mhd().MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, AddQueryParam, &query);
   const std::string m = method;
   if (m == MHD_HTTP_METHOD_POST && IsActionPath(path)) {
     std::optional<BasicCredentials> credentials;
     char* password = nullptr;
-    if (char* user = MHD_basic_auth_get_username_password(connection, &password)) {
+    if (char* user = Mhd().MHD_basic_auth_get_username_password(connection, &password)) {
       credentials = BasicCredentials{user, password ? password : ""};
-      MHD_free(user);
+      Mhd().MHD_free(user);
     }
-    if (password) MHD_free(password);
+    if (password) Mhd().MHD_free(password);
     ApiAction action;
     Reply r = RouteAction(handler->options.security, path, query, credentials, &action);
     if (r.status != 0) return Queue(connection, r);
@@ -234,7 +269,7 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
   const ApiServer::Options& o = handler->options;
   if (o.security.tls) {
     flags |= MHD_USE_TLS;
-    return MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
+    return Mhd().MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
                             MHD_OPTION_SOCK_ADDR, addr,
                             MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                             MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
@@ -243,7 +278,7 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
                             MHD_OPTION_HTTPS_MEM_CERT, o.cert_pem.c_str(),
                             MHD_OPTION_END);
   }
-  return MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
+  return Mhd().MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
                           MHD_OPTION_SOCK_ADDR, addr,
                           MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                           MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
@@ -261,7 +296,8 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot, 
   handler_ = std::make_unique<Handler>();
   handler_->snapshot = std::move(snapshot);
   handler_->options = std::move(options);
-  if (handler_->options.security.tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+  if (!Mhd().error.empty()) return Status::System("cannot serve the HTTP API: " + Mhd().error);
+  if (handler_->options.security.tls && Mhd().MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
     return Status::System("this libmicrohttpd cannot serve HTTPS (PGKEEPER_API_TLS)");
   }
   std::string bind_host = host == "*" || host.empty() ? "0.0.0.0" : host;
@@ -300,7 +336,7 @@ void ApiServer::Stop() {
     handler_->idle.wait_for(lock, std::chrono::seconds(2),
                             [this] { return handler_->replies_pending == 0; });
   }
-  MHD_stop_daemon(daemon_);
+  Mhd().MHD_stop_daemon(daemon_);
   daemon_ = nullptr;
 }
 

@@ -1,14 +1,14 @@
 #include "etcd.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <openssl/evp.h>
 
 #include <mutex>
-#include <type_traits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "dynlib.h"
 
 namespace pgkeeper {
 
@@ -254,24 +254,18 @@ const Curl& LoadCurl() {
   static Curl curl;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      curl.error = std::string("cannot load libcurl.so.4 (Debian's libcurl4): ") + ::dlerror();
-      return;
-    }
-    auto load = [&](auto* fn, const char* name) {
-      *fn = reinterpret_cast<std::remove_reference_t<decltype(*fn)>>(::dlsym(lib, name));
-      if (*fn == nullptr && curl.error.empty()) curl.error = std::string("libcurl lacks ") + name;
-    };
-    load(&curl.global_init, "curl_global_init");
-    load(&curl.easy_init, "curl_easy_init");
-    load(&curl.easy_setopt, "curl_easy_setopt");
-    load(&curl.easy_perform, "curl_easy_perform");
-    load(&curl.easy_getinfo, "curl_easy_getinfo");
-    load(&curl.easy_cleanup, "curl_easy_cleanup");
-    load(&curl.easy_strerror, "curl_easy_strerror");
-    load(&curl.slist_append, "curl_slist_append");
-    load(&curl.slist_free_all, "curl_slist_free_all");
+    const char* kName = "libcurl.so.4";
+    void* lib = OpenLibrary(kName, "libcurl4", &curl.error);
+    if (lib == nullptr) return;
+    LoadFunction(lib, kName, "curl_global_init", &curl.global_init, &curl.error);
+    LoadFunction(lib, kName, "curl_easy_init", &curl.easy_init, &curl.error);
+    LoadFunction(lib, kName, "curl_easy_setopt", &curl.easy_setopt, &curl.error);
+    LoadFunction(lib, kName, "curl_easy_perform", &curl.easy_perform, &curl.error);
+    LoadFunction(lib, kName, "curl_easy_getinfo", &curl.easy_getinfo, &curl.error);
+    LoadFunction(lib, kName, "curl_easy_cleanup", &curl.easy_cleanup, &curl.error);
+    LoadFunction(lib, kName, "curl_easy_strerror", &curl.easy_strerror, &curl.error);
+    LoadFunction(lib, kName, "curl_slist_append", &curl.slist_append, &curl.error);
+    LoadFunction(lib, kName, "curl_slist_free_all", &curl.slist_free_all, &curl.error);
     if (curl.error.empty()) curl.global_init(CURL_GLOBAL_DEFAULT);
   });
   return curl;

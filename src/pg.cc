@@ -2,8 +2,42 @@
 
 #include <libpq-fe.h>
 
+#include "dynlib.h"
+
 namespace pgkeeper {
 namespace {
+
+// libpq is loaded when first used (dynlib.h): it and the libraries it
+// brings (Kerberos, LDAP, SASL and a dozen more) cost every start of the
+// binary about 7 ms on a small virtual machine, and commands such as
+// `pgkeeper promote`, which only asks the supervisor, never talk to
+// PostgreSQL. The functions pgkeeper calls, under their own names:
+#define PGK_LIBPQ_FUNCTIONS(X)                                                                    \
+  X(PQconnectdbParams)                                                                           \
+  X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQsetNoticeProcessor) X(PQsslStruct) X(PQexec)     \
+  X(PQresultStatus) X(PQresultErrorMessage) X(PQntuples) X(PQnfields) X(PQgetvalue) X(PQclear)   \
+  X(PQencryptPasswordConn) X(PQfreemem) X(PQpingParams)
+
+struct Libpq {
+#define PGK_POINTER(name) decltype(&::name) name = nullptr;
+  PGK_LIBPQ_FUNCTIONS(PGK_POINTER)
+#undef PGK_POINTER
+  std::string error;  // why it could not be loaded; empty when it was
+};
+
+const Libpq& Pq() {
+  static const Libpq pq = [] {
+    Libpq l;
+    void* lib = OpenLibrary("libpq.so.5", "libpq5", &l.error);
+#define PGK_LOAD(name) LoadFunction(lib, "libpq.so.5", #name, &l.name, &l.error);
+    if (lib != nullptr) {
+      PGK_LIBPQ_FUNCTIONS(PGK_LOAD)
+    }
+#undef PGK_LOAD
+    return l;
+  }();
+  return pq;
+}
 
 std::string LastLine(const char* msg) {
   std::string s = msg ? msg : "";
@@ -29,28 +63,29 @@ struct Params {
 }  // namespace
 
 PgConn::~PgConn() {
-  if (conn_) PQfinish(conn_);
+  if (conn_) Pq().PQfinish(conn_);
 }
 
 void PgConn::Close() {
-  if (conn_) PQfinish(conn_);
+  if (conn_) Pq().PQfinish(conn_);
   conn_ = nullptr;
 }
 
 Status PgConn::Connect(const ConnParams& params) {
   Close();
+  if (!Pq().error.empty()) return Status::Tool(Pq().error);
   Params p(params);
-  conn_ = PQconnectdbParams(p.keys.data(), p.values.data(), 0);
-  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+  conn_ = Pq().PQconnectdbParams(p.keys.data(), p.values.data(), 0);
+  if (!conn_ || Pq().PQstatus(conn_) != CONNECTION_OK) {
     return Status::Tool("cannot connect to PostgreSQL: " +
-                        LastLine(conn_ ? PQerrorMessage(conn_) : "out of memory"));
+                        LastLine(conn_ ? Pq().PQerrorMessage(conn_) : "out of memory"));
   }
   // NOTICEs ("extension already exists, skipping") are not worth a log line.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  Pq().PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   return Status::Ok();
 }
 
-void* PgConn::TlsObject() const { return conn_ ? PQsslStruct(conn_, "OpenSSL") : nullptr; }
+void* PgConn::TlsObject() const { return conn_ ? Pq().PQsslStruct(conn_, "OpenSSL") : nullptr; }
 
 Status PgConn::Exec(const std::string& sql) {
   std::vector<std::vector<std::string>> rows;
@@ -67,35 +102,39 @@ Status PgConn::QueryValue(const std::string& sql, std::string* value) {
 Status PgConn::QueryRows(const std::string& sql, std::vector<std::vector<std::string>>* rows) {
   rows->clear();
   if (!conn_) return Status::Tool("not connected to PostgreSQL");
-  PGresult* res = PQexec(conn_, sql.c_str());
-  ExecStatusType st = PQresultStatus(res);
+  PGresult* res = Pq().PQexec(conn_, sql.c_str());
+  ExecStatusType st = Pq().PQresultStatus(res);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    std::string msg = LastLine(PQresultErrorMessage(res));
-    PQclear(res);
+    std::string msg = LastLine(Pq().PQresultErrorMessage(res));
+    Pq().PQclear(res);
     return Status::Tool("PostgreSQL refused a statement: " + msg);
   }
-  for (int r = 0; r < PQntuples(res); ++r) {
+  for (int r = 0; r < Pq().PQntuples(res); ++r) {
     std::vector<std::string> row;
-    for (int c = 0; c < PQnfields(res); ++c) row.push_back(PQgetvalue(res, r, c));
+    for (int c = 0; c < Pq().PQnfields(res); ++c) row.push_back(Pq().PQgetvalue(res, r, c));
     rows->push_back(std::move(row));
   }
-  PQclear(res);
+  Pq().PQclear(res);
   return Status::Ok();
 }
 
 Status PgConn::EncryptPassword(const std::string& user, const std::string& password,
                                std::string* verifier) {
   if (!conn_) return Status::Tool("not connected to PostgreSQL");
-  char* v = PQencryptPasswordConn(conn_, password.c_str(), user.c_str(), "scram-sha-256");
-  if (!v) return Status::Tool("cannot compute password verifier: " + LastLine(PQerrorMessage(conn_)));
+  char* v = Pq().PQencryptPasswordConn(conn_, password.c_str(), user.c_str(), "scram-sha-256");
+  if (!v) {
+    return Status::Tool("cannot compute password verifier: " +
+                        LastLine(Pq().PQerrorMessage(conn_)));
+  }
   *verifier = v;
-  PQfreemem(v);
+  Pq().PQfreemem(v);
   return Status::Ok();
 }
 
 PingResult Ping(const ConnParams& params) {
+  if (!Pq().error.empty()) return PingResult::kNoAttempt;
   Params p(params);
-  switch (PQpingParams(p.keys.data(), p.values.data(), 0)) {
+  switch (Pq().PQpingParams(p.keys.data(), p.values.data(), 0)) {
     case PQPING_OK: return PingResult::kOk;
     case PQPING_REJECT: return PingResult::kRejecting;
     case PQPING_NO_RESPONSE: return PingResult::kNoResponse;
