@@ -20,12 +20,16 @@ replicant against a raw synchronous pair, 12 TLS cost: master TPS and replay
 lag with TLS on and off, pgkeeper and raw, 13 cluster failover: a three-node
 pgkeeper cluster on etcd with its master killed, until another node takes a
 write, against a raw standby promoted by hand, and the longest pause in a
-client's writes during `pgkeeper switchover` against a manual switchover.
+client's writes during `pgkeeper switchover` against a manual switchover,
+14 row propagation: a row committed on the master until the replicant
+shows it, polled every 1 and 10 ms, against a raw pair with the settings of
+the kartoza/postgis image.
 """
 import re
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -196,6 +200,8 @@ class Keeper:
 class Raw:
     """A PostgreSQL server run by hand with the settings pgkeeper writes."""
 
+    INITDB_FLAGS = ["--data-checksums"]
+
     def __init__(self, scratch, name, tls=True, sslmode=None):
         self.scratch = scratch
         # tls: ssl = on with a self-signed pair, as pgkeeper serves by default,
@@ -256,7 +262,7 @@ class Raw:
             f.write(PASSWORD)
         chown_postgres(pwfile)
         subprocess.run([f"{PG_BIN}/initdb", "-D", self.pgdata, "-U", USER, "--encoding=UTF8",
-                        "--locale=C.UTF-8", "--data-checksums", "--auth-local=peer",
+                        "--locale=C.UTF-8", *self.INITDB_FLAGS, "--auth-local=peer",
                         "--auth-host=scram-sha-256", f"--pwfile={pwfile}"],
                        check=True, capture_output=True, preexec_fn=as_postgres())
         os.unlink(pwfile)
@@ -286,6 +292,31 @@ class Raw:
         open(os.path.join(self.pgdata, "standby.signal"), "w").close()
         chown_postgres(os.path.join(self.pgdata, "standby.signal"))
         self.conf(standby_of=master)
+
+
+class KartozaRaw(Raw):
+    """A raw server set up the way the kartoza/postgis image sets up its own
+    (its scripts env-data.sh and setup-conf.sh, with replication on): initdb
+    without data checksums and with 32 MB WAL segments; shared_buffers 256MB,
+    wal_buffers 1MB, longer checkpoints; neither wal_log_hints nor
+    hot_standby_feedback. TLS as on the other raw servers."""
+
+    INITDB_FLAGS = ["--wal-segsize=32"]
+    SETTINGS = ["shared_buffers = 256MB", "work_mem = 16MB", "maintenance_work_mem = 128MB",
+                "wal_buffers = 1MB", "random_page_cost = 2.0", "wal_keep_size = 20",
+                "min_wal_size = 1024MB", "max_wal_size = 4GB", "checkpoint_timeout = 30min",
+                "superuser_reserved_connections = 10"]
+
+    def conf(self, standby_of=None):
+        super().conf(standby_of)
+        path = os.path.join(self.pgdata, "postgresql.auto.conf")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        ours = ("hot_standby_feedback", "wal_log_hints", "wal_receiver_status_interval",
+                "wal_keep_size")
+        with open(path, "w") as f:
+            f.write("\n".join([line for line in lines if not line.startswith(ours)] +
+                              self.SETTINGS) + "\n")
 
 
 # ---- measuring helpers -----------------------------------------------------------
@@ -473,16 +504,51 @@ def keeper_master(scratch, binary, name="k-master", extra=None):
     return k
 
 
-def raw_master(scratch, name="r-master", tls=True, extensions=EXTENSIONS):
-    r = Raw(scratch, name, tls=tls)
-    r.initdb()
+def raw_master(scratch, name="r-master", tls=True, extensions=EXTENSIONS, steps=None, cls=Raw):
+    """A raw master (of class cls) with the sample's database and extensions.
+    steps, a dict: gets the seconds of "initdb" and of "objects" (the
+    database and its extensions)."""
+    r = cls(scratch, name, tls=tls)
+    took, _ = timed(r.initdb)
     r.start()
     wait_until(lambda: psql(r.port, "SELECT 1") == "1", 60, "raw master")
+    start = time.monotonic()
     psql(r.port, "CREATE DATABASE gis", check=True)
     for ext in extensions:
         psql(r.port, f"CREATE EXTENSION IF NOT EXISTS {ext} CASCADE", db="gis", check=True)
+    if steps is not None:
+        steps.update(initdb=took, objects=time.monotonic() - start)
     wait_until(lambda: writable(r.port), 30, "raw master to take a write")
     return r
+
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC")
+
+
+def keeper_init_steps(log):
+    """From a new pgkeeper master's log (pgkeeper's and postgres' lines carry
+    times to the millisecond): "initdb", from the decision to initialise to
+    the start of the private server on the new files (initdb and writing the
+    configuration), and "objects", from that server accepting connections
+    to the last database having its extensions (roles, databases,
+    extensions), in seconds."""
+    marks = {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = LOG_TIME.match(line)
+            if not m:
+                continue
+            at = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%d %H:%M:%S")) + \
+                int(m.group(1)[20:]) / 1000
+            for key, text in (("decided", "decision: initialise a new master"),
+                              ("started", "started postgres"),
+                              ("ready", "database system is ready to accept connections"),
+                              ("objects", " has extensions: ")):
+                if text in line and (key == "objects" or key not in marks):
+                    marks[key] = at
+    if len(marks) < 4:
+        raise RuntimeError(f"{log} does not show a master's initialisation step by step")
+    return {"initdb": marks["started"] - marks["decided"], "objects": marks["objects"] - marks["ready"]}
 
 
 def keeper_replicant(scratch, binary, master, extra=None, name="k-replicant"):
@@ -496,8 +562,9 @@ def keeper_replicant(scratch, binary, master, extra=None, name="k-replicant"):
 
 
 def raw_replicant(scratch, master, name="r-replicant", sslmode=None):
-    """pg_basebackup of master, started as a standby; returns once it streams."""
-    r = Raw(scratch, name, tls=master.tls, sslmode=sslmode)
+    """pg_basebackup of master (and of its class), started as a standby;
+    returns once it streams."""
+    r = type(master)(scratch, name, tls=master.tls, sslmode=sslmode)
     r.basebackup_from(master)
     r.start()
     wait_until(lambda: streaming(r.port), 600, "raw replicant to stream")
@@ -545,6 +612,8 @@ class Settings:
         # figure 12: pgbench -i -s and -T of each of the four TLS set-ups
         self.tls_scale = 1 if args.quick else 10
         self.tls_seconds = 4 if args.quick else 20
+        # figure 14: samples per side and poll interval
+        self.propagation_samples = 30 if args.quick else 300
         # figure 13: acknowledged writes (5 ms apart) before and after a switchover
         self.writes_around = 20 if args.quick else 100
         self.out = args.out
@@ -574,12 +643,29 @@ def fig_master_cold_start(cfg):
     def one(raw_first):
         s = Scratch()
         try:
-            return side_by_side(lambda: timed(lambda: keeper_master(s, cfg.binary))[0],
-                                lambda: timed(lambda: raw_master(s))[0], raw_first)
+            def keeper():
+                took, node = timed(lambda: keeper_master(s, cfg.binary))
+                return dict(keeper_init_steps(node.log), total=took)
+
+            def raw():
+                steps = {}
+                took, _ = timed(lambda: raw_master(s, steps=steps))
+                return dict(steps, total=took)
+            return side_by_side(keeper, raw, raw_first)
         finally:
             s.close()
     k, r = repeat(cfg, one)
-    return [row("1 master cold start", k, r, "s", "ratio <= 1.2")]
+
+    def split(runs, step):
+        if step != "rest":
+            return [run[step] for run in runs]
+        return [run["total"] - run["initdb"] - run["objects"] for run in runs]
+    return [row("1 master cold start", split(k, "total"), split(r, "total"), "s", "ratio <= 1.2"),
+            row("1 of which initdb", split(k, "initdb"), split(r, "initdb"), "s", ""),
+            row("1 of which database and extensions", split(k, "objects"), split(r, "objects"),
+                "s", ""),
+            row("1 of which the rest (starts, roles)", split(k, "rest"), split(r, "rest"), "s",
+                "")]
 
 
 def fig_replicant_bootstrap(cfg):
@@ -1679,10 +1765,79 @@ def fig_cluster_failover(cfg):
     return rows
 
 
+# ---- figure 14: row propagation ------------------------------------------------
+
+
+class Propagation:
+    """Commit on a master to visible on its replicant, on sessions kept open
+    to both: a row is INSERTed on the master and, from the moment its commit
+    returns, the replicant is asked for it at once and then every poll ms."""
+
+    def __init__(self, master, replicant, what):
+        self.what = what
+        psql(master.port, "CREATE TABLE propagation (id int PRIMARY KEY)", db="gis", check=True)
+        wait_until(lambda: psql(replicant.port, "SELECT count(*) FROM propagation",
+                                db="gis") == "0", 60, f"the table to reach {what}'s replicant")
+        self.master = Libpq(conninfo([master.port]))
+        self.replicant = Libpq(conninfo([replicant.port]))
+        if not (self.master.ok and self.replicant.ok):
+            raise RuntimeError(f"cannot open sessions to {what}'s pair")
+        self.n = 0
+        self.delays = {}
+
+    def sample(self, poll_ms, keep=True):
+        self.n += 1
+        if not self.master.command(f"INSERT INTO propagation VALUES ({self.n})"):
+            raise RuntimeError(f"{self.what}: the INSERT failed")
+        committed = time.perf_counter()
+        while self.replicant.rows(f"SELECT 1 FROM propagation WHERE id = {self.n}") != 1:
+            if time.perf_counter() - committed > 30:
+                raise RuntimeError(f"{self.what}: row {self.n} not on the replicant within 30 s")
+            time.sleep(poll_ms / 1000)
+        if keep:
+            self.delays.setdefault(poll_ms, []).append((time.perf_counter() - committed) * 1000)
+
+    def close(self):
+        self.master.close()
+        self.replicant.close()
+
+
+def fig_propagation(cfg):
+    """A pgkeeper pair against a raw pair set up as kartoza/postgis sets its
+    own, both with the default extensions, sampled in turns (shuffled, a
+    random 20-60 ms apart) so that the machine's other load falls on both."""
+    s = Scratch()
+    sides = []
+    try:
+        km = keeper_master(s, cfg.binary)
+        sides.append(Propagation(km, keeper_replicant(s, cfg.binary, km), "pgkeeper"))
+        rm = raw_master(s, cls=KartozaRaw)
+        sides.append(Propagation(rm, raw_replicant(s, rm), "the raw kartoza-style"))
+        for side in sides:  # warm both sessions and caches
+            for _ in range(10):
+                side.sample(1, keep=False)
+        rng = random.Random(14)
+        for _ in range(cfg.propagation_samples):
+            turns = [(side, poll) for side in sides for poll in (1, 10)]
+            rng.shuffle(turns)
+            for side, poll in turns:
+                time.sleep(rng.uniform(0.02, 0.06))
+                side.sample(poll)
+        k, r = sides
+        return [row(f"14 row propagation, polled every {poll} ms", k.delays[poll], r.delays[poll],
+                    "ms", "ratio <= 1 (kartoza's settings)", p90=percentile(k.delays[poll], 90),
+                    p90_raw=percentile(r.delays[poll], 90))
+                for poll in (1, 10)]
+    finally:
+        for side in sides:
+            side.close()
+        s.close()
+
+
 FIGURES = {"1": fig_master_cold_start, "2": fig_replicant_bootstrap, "3": fig_loaded_bootstrap,
            "4": fig_restart_keep, "5": fig_promotion, "6": fig_lag_under_load,
            "7": fig_footprint_idle, "9": fig_containers, "10": fig_rejoin, "11": fig_sync_tps,
-           "12": fig_tls_cost, "13": fig_cluster_failover}
+           "12": fig_tls_cost, "13": fig_cluster_failover, "14": fig_propagation}
 
 
 def main():
