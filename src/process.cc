@@ -111,8 +111,8 @@ Status Spawn(const SpawnSpec& spec, pid_t* out_pid) {
     ::setpgid(0, 0);
     if (spec.pdeathsig) ::prctl(PR_SET_PDEATHSIG, spec.pdeathsig);
     if (getppid() != parent) _exit(127);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    int in = spec.stdin_fd >= 0 ? spec.stdin_fd : ::open("/dev/null", O_RDONLY);
+    if (in >= 0) ::dup2(in, STDIN_FILENO);
     if (spec.stdout_fd >= 0) ::dup2(spec.stdout_fd, STDOUT_FILENO);
     if (spec.stderr_fd >= 0) ::dup2(spec.stderr_fd, STDERR_FILENO);
     if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
@@ -242,52 +242,64 @@ int ExitCodeOf(int ws) {
   return 1;
 }
 
-std::vector<Status> RunTools(const std::vector<ToolRun>& runs) {
+Status StartTool(const SpawnSpec& spec, bool with_stdin, StartedTool* started) {
+  *started = StartedTool();
+  started->tool = spec.argv[0].substr(spec.argv[0].find_last_of('/') + 1);
+  int out[2], in[2] = {-1, -1};
+  if (::pipe2(out, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  if (with_stdin && ::pipe2(in, O_CLOEXEC) != 0) {
+    int err = errno;
+    ::close(out[0]);
+    ::close(out[1]);
+    return Status::FromErrno("pipe", err);
+  }
+  SpawnSpec s = spec;
+  s.stdout_fd = out[1];
+  s.stderr_fd = out[1];
+  s.stdin_fd = in[0];
+  Status st = Spawn(s, &started->pid);
+  ::close(out[1]);
+  if (in[0] >= 0) ::close(in[0]);
+  if (!st.ok()) {
+    ::close(out[0]);
+    if (in[1] >= 0) ::close(in[1]);
+    started->pid = 0;
+    return st;
+  }
+  started->out = out[0];
+  started->in = in[1];
+  return Status::Ok();
+}
+
+std::vector<Status> FinishTools(std::vector<StartedTool> tools,
+                                const std::vector<std::function<void(const std::string&)>>& on_line) {
   struct Child {
-    pid_t pid = 0;
-    int out = -1;  // read end of its stdout and stderr; -1 once closed
+    StartedTool t;
     bool exited = false;
     int ws = 0;
-    std::string tool;
     LineSplitter splitter;
   };
-  std::vector<Status> result(runs.size(), Status::Ok());
-  std::vector<Child> kids(runs.size());
-  for (size_t i = 0; i < runs.size(); ++i) {
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-      result[i] = Status::FromErrno("pipe", errno);
-      kids[i].exited = true;
-      continue;
-    }
-    SpawnSpec spec = runs[i].spec;
-    spec.stdout_fd = pipefd[1];
-    spec.stderr_fd = pipefd[1];
-    result[i] = Spawn(spec, &kids[i].pid);
-    ::close(pipefd[1]);
-    kids[i].tool = spec.argv[0].substr(spec.argv[0].find_last_of('/') + 1);
-    if (!result[i].ok()) {
-      ::close(pipefd[0]);
-      kids[i].exited = true;
-      continue;
-    }
-    kids[i].out = pipefd[0];
+  std::vector<Status> result(tools.size(), Status::Ok());
+  std::vector<Child> kids(tools.size());
+  for (size_t i = 0; i < tools.size(); ++i) {
+    kids[i].t = tools[i];
+    kids[i].exited = tools[i].pid <= 0;
   }
   bool signalled = false;
   for (;;) {
     if (!signalled && StopSignal()) {
       for (const auto& k : kids) {
-        if (!k.exited) ::kill(-k.pid, SIGTERM);
+        if (!k.exited) ::kill(-k.t.pid, SIGTERM);
       }
       signalled = true;
     }
     bool all_exited = true, any_open = false;
     std::vector<int> fds;
     for (auto& k : kids) {
-      if (!k.exited && k.pid > 0) k.exited = TakeExit(k.pid, &k.ws);
+      if (!k.exited) k.exited = TakeExit(k.t.pid, &k.ws);
       all_exited = all_exited && k.exited;
-      if (k.out >= 0) {
-        fds.push_back(k.out);
+      if (k.t.out >= 0) {
+        fds.push_back(k.t.out);
         any_open = true;
       }
     }
@@ -297,28 +309,44 @@ std::vector<Status> RunTools(const std::vector<ToolRun>& runs) {
     if (ready.empty() && all_exited) break;
     for (size_t i = 0; i < kids.size(); ++i) {
       Child& k = kids[i];
-      if (k.out < 0 || std::find(ready.begin(), ready.end(), k.out) == ready.end()) continue;
+      if (k.t.out < 0 || std::find(ready.begin(), ready.end(), k.t.out) == ready.end()) continue;
       char buf[4096];
-      ssize_t n = ::read(k.out, buf, sizeof(buf));
+      ssize_t n = ::read(k.t.out, buf, sizeof(buf));
       if (n > 0) {
-        k.splitter.Feed(buf, static_cast<size_t>(n), runs[i].on_line);
+        k.splitter.Feed(buf, static_cast<size_t>(n), on_line[i]);
       } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        ::close(k.out);
-        k.out = -1;
+        ::close(k.t.out);
+        k.t.out = -1;
       }
     }
   }
   for (size_t i = 0; i < kids.size(); ++i) {
     Child& k = kids[i];
-    if (k.out >= 0) ::close(k.out);
-    if (k.pid <= 0 || !result[i].ok()) continue;
-    k.splitter.Flush(runs[i].on_line);
+    if (k.t.out >= 0) ::close(k.t.out);
+    if (k.t.in >= 0) ::close(k.t.in);
+    if (k.t.pid <= 0) continue;
+    k.splitter.Flush(on_line[i]);
     if (signalled) {
-      result[i] = Status::Interrupted(k.tool + " was stopped because pgkeeper received " +
+      result[i] = Status::Interrupted(k.t.tool + " was stopped because pgkeeper received " +
                                       strsignal(StopSignal()));
     } else if (!(WIFEXITED(k.ws) && WEXITSTATUS(k.ws) == 0)) {
-      result[i] = Status::Tool(k.tool + " failed (" + DescribeWaitStatus(k.ws) + ")");
+      result[i] = Status::Tool(k.t.tool + " failed (" + DescribeWaitStatus(k.ws) + ")");
     }
+  }
+  return result;
+}
+
+std::vector<Status> RunTools(const std::vector<ToolRun>& runs) {
+  std::vector<Status> result(runs.size(), Status::Ok());
+  std::vector<StartedTool> tools(runs.size());
+  std::vector<std::function<void(const std::string&)>> on_line;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    result[i] = StartTool(runs[i].spec, false, &tools[i]);
+    on_line.push_back(runs[i].on_line);
+  }
+  std::vector<Status> finished = FinishTools(std::move(tools), on_line);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (result[i].ok()) result[i] = finished[i];
   }
   return result;
 }

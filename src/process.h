@@ -27,6 +27,7 @@ struct SpawnSpec {
   int exec_fd = -1;               // >= 0: execute this open file instead of argv[0]
   std::vector<std::string> env;   // "NAME=value"; the child gets only these
   std::string cwd;                // empty: inherit
+  int stdin_fd = -1;              // -1: /dev/null
   int stdout_fd = -1;             // -1: inherit
   int stderr_fd = -1;             // -1: inherit
   int pdeathsig = SIGKILL;        // sent to the child if pgkeeper dies
@@ -83,6 +84,21 @@ Status SleepUnlessStopped(int ms);
 // the result is Status::Interrupted. A non-zero exit is Status::Tool naming
 // the tool.
 Status RunTool(const SpawnSpec& spec, const std::function<void(const std::string&)>& on_line);
+
+// A tool started and not yet waited for (StartTool, FinishTools).
+struct StartedTool {
+  pid_t pid = 0;
+  int out = -1;      // read end of its stdout and stderr
+  int in = -1;       // write end of its stdin, when StartTool was asked for one
+  std::string tool;  // its file name, for messages
+};
+// Starts a tool as RunTool does, its stdout and stderr on a pipe. with_stdin:
+// its stdin is a pipe too, for the caller to write to (started->in).
+Status StartTool(const SpawnSpec& spec, bool with_stdin, StartedTool* started);
+// Waits for started tools as RunTools does (their lines to on_line[i]) and
+// closes what is left of their pipes.
+std::vector<Status> FinishTools(std::vector<StartedTool> tools,
+                                const std::vector<std::function<void(const std::string&)>>& on_line);
 
 // One tool of RunTools and where its output lines go.
 struct ToolRun {
