@@ -81,11 +81,18 @@ int RunUpstreamReplicants(const Env& env, const std::vector<std::string>& args) 
 int RunPromoteFacts(const Env& env, const std::vector<std::string>& args) {
   Config c;
   Status st = ParseConfig(env, ReadWholeFile, &c);
-  if (st.ok() && !args.empty()) st = Status::Usage("promote-facts takes no arguments");
+  const bool when_asked = args.size() == 1 && args[0] == "--when-asked";
+  if (st.ok() && !args.empty() && !when_asked) {
+    st = Status::Usage("promote-facts takes no arguments but --when-asked");
+  }
+  // --when-asked: started ahead by the supervisor (PromotionSession), with
+  // libpq loaded, and looks once a line arrives; nothing at end of input.
+  if (st.ok() && when_asked) st = LoadLibpq();
   if (!st.ok()) {
     std::cout << st.message() << std::endl;
     return st.exit_code();
   }
+  if (std::string line; when_asked && !std::getline(std::cin, line)) return 0;
   json out = {{"upstream_reached", false}, {"upstream_writable", false}, {"peers", json::array()}};
   if (c.is_replicant()) {
     PgConn up;

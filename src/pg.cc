@@ -131,6 +131,8 @@ Status PgConn::EncryptPassword(const std::string& user, const std::string& passw
   return Status::Ok();
 }
 
+Status LoadLibpq() { return Pq().error.empty() ? Status::Ok() : Status::Tool(Pq().error); }
+
 PingResult Ping(const ConnParams& params) {
   if (!Pq().error.empty()) return PingResult::kNoAttempt;
   Params p(params);

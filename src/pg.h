@@ -46,6 +46,9 @@ class PgConn {
 
 enum class PingResult { kOk, kRejecting, kNoResponse, kNoAttempt };
 PingResult Ping(const ConnParams& params);
+// Loads libpq now rather than at the first connection (pg.cc loads it when
+// first needed); fails when it cannot be loaded.
+Status LoadLibpq();
 const char* PingName(PingResult r);
 
 // Parameters for the local server through the Unix socket in run_dir.

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
 #include "datadir.h"
 #include "fs.h"
 #include "keeper.h"
@@ -130,7 +132,7 @@ Status PromoteWithReport(const Node& n, bool force, PromotionSession& session, s
     d.reason = "cluster mode: the leader key was free (the old master's lease lapsed) and no "
                "eligible member had more WAL in etcd; promoting without asking the old master";
   } else {
-    st = RunSelfChild(n, "promote-facts", [&](const std::string& line) { text += line + "\n"; });
+    st = session.Facts(n, &text);
   }
   opener.join();
   PGK_RETURN_IF_ERROR(local);
@@ -176,7 +178,51 @@ Status PromotionSession::Open(const Config& c) {
 }
 
 void PromotionSession::Tick(const Node& n) {
-  if (!open_ && IsStandbyPhase(n.monitor->Keeper().phase)) (void)Open(n.config);
+  if (!IsStandbyPhase(n.monitor->Keeper().phase)) return;
+  if (!open_) (void)Open(n.config);
+  if (int ws = 0; child_.pid > 0 && TakeExit(child_.pid, &ws)) {
+    // Promotions then start a child each time, as before; once is enough
+    // to say so.
+    LogWarn("the promote-facts child kept ready for a promotion ended (" +
+            DescribeWaitStatus(ws) + "); a promotion will start its own");
+    child_.pid = 0;
+    StopChild();
+    child_failed_ = true;
+  }
+  if (child_.pid == 0 && !child_failed_) {
+    SpawnSpec spec = SelfChildSpec(n, "promote-facts", {"--when-asked"});
+    if (StartTool(spec, true, &child_).ok()) child_env_ = spec.env;
+  }
+}
+
+Status PromotionSession::Facts(const Node& n, std::string* text) {
+  auto keep = [text](const std::string& line) { *text += line + "\n"; };
+  // A follow or a switchover since it started changes the upstream it was
+  // given: then it is let go and a new child looks.
+  if (child_.pid > 0 && child_env_ == SelfChildSpec(n, "promote-facts", {}).env) {
+    StartedTool child = child_;
+    child_ = StartedTool();
+    const char go[] = "go\n";
+    bool asked = ::write(child.in, go, sizeof(go) - 1) == static_cast<ssize_t>(sizeof(go) - 1);
+    ::close(child.in);
+    child.in = -1;
+    Status st = FinishTools({child}, {keep})[0];
+    if (asked) return SelfChildStatus(n, "promote-facts", st);
+    text->clear();  // it ended before it was asked: a new one looks
+  }
+  StopChild();
+  return RunSelfChild(n, "promote-facts", keep);
+}
+
+void PromotionSession::StopChild() {
+  if (child_.in >= 0) ::close(child_.in);
+  child_.in = -1;
+  // With its stdin closed it exits at once (reaped here unless Tick took
+  // its exit already); it prints nothing.
+  if (child_.pid > 0) (void)FinishTools({child_}, {[](const std::string&) {}});
+  if (child_.out >= 0 && child_.pid == 0) ::close(child_.out);
+  child_ = StartedTool();
+  child_env_.clear();
 }
 
 Status PromotionSession::Take(const Config& c, Lsn* received) {
@@ -195,6 +241,7 @@ Status PromotionSession::Take(const Config& c, Lsn* received) {
 void PromotionSession::Release() {
   conn_.Close();
   open_ = false;
+  StopChild();
 }
 
 void KeepPromotionReport(const Config& c, const std::string& report) {

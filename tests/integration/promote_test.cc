@@ -2,6 +2,11 @@
 // while the old master takes writes (until --force), refused while another
 // replicant has more WAL (naming it), and a report of what may be lost in
 // the command's output, the log, the status and $PGDATA.
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +20,45 @@ using json = nlohmann::json;
 std::string Addr(const Node& n) { return "127.0.0.1:" + std::to_string(n.port()); }
 
 bool InRecovery(Node& n) { return n.Query("SELECT pg_is_in_recovery()") == "t"; }
+
+// The node's `promote-facts --when-asked` children, kept waiting for a
+// promotion: how many, read from /proc.
+int WaitingFactsChildren(const Node& n) {
+  int found = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat"), cmd(entry.path() / "cmdline");
+    std::string text, args;
+    if (!std::getline(stat, text) || !std::getline(cmd, args, '\0')) continue;
+    // Fields after the command's closing parenthesis: state, then ppid.
+    std::istringstream rest(text.substr(text.rfind(')') + 1));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    std::string all((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (ppid == n.pid() && all.find("promote-facts") != std::string::npos &&
+        all.find("--when-asked") != std::string::npos) {
+      ++found;
+    }
+  }
+  return found;
+}
+
+TEST(Promote, AReplicantKeepsItsChecksReadyAndAPromotionUsesThem) {
+  Pair p;
+  p.Start();
+  // Started by the supervisor's loop, which ticks every few seconds.
+  ASSERT_TRUE(WaitFor([&] { return WaitingFactsChildren(p.replicant) == 1; }, seconds(15)));
+  std::string out;
+  EXPECT_EQ(p.replicant.Run("promote", &out), 4) << out;  // refused: the master takes writes
+  EXPECT_NE(out.find("refusing to promote"), std::string::npos) << out;
+  // The one that answered is gone; another waits for the next promotion.
+  ASSERT_TRUE(WaitFor([&] { return WaitingFactsChildren(p.replicant) == 1; }, seconds(15)));
+  p.master.Kill();
+  ASSERT_EQ(p.replicant.Run("promote", &out), 0) << out;
+  EXPECT_TRUE(p.replicant.LogContains("does not answer"));
+  EXPECT_EQ(WaitingFactsChildren(p.replicant), 0) << "a master keeps nothing for a promotion";
+  EXPECT_FALSE(p.replicant.LogContains("kept ready for a promotion ended"));
+}
 
 TEST(Promote, RefusedWhileTheOldMasterTakesWritesUnlessForced) {
   Pair p;
