@@ -1072,9 +1072,37 @@ def fig_footprint_idle(cfg):
         usage = Usage([km.proc.pid, kr.proc.pid])
         time.sleep(cfg.idle_seconds)  # the figure is idle behaviour over this span
         result = usage.result()
+        # The replicant's promote-facts child, started ahead for a promotion.
+        ready = [pid for pid in child_pids(kr.proc.pid) if "--when-asked" in cmdline(pid)]
+        child = Usage(ready).result()
     finally:
         s.close()
-    return footprint_rows(f"idle {cfg.idle_seconds} s", [result], "rss_mb", "< 1 %")
+    rows = footprint_rows(f"idle {cfg.idle_seconds} s", [result], "rss_mb", "< 1 %")
+    if child:
+        rows.append(row("7 replicant's promote-facts child kept ready, RSS", [child[0]["rss_mb"]],
+                        None, "MB", "", pss_mb=child[0]["pss_mb"]))
+    return rows
+
+
+def child_pids(pid):
+    """The PIDs whose parent is pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read().replace("\0", " ")
+    except OSError:
+        return ""
 
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample", "replication")
