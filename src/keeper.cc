@@ -254,9 +254,10 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReaso
     if (!stopping && TakeFollowRequests() > 0) return Event::kRequest;
     if (!stopping) w.disk.Tick(n, pm.said_disk_full());
     if (!stopping) w.tls.Tick(n, pm.pid(), false, nullptr);
-    if (!stopping) w.promotion.Tick(n);
+    int soon = stopping ? -1 : w.promotion.Tick(n);
     // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
-    WaitEvents(n.config.sync_available ? 1000 : 5000, {});
+    int wait_ms = n.config.sync_available ? 1000 : 5000;
+    WaitEvents(soon >= 0 ? std::min(soon, wait_ms) : wait_ms, {});
   }
 }
 

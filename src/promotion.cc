@@ -1,5 +1,6 @@
 #include "promotion.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -177,9 +178,14 @@ Status PromotionSession::Open(const Config& c) {
   return Status::Ok();
 }
 
-void PromotionSession::Tick(const Node& n) {
-  if (!IsStandbyPhase(n.monitor->Keeper().phase)) return;
-  if (!open_) (void)Open(n.config);
+int PromotionSession::Tick(const Node& n) {
+  if (!IsStandbyPhase(n.monitor->Keeper().phase)) return -1;
+  int again = -1;
+  if (!open_ && !Open(n.config).ok()) {
+    again = retry_ms_;
+    retry_ms_ = std::min(retry_ms_ * 2, 60000);
+  }
+  if (open_) retry_ms_ = 100;
   if (int ws = 0; child_.pid > 0 && TakeExit(child_.pid, &ws)) {
     // Promotions then start a child each time, as before; once is enough
     // to say so.
@@ -193,6 +199,7 @@ void PromotionSession::Tick(const Node& n) {
     SpawnSpec spec = SelfChildSpec(n, "promote-facts", {"--when-asked"});
     if (StartTool(spec, true, &child_).ok()) child_env_ = spec.env;
   }
+  return again;
 }
 
 Status PromotionSession::Facts(const Node& n, std::string* text) {

@@ -34,8 +34,11 @@ class PromotionSession {
   ~PromotionSession() { Release(); }
   // Opens the session and starts the child while this node is a running
   // replicant, unless they are there (a broken session is replaced when a
-  // promotion finds it so; a child that exited is started again).
-  void Tick(const Node& n);
+  // promotion finds it so; a child that exited is started again). Returns
+  // how soon, in ms, it wants to try again: while the server does not take
+  // the session yet (it is still starting), 100 ms at first and twice as
+  // long each time after; otherwise -1, whenever the caller likes.
+  int Tick(const Node& n);
   // The session, connected to the local server and answering: the kept one
   // when it still answers, else a new one. *received: this node's received
   // (or, after a restart, replayed) WAL position, which proves it answers.
@@ -57,6 +60,7 @@ class PromotionSession {
   StartedTool child_;                   // pid 0 when none waits
   std::vector<std::string> child_env_;  // the environment it was given
   bool child_failed_ = false;           // one ended: promotions start their own
+  int retry_ms_ = 100;                  // the next wait while the session fails
 };
 
 // REQUIRES: postgres runs here, in recovery. force: --force or
