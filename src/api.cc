@@ -26,26 +26,7 @@ namespace {
   X(MHD_queue_response) X(MHD_destroy_response) X(MHD_get_connection_values)                     \
   X(MHD_basic_auth_get_username_password) X(MHD_free)
 
-struct Libmhd {
-#define PGK_POINTER(name) decltype(&::name) name = nullptr;
-  PGK_MHD_FUNCTIONS(PGK_POINTER)
-#undef PGK_POINTER
-  std::string error;  // why it could not be loaded; empty when it was
-};
-
-const Libmhd& Mhd() {
-  static const Libmhd mhd = [] {
-    Libmhd l;
-    void* lib = OpenLibrary("libmicrohttpd.so.12", "libmicrohttpd12", &l.error);
-#define PGK_LOAD(name) LoadFunction(lib, "libmicrohttpd.so.12", #name, &l.name, &l.error);
-    if (lib != nullptr) {
-      PGK_MHD_FUNCTIONS(PGK_LOAD)
-    }
-#undef PGK_LOAD
-    return l;
-  }();
-  return mhd;
-}
+PGK_DYNAMIC_LIBRARY(Libmhd, Mhd, "libmicrohttpd.so.12", "libmicrohttpd12", PGK_MHD_FUNCTIONS)
 
 }  // namespace
 
@@ -180,7 +161,7 @@ void RunAction(ApiServer::Handler* h, MHD_Connection* connection, ActionCall* ca
 MHD_Result Queue(MHD_Connection* connection, const Reply& r) {
   MHD_Response* response =
       Mhd().MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
-                                      MHD_RESPMEM_MUST_COPY);
+                                            MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   Mhd().MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
   if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED) {
@@ -188,9 +169,10 @@ MHD_Result Queue(MHD_Connection* connection, const Reply& r) {
   }
   if (r.status == MHD_HTTP_UNAUTHORIZED) {
     Mhd().MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                            "Basic realm=\"pgkeeper\", charset=\"UTF-8\"");
+                                  "Basic realm=\"pgkeeper\", charset=\"UTF-8\"");
   }
-  MHD_Result queued = Mhd().MHD_queue_response(connection, static_cast<unsigned int>(r.status), response);
+  MHD_Result queued =
+      Mhd().MHD_queue_response(connection, static_cast<unsigned int>(r.status), response);
   Mhd().MHD_destroy_response(response);
   return queued;
 }
@@ -269,21 +251,23 @@ MHD_Daemon* Serve(sockaddr* addr, int port, ApiServer::Handler* handler) {
   const ApiServer::Options& o = handler->options;
   if (o.security.tls) {
     flags |= MHD_USE_TLS;
-    return Mhd().MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
-                            MHD_OPTION_SOCK_ADDR, addr,
-                            MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
-                            MHD_OPTION_NOTIFY_COMPLETED, &Completed, handler,
-                            MHD_OPTION_HTTPS_MEM_KEY, o.key_pem.c_str(),
-                            MHD_OPTION_HTTPS_MEM_CERT, o.cert_pem.c_str(),
-                            MHD_OPTION_END);
+    return Mhd().MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer,
+                                  handler,
+                                  MHD_OPTION_SOCK_ADDR, addr,
+                                  MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+                                  MHD_OPTION_NOTIFY_COMPLETED, &Completed, handler,
+                                  MHD_OPTION_HTTPS_MEM_KEY, o.key_pem.c_str(),
+                                  MHD_OPTION_HTTPS_MEM_CERT, o.cert_pem.c_str(),
+                                  MHD_OPTION_END);
   }
-  return Mhd().MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer, handler,
-                          MHD_OPTION_SOCK_ADDR, addr,
-                          MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
-                          MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
-                          MHD_OPTION_NOTIFY_COMPLETED, &Completed, handler,
-                          MHD_OPTION_END);
+  return Mhd().MHD_start_daemon(flags, static_cast<uint16_t>(port), nullptr, nullptr, &Answer,
+                                handler,
+                                MHD_OPTION_SOCK_ADDR, addr,
+                                MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+                                MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+                                MHD_OPTION_NOTIFY_COMPLETED, &Completed, handler,
+                                MHD_OPTION_END);
 }
 
 }  // namespace
@@ -297,7 +281,8 @@ Status ApiServer::Start(const std::string& host, int port, SnapshotFn snapshot, 
   handler_->snapshot = std::move(snapshot);
   handler_->options = std::move(options);
   if (!Mhd().error.empty()) return Status::System("cannot serve the HTTP API: " + Mhd().error);
-  if (handler_->options.security.tls && Mhd().MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+  if (handler_->options.security.tls &&
+      Mhd().MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
     return Status::System("this libmicrohttpd cannot serve HTTPS (PGKEEPER_API_TLS)");
   }
   std::string bind_host = host == "*" || host.empty() ? "0.0.0.0" : host;

@@ -21,6 +21,31 @@ void LoadFunction(void* lib, const char* soname, const char* name, F* fn, std::s
   *fn = reinterpret_cast<F>(FindFunction(lib, soname, name, error));
 }
 
+// Declares struct Type, holding a pointer named after each function of
+// FUNCTIONS (an X-macro list: FUNCTIONS(X) expands X(name) for each) and
+// `error` (why the library could not be loaded; empty when it was), and
+// `const Type& Get()`, which loads SONAME (Debian's PACKAGE) at its first
+// call, once, and returns the table. For use inside an unnamed namespace.
+#define PGK_DYNLIB_POINTER(name) decltype(&::name) name = nullptr;
+#define PGK_DYNLIB_LOAD(name) LoadFunction(lib, soname, #name, &t.name, &t.error);
+#define PGK_DYNAMIC_LIBRARY(Type, Get, SONAME, PACKAGE, FUNCTIONS)     \
+  struct Type {                                                        \
+    FUNCTIONS(PGK_DYNLIB_POINTER)                                      \
+    std::string error;                                                 \
+  };                                                                   \
+  const Type& Get() {                                                  \
+    static const Type table = [] {                                     \
+      Type t;                                                          \
+      const char* soname = SONAME;                                     \
+      void* lib = OpenLibrary(soname, PACKAGE, &t.error);              \
+      if (lib != nullptr) {                                            \
+        FUNCTIONS(PGK_DYNLIB_LOAD)                                     \
+      }                                                                \
+      return t;                                                        \
+    }();                                                               \
+    return table;                                                      \
+  }
+
 }  // namespace pgkeeper
 
 #endif  // PGKEEPER_DYNLIB_H_

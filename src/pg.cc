@@ -18,26 +18,7 @@ namespace {
   X(PQresultStatus) X(PQresultErrorMessage) X(PQntuples) X(PQnfields) X(PQgetvalue) X(PQclear)   \
   X(PQencryptPasswordConn) X(PQfreemem) X(PQpingParams)
 
-struct Libpq {
-#define PGK_POINTER(name) decltype(&::name) name = nullptr;
-  PGK_LIBPQ_FUNCTIONS(PGK_POINTER)
-#undef PGK_POINTER
-  std::string error;  // why it could not be loaded; empty when it was
-};
-
-const Libpq& Pq() {
-  static const Libpq pq = [] {
-    Libpq l;
-    void* lib = OpenLibrary("libpq.so.5", "libpq5", &l.error);
-#define PGK_LOAD(name) LoadFunction(lib, "libpq.so.5", #name, &l.name, &l.error);
-    if (lib != nullptr) {
-      PGK_LIBPQ_FUNCTIONS(PGK_LOAD)
-    }
-#undef PGK_LOAD
-    return l;
-  }();
-  return pq;
-}
+PGK_DYNAMIC_LIBRARY(Libpq, Pq, "libpq.so.5", "libpq5", PGK_LIBPQ_FUNCTIONS)
 
 std::string LastLine(const char* msg) {
   std::string s = msg ? msg : "";
