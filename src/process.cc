@@ -271,8 +271,7 @@ Status StartTool(const SpawnSpec& spec, bool with_stdin, StartedTool* started) {
   return Status::Ok();
 }
 
-std::vector<Status> FinishTools(std::vector<StartedTool> tools,
-                                const std::vector<std::function<void(const std::string&)>>& on_line) {
+std::vector<Status> FinishTools(std::vector<StartedTool> tools, const std::vector<LineFn>& on_line) {
   struct Child {
     StartedTool t;
     bool exited = false;
@@ -339,7 +338,7 @@ std::vector<Status> FinishTools(std::vector<StartedTool> tools,
 std::vector<Status> RunTools(const std::vector<ToolRun>& runs) {
   std::vector<Status> result(runs.size(), Status::Ok());
   std::vector<StartedTool> tools(runs.size());
-  std::vector<std::function<void(const std::string&)>> on_line;
+  std::vector<LineFn> on_line;
   for (size_t i = 0; i < runs.size(); ++i) {
     result[i] = StartTool(runs[i].spec, false, &tools[i]);
     on_line.push_back(runs[i].on_line);
@@ -351,7 +350,7 @@ std::vector<Status> RunTools(const std::vector<ToolRun>& runs) {
   return result;
 }
 
-Status RunTool(const SpawnSpec& spec, const std::function<void(const std::string&)>& on_line) {
+Status RunTool(const SpawnSpec& spec, const LineFn& on_line) {
   return RunTools({ToolRun{spec, on_line}})[0];
 }
 

@@ -79,11 +79,14 @@ bool TakeExit(pid_t pid, int* wait_status);
 // Sleeps up to ms; returns Interrupted if a stop signal arrives.
 Status SleepUnlessStopped(int ms);
 
+// Where a tool's output lines go, one call per line.
+using LineFn = std::function<void(const std::string&)>;
+
 // Runs a tool to completion. Its stdout and stderr lines (split on \n and \r)
 // go to on_line. On a stop signal the tool's process group gets SIGTERM and
 // the result is Status::Interrupted. A non-zero exit is Status::Tool naming
 // the tool.
-Status RunTool(const SpawnSpec& spec, const std::function<void(const std::string&)>& on_line);
+Status RunTool(const SpawnSpec& spec, const LineFn& on_line);
 
 // A tool started and not yet waited for (StartTool, FinishTools).
 struct StartedTool {
@@ -97,13 +100,12 @@ struct StartedTool {
 Status StartTool(const SpawnSpec& spec, bool with_stdin, StartedTool* started);
 // Waits for started tools as RunTools does (their lines to on_line[i]) and
 // closes what is left of their pipes.
-std::vector<Status> FinishTools(std::vector<StartedTool> tools,
-                                const std::vector<std::function<void(const std::string&)>>& on_line);
+std::vector<Status> FinishTools(std::vector<StartedTool> tools, const std::vector<LineFn>& on_line);
 
 // One tool of RunTools and where its output lines go.
 struct ToolRun {
   SpawnSpec spec;
-  std::function<void(const std::string&)> on_line;
+  LineFn on_line;
 };
 // Runs the tools side by side, each as RunTool would, and returns once all
 // have exited: their results, in order. A stop signal stops them all.

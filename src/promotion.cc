@@ -191,7 +191,7 @@ int PromotionSession::Tick(const Node& n) {
     // to say so.
     LogWarn("the promote-facts child kept ready for a promotion ended (" +
             DescribeWaitStatus(ws) + "); a promotion will start its own");
-    child_.pid = 0;
+    child_.pid = 0;  // reaped: StopChild only closes its pipes
     StopChild();
     child_failed_ = true;
   }
@@ -224,10 +224,9 @@ Status PromotionSession::Facts(const Node& n, std::string* text) {
 void PromotionSession::StopChild() {
   if (child_.in >= 0) ::close(child_.in);
   child_.in = -1;
-  // With its stdin closed it exits at once (reaped here unless Tick took
-  // its exit already); it prints nothing.
-  if (child_.pid > 0) (void)FinishTools({child_}, {[](const std::string&) {}});
-  if (child_.out >= 0 && child_.pid == 0) ::close(child_.out);
+  // With its stdin closed it exits at once, printing nothing; FinishTools
+  // reaps it (unless Tick took its exit already) and closes its pipes.
+  if (child_.pid > 0 || child_.out >= 0) (void)FinishTools({child_}, {[](const std::string&) {}});
   child_ = StartedTool();
   child_env_.clear();
 }
