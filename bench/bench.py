@@ -369,10 +369,35 @@ def pss_kb(pid):
     return proc_kb(pid, "smaps_rollup", "Pss")
 
 
-def cpu_seconds(pid):
+def stat_fields(pid):
+    """/proc/PID/stat's fields after the command name: state, ppid, ..."""
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid):
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid):
+    """The PIDs whose parent is pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(stat_fields(entry)[1]) == pid:
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read().replace("\0", " ")
+    except OSError:
+        return ""
 
 
 class Session:
@@ -1084,27 +1109,6 @@ def fig_footprint_idle(cfg):
     return rows
 
 
-def child_pids(pid):
-    """The PIDs whose parent is pid."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
-        except (OSError, ValueError, IndexError):
-            pass
-    return found
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline") as f:
-            return f.read().replace("\0", " ")
-    except OSError:
-        return ""
-
-
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample", "replication")
 IMAGE = "pgkeeper/postgis:latest"
 
@@ -1617,8 +1621,7 @@ def postmaster_pid(pgdata, parent):
     processes this benchmark started are ever signalled."""
     with open(os.path.join(pgdata, "postmaster.pid")) as f:
         pid = int(f.readline())
-    with open(f"/proc/{pid}/stat") as f:
-        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    ppid = int(stat_fields(pid)[1])
     if ppid != parent:
         raise RuntimeError(f"postmaster {pid} of {pgdata} is not a child of {parent}")
     return pid
