@@ -702,7 +702,7 @@ int RunKeeper(const Env& env) {
 
   // Promotion starts the standby without a master to follow, then promotes.
   bool promote = plan.action == Action::kPromote;
-  n.sync_replicants = InitialSyncReplicants(c.sync_replicants, c.sync_available);
+  n.sync = InitialSyncList(c.sync_replicants, c.sync_available);
   st = WriteConfigFiles(n, c.pgdata, standby);
   if (!st.ok()) return Fail(&monitor, st, "cannot write configuration");
   monitor.SetPhase("starting", standby ? "starting the replicant" : "starting postgres");

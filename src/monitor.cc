@@ -92,7 +92,9 @@ Status CollectPostgresFacts(PgConn& conn, Snapshot* s) {
         "  current_setting('synchronous_commit'), "
         "  (SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep')",
         &rows));
-    s->sync.asked = ParseStandbyNames(rows[0][0]);
+    StandbyList list = ParseStandbyNames(rows[0][0]);
+    s->sync.asked = list.n;
+    s->sync.names = std::move(list.names);
     s->sync.commit = rows[0][1];
     s->sync.waiting_commits = static_cast<int>(ToInt(rows[0][2], 0));
   }
@@ -119,13 +121,14 @@ Status CollectDownstreams(PgConn& conn, Snapshot* s) {
   PGK_RETURN_IF_ERROR(conn.QueryRows(
       "SELECT s.slot_name, s.active, COALESCE(r.application_name, ''), "
       "  COALESCE(pg_wal_lsn_diff(" + position + ", s.restart_lsn)::bigint, -1), "
-      "  COALESCE(s.wal_status, '') "
+      "  COALESCE(s.wal_status, ''), s.temporary "
       "FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid "
       "WHERE s.slot_type = 'physical' ORDER BY s.slot_name",
       &rows));
   s->slots.clear();
   for (const auto& r : rows) {
-    s->slots.push_back(SlotInfo{r[0], r[1] == "t", r[2], std::max<int64_t>(-1, ToInt(r[3])), r[4]});
+    s->slots.push_back(SlotInfo{r[0], r[1] == "t", r[2], std::max<int64_t>(-1, ToInt(r[3])), r[4],
+                                r[5] == "t"});
   }
   return Status::Ok();
 }

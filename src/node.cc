@@ -25,7 +25,7 @@ Status WriteConfigFiles(const Node& n, const std::string& datadir, bool standby)
   PGK_RETURN_IF_ERROR(WriteFileAtomic(
       JoinPath(datadir, kServerConfFile),
       RenderServerConf(c, standby, JoinPath(c.run_dir, kPassFileName), ApplicationName(n.id.node_name),
-                       SlotName(n.id.node_name), n.sync_replicants),
+                       SlotName(n.id.node_name), n.sync),
       0600));
   std::string conf;
   PGK_RETURN_IF_ERROR(ReadWholeFile(JoinPath(datadir, "postgresql.conf"), &conf));

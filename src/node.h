@@ -15,6 +15,7 @@
 #include "monitor.h"
 #include "process.h"
 #include "status.h"
+#include "sync.h"
 
 namespace pgkeeper {
 
@@ -41,9 +42,10 @@ struct Node {
   // REPLICATE_FROM stays env_upstream.
   Upstream env_upstream;
   std::optional<FollowRecord> follow;
-  // What synchronous_standby_names asks for now (sync.h); 0 while a new
-  // master is made, so that its first-start work never waits for a replicant.
-  int sync_replicants = 0;
+  // What synchronous_standby_names asks for now (sync.h); nothing while a
+  // new master is made, so that its first-start work never waits for a
+  // replicant.
+  StandbyList sync;
 };
 
 // The environment children get: PATH, LANG, HOME (and TZ if set); no secrets.

@@ -141,19 +141,27 @@ PromotionReport ReportPromotion(const PromoteFacts& f, Lsn promoted_at) {
     }
   }
   // Strict synchronous replication: every acknowledged commit is on at
-  // least N replicants; when N covers all the master listed, or no
-  // replicant reached is ahead of this one and none was out of reach, it
-  // is on this one.
-  const int asked = ParseStandbyNames(f.peer_list.standby_names);
-  const int listed = static_cast<int>(f.peer_list.peers.size());
-  if (f.sync_strict && f.sync_required > 0 && asked > 0 && listed > 0) {
-    bool all_reached_none_ahead = std::all_of(f.peers.begin(), f.peers.end(), [&](const auto& p) {
-      return p.reached && p.received <= f.received;
-    });
+  // least N of the replicants the master named; when N covers all of them
+  // and this node is one, or every other one was reached and none is ahead
+  // of this one, it is on this one.
+  const StandbyList named = ParseStandbyNames(f.peer_list.standby_names);
+  const int asked = named.n;
+  const int listed = static_cast<int>(named.names.size());
+  const bool self_named = IsListed(f.self, named.names);
+  if (f.sync_strict && f.sync_required > 0 && asked > 0 && listed > 0 && self_named) {
+    bool all_reached_none_ahead =
+        std::all_of(named.names.begin(), named.names.end(), [&](const std::string& name) {
+          if (IsListed(f.self, {name})) return true;
+          return std::any_of(f.peers.begin(), f.peers.end(), [&](const auto& p) {
+            return IsListed(p.peer.name, {name}) && p.reached && p.received <= f.received;
+          });
+        });
     r.loss_impossible = asked >= listed || all_reached_none_ahead;
+    std::string names;
+    for (const auto& n : named.names) names += (names.empty() ? "" : ", ") + n;
     text += " Synchronous replication was strict (ANY " + std::to_string(asked) + " of the " +
-            std::to_string(listed) + " replicant" + (listed == 1 ? "" : "s") +
-            " the master listed at " + UtcTime(f.peer_list.at_ms) + "): ";
+            std::to_string(listed) + " replicant" + (listed == 1 ? "" : "s") + " the master named, " +
+            names + ", at " + UtcTime(f.peer_list.at_ms) + "): ";
     text += r.loss_impossible
                 ? "every acknowledged commit is on this node, so no acknowledged commit is lost."
                 : "an acknowledged commit may be only on a replicant pgkeeper did not reach.";

@@ -69,6 +69,7 @@ struct PromoteFacts {
   int sync_required = 0;         // SYNCHRONOUS_REPLICANTS
   bool sync_strict = true;
   PeerList peer_list;            // what the master listed last
+  std::string self;              // this node's application_name
 };
 
 struct PromoteDecision {

@@ -128,22 +128,45 @@ TEST(ReportPromotion, WithoutARecordItSaysItCannotTell) {
 TEST(ReportPromotion, StrictSyncWithEveryListedReplicantRequiredMakesLossImpossible) {
   PromoteFacts f = Facts();
   f.sync_required = 1;
-  f.peer_list = PeerList{1'700'000'000'000, "ANY 1 (*)", {Peer{"pg_replicant", "172.18.0.3"}}};
+  f.self = "pg_replicant";
+  f.peer_list = PeerList{1'700'000'000'000, "ANY 1 (\"pg_replicant\")",
+                         {Peer{"pg_replicant", "172.18.0.3"}, Peer{"pgkeeper_clone", "172.18.0.4"}}};
   PromotionReport r = ReportPromotion(f, kAt);
-  EXPECT_TRUE(r.loss_impossible);
+  EXPECT_TRUE(r.loss_impossible) << "a clone's stream never confirmed a commit";
   EXPECT_THAT(r.text, HasSubstr("Synchronous replication was strict (ANY 1 of the 1 replicant the "
-                                "master listed at 22:13:20.000 UTC): every acknowledged commit is "
-                                "on this node, so no acknowledged commit is lost."));
+                                "master named, pg_replicant, at 22:13:20.000 UTC): every "
+                                "acknowledged commit is on this node, so no acknowledged commit is "
+                                "lost."));
+}
+
+TEST(ReportPromotion, StrictSyncClaimsNothingForANodeTheMasterDidNotName) {
+  PromoteFacts f = Facts();
+  f.sync_required = 1;
+  f.self = "pg_new";  // copied, but the master had not named it yet
+  f.peer_list = PeerList{1, "ANY 1 (\"pg_old\")", {Peer{"pg_new", "1"}}};
+  EXPECT_FALSE(ReportPromotion(f, kAt).loss_impossible);
+  // The form of an older pgkeeper (any streaming connection counted).
+  f.self = "pg_old";
+  f.peer_list = PeerList{1, "ANY 1 (*)", {Peer{"pg_old", "1"}}};
+  EXPECT_FALSE(ReportPromotion(f, kAt).loss_impossible);
 }
 
 TEST(ReportPromotion, StrictSyncWithAnUnreachedPeerCannotRuleLossOut) {
   PromoteFacts f = Facts();
   f.sync_required = 1;
-  f.peer_list = PeerList{1, "ANY 1 (*)", {Peer{"a", "1"}, Peer{"b", "2"}}};
+  f.self = "a";
+  f.peer_list = PeerList{1, "ANY 1 (\"a\", \"b\")", {Peer{"a", "1"}, Peer{"b", "2"}}};
   f.peers = {PeerAt("b", 0, false)};
   EXPECT_FALSE(ReportPromotion(f, kAt).loss_impossible);
   f.peers = {PeerAt("b", kAt - 1)};  // reached, and behind this node
   EXPECT_TRUE(ReportPromotion(f, kAt).loss_impossible);
+  f.peers = {PeerAt("b", kAt + 1)};  // ahead: it may hold a commit this node lacks
+  EXPECT_FALSE(ReportPromotion(f, kAt).loss_impossible);
+  // A named replicant that was not connected when the master was asked may
+  // have confirmed commits before it went.
+  f.peer_list.standby_names = "ANY 1 (\"a\", \"b\", \"c\")";
+  f.peers = {PeerAt("b", kAt - 1)};
+  EXPECT_FALSE(ReportPromotion(f, kAt).loss_impossible);
 }
 
 TEST(ReportPromotion, AvailableModeOrAsynchronousNeverClaimsNoLoss) {

@@ -15,6 +15,7 @@
 #include "pg.h"
 #include "promote.h"
 #include "rejoin.h"
+#include "render.h"
 #include "snapshot.h"
 
 namespace pgkeeper {
@@ -109,6 +110,7 @@ Status PromoteWithReport(const Node& n, bool force, PromotionSession& session, s
   f.upstream = MasterName(c);
   f.sync_required = c.sync_replicants;
   f.sync_strict = !c.sync_available;
+  f.self = ApplicationName(n.id.node_name);
   f.heard = n.monitor->LastHeard();
   std::string text;
   if (f.heard.end == 0 && ReadWholeFile(JoinPath(c.pgdata, kHeardFile), &text).ok()) {

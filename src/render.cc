@@ -100,7 +100,7 @@ std::string RenderIdent(const Config& c, const std::vector<std::string>& os_user
 
 std::string RenderServerConf(const Config& c, bool standby, const std::string& passfile,
                              const std::string& application_name, const std::string& slot_name,
-                             int sync_replicants) {
+                             const StandbyList& sync) {
   std::ostringstream o;
   o << "# Written by pgkeeper at every start from the environment; edits here are lost.\n"
     << "# Settings made with ALTER SYSTEM (postgresql.auto.conf) still take precedence.\n"
@@ -116,7 +116,7 @@ std::string RenderServerConf(const Config& c, bool standby, const std::string& p
     << "hot_standby = on\n"
     << "hot_standby_feedback = on\n"
     << "wal_log_hints = on\n"
-    << "synchronous_standby_names = " << QuoteConfValue(StandbyNamesFor(sync_replicants)) << "\n"
+    << "synchronous_standby_names = " << QuoteConfValue(StandbyNamesFor(sync)) << "\n"
     << "synchronous_commit = " << c.sync_commit << "\n"
     << "wal_receiver_status_interval = '" << kStatusIntervalSeconds << "s'\n"
     << "ssl = " << (c.tls.enabled ? "on" : "off") << "\n"

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config.h"
+#include "sync.h"
 
 namespace pgkeeper {
 
@@ -33,12 +34,11 @@ std::string RenderHba(const Config& config, const std::vector<std::string>& rang
 std::string RenderIdent(const Config& config, const std::vector<std::string>& os_users);
 // pgkeeper.conf, included from postgresql.conf. primary_conninfo and
 // primary_slot_name only when standby is true; the conninfo names the
-// password file, never the password. sync_replicants: how many replicants
-// synchronous_standby_names asks for now (sync.h; a standby ignores it until
-// it is promoted).
+// password file, never the password. sync: what synchronous_standby_names
+// asks for now (sync.h; a standby ignores it until it is promoted).
 std::string RenderServerConf(const Config& config, bool standby, const std::string& passfile,
                              const std::string& application_name, const std::string& slot_name,
-                             int sync_replicants);
+                             const StandbyList& sync);
 // One ~/.pgpass line for host:port:*:user:password, escaped.
 std::string RenderPgpass(const std::string& host, int port, const std::string& user,
                          const std::string& password);

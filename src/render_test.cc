@@ -293,7 +293,7 @@ TEST(RenderIdent, NoOsUsersMeansOnlyComments) {
 
 TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
   auto s = Settings(RenderServerConf(BaseConfig(), /*standby=*/false, "/var/run/postgresql/pgpass",
-                                     "node", "node", 0));
+                                     "node", "node", {}));
   EXPECT_EQ(s["wal_level"], "replica");
   EXPECT_EQ(s["hot_standby"], "on");
   EXPECT_EQ(s["max_wal_senders"], "10");
@@ -312,19 +312,19 @@ TEST(RenderServerConf, MasterIsReplicationReadyAndHasAnEmptyPrimaryConninfo) {
 TEST(RenderServerConf, TlsIsOnWithTheFilesBesidePgdataAndAtLeastTls12) {
   Config c = BaseConfig();
   c.pgdata = "/var/lib/postgresql/data";
-  auto s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", 0));
+  auto s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", {}));
   EXPECT_EQ(s["ssl"], "on");
   EXPECT_EQ(s["ssl_cert_file"], "'/var/lib/postgresql/data.pgkeeper/tls/server.crt'");
   EXPECT_EQ(s["ssl_key_file"], "'/var/lib/postgresql/data.pgkeeper/tls/server.key'");
   EXPECT_EQ(s["ssl_ca_file"], "''");
   EXPECT_EQ(s["ssl_min_protocol_version"], "'TLSv1.2'");
   c.tls.ca_file = "/run/secrets/ca.pem";
-  s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", {}));
   EXPECT_EQ(s["ssl_ca_file"], "'/var/lib/postgresql/data.pgkeeper/tls/ca.crt'")
       << "the copy, not the user's path";
   // With a CA, the replicant verifies its master by it.
   c.replicate_from = "pg-master";
-  s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", {}));
   EXPECT_THAT(s["primary_conninfo"],
               HasSubstr("sslmode=verify-full sslrootcert=''/var/lib/postgresql/data.pgkeeper/tls/ca.crt''"));
 }
@@ -335,7 +335,7 @@ TEST(RenderServerConf, AClientCertificateGoesIntoPrimaryConninfo) {
   c.replicate_from = "pg-master";
   c.tls.client_cert_file = "/run/secrets/client.crt";
   c.tls.client_key_file = "/run/secrets/client.key";
-  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", {}));
   EXPECT_THAT(s["primary_conninfo"],
               HasSubstr("sslcert=''/d.pgkeeper/tls/client.crt'' sslkey=''/d.pgkeeper/tls/client.key''"));
 }
@@ -344,13 +344,13 @@ TEST(RenderServerConf, TlsOffServesNoneAndAsksTheMasterForNone) {
   Config c = BaseConfig();
   c.tls.enabled = false;
   c.replicate_from = "pg-master";
-  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", 0));
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "node", "node", {}));
   EXPECT_EQ(s["ssl"], "off");
   EXPECT_THAT(s["primary_conninfo"], HasSubstr(" sslmode=disable"));
 }
 
 TEST(RenderServerConf, AsynchronousUnlessReplicantsAreAskedFor) {
-  auto s = Settings(RenderServerConf(BaseConfig(), false, "/run/pgpass", "node", "node", 0));
+  auto s = Settings(RenderServerConf(BaseConfig(), false, "/run/pgpass", "node", "node", {}));
   EXPECT_EQ(s["synchronous_standby_names"], "''");
   EXPECT_EQ(s["synchronous_commit"], "on");
   EXPECT_EQ(s["wal_receiver_status_interval"], "'2s'") << "a live replicant answers this often";
@@ -361,13 +361,16 @@ TEST(RenderServerConf, AsksForAnyNReplicantsAtTheConfiguredLevel) {
   c.sync_replicants = 2;
   c.sync_commit = "remote_apply";
   for (bool standby : {false, true}) {  // a promoted standby keeps the requirement
-    auto s = Settings(RenderServerConf(c, standby, "/run/pgpass", "node", "node", 2));
-    EXPECT_EQ(s["synchronous_standby_names"], "'ANY 2 (*)'");
+    auto s = Settings(RenderServerConf(c, standby, "/run/pgpass", "node", "node", {2, {"a", "b"}}));
+    EXPECT_EQ(s["synchronous_standby_names"], "'ANY 2 (\"a\", \"b\")'");
     EXPECT_EQ(s["synchronous_commit"], "remote_apply");
   }
   // In available mode the number asked now may be lower than configured.
-  auto s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", 1));
-  EXPECT_EQ(s["synchronous_standby_names"], "'ANY 1 (*)'");
+  auto s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", {1, {"a"}}));
+  EXPECT_EQ(s["synchronous_standby_names"], "'ANY 1 (\"a\")'");
+  // No replicant has a slot yet: a name none of them streams under, so commits wait.
+  s = Settings(RenderServerConf(c, false, "/run/pgpass", "node", "node", {1, {}}));
+  EXPECT_EQ(s["synchronous_standby_names"], "'ANY 1 (\"pgkeeper-none\")'");
 }
 
 TEST(RenderServerConf, FollowsTheConfiguredPortAddressesRunDirAndWalKeepSize) {
@@ -377,7 +380,7 @@ TEST(RenderServerConf, FollowsTheConfiguredPortAddressesRunDirAndWalKeepSize) {
   c.run_dir = "/tmp/pgk run";
   c.wal_keep_size = "1GB";
   c.wal_retain_max = "-1";
-  auto s = Settings(RenderServerConf(c, false, "/tmp/pgk run/pgpass", "node", "node", 0));
+  auto s = Settings(RenderServerConf(c, false, "/tmp/pgk run/pgpass", "node", "node", {}));
   EXPECT_EQ(s["port"], "6432");
   EXPECT_EQ(GucUnquote(s["listen_addresses"]), "127.0.0.1,::1");
   EXPECT_EQ(GucUnquote(s["unix_socket_directories"]), "/tmp/pgk run");
@@ -390,7 +393,7 @@ TEST(RenderServerConf, StandbyStreamsFromTheMasterThroughThePasswordFile) {
   c.replicate_from = "pg-master";
   c.replicate_port = 5433;
   auto s = Settings(RenderServerConf(c, /*standby=*/true, "/var/run/postgresql/pgpass",
-                                     "pg_replicant", "pg_replicant", 0));
+                                     "pg_replicant", "pg_replicant", {}));
   EXPECT_EQ(s["primary_conninfo"],
             "'host=''pg-master'' port=5433 user=''docker'' "
             "passfile=''/var/run/postgresql/pgpass'' application_name=''pg_replicant'' "
@@ -412,7 +415,7 @@ TEST(RenderServerConf, StandbyLogsInAsTheDedicatedReplicationUserWhenSet) {
   c.replicate_from = "10.0.0.2";
   c.replication_user = "replicator";
   c.replication_password = kReplPassword;
-  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "r1", "r1", 0));
+  auto s = Settings(RenderServerConf(c, true, "/run/pgpass", "r1", "r1", {}));
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["user"], "replicator");
 }
 
@@ -422,7 +425,7 @@ TEST(RenderServerConf, NeverHoldsAPassword) {
   c.replication_user = "replicator";
   c.replication_password = kReplPassword;
   for (bool standby : {false, true}) {
-    std::string conf = RenderServerConf(c, standby, "/run/pgpass", "r1", "r1", 0);
+    std::string conf = RenderServerConf(c, standby, "/run/pgpass", "r1", "r1", {});
     EXPECT_THAT(conf, Not(HasSubstr(kPassword)));
     EXPECT_THAT(conf, Not(HasSubstr(kReplPassword)));
     EXPECT_THAT(conf, Not(HasSubstr("password=")));
@@ -435,7 +438,7 @@ TEST(RenderServerConf, ValuesWithBackslashesReachTheServerUnchanged) {
   Config c = BaseConfig();
   c.replicate_from = "pg-master";
   c.run_dir = "/run/odd\\dir";
-  auto s = Settings(RenderServerConf(c, true, "/run/odd\\dir/pgpass", "r1", "r1", 0));
+  auto s = Settings(RenderServerConf(c, true, "/run/odd\\dir/pgpass", "r1", "r1", {}));
   EXPECT_EQ(GucUnquote(s["unix_socket_directories"]), "/run/odd\\dir");
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["passfile"], "/run/odd\\dir/pgpass");
 }
@@ -443,7 +446,7 @@ TEST(RenderServerConf, ValuesWithBackslashesReachTheServerUnchanged) {
 TEST(RenderServerConf, ValuesWithQuotesReachTheServerUnchanged) {
   Config c = BaseConfig();
   c.replicate_from = "pg-master";
-  auto s = Settings(RenderServerConf(c, true, "/run/it's/pgpass", "r1", "r1", 0));
+  auto s = Settings(RenderServerConf(c, true, "/run/it's/pgpass", "r1", "r1", {}));
   EXPECT_EQ(ParseConninfo(GucUnquote(s["primary_conninfo"]))["passfile"], "/run/it's/pgpass");
 }
 

@@ -1,5 +1,6 @@
 #include "snapshot.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
+
+#include "sync.h"
 
 namespace pgkeeper {
 
@@ -150,6 +153,7 @@ json SyncJson(const Snapshot& s) {
   return {{"required", s.keeper.sync_required},
           {"mode", s.keeper.sync_available ? "available" : "strict"},
           {"asked", s.sync.asked},
+          {"may_confirm", s.sync.names},
           {"commit", NullIfEmpty(s.sync.commit)},
           {"synchronous_replicants", names},
           {"waiting_commits", s.sync.waiting_commits}};
@@ -223,6 +227,14 @@ std::string FormatBytes(int64_t bytes) {
 }
 
 namespace {
+// "a, b", or none_text for no names.
+std::string NameList(const std::vector<std::string>& names, const std::string& none_text) {
+  if (names.empty()) return none_text;
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 std::string Seconds(double s) {
   if (s < 0) return "-";
   char buf[32];
@@ -275,11 +287,14 @@ std::string RenderStatusTable(const Snapshot& s) {
   if (json sync = SyncJson(s); !sync.is_null()) {
     std::string asked = s.sync.asked < 0 ? "set by hand (ALTER SYSTEM)"
                         : s.sync.asked == 0 ? "none now"
-                                            : "ANY " + std::to_string(s.sync.asked);
+                                            : "ANY " + std::to_string(s.sync.asked) + " of " +
+                                                  NameList(s.sync.names, "no replicant yet");
+    std::vector<std::string> confirming;
+    for (const auto& name : sync["synchronous_replicants"]) confirming.push_back(name);
     row("synchronous", std::to_string(s.keeper.sync_required) + " required (" +
                            (s.keeper.sync_available ? "available" : "strict") + ", " + s.sync.commit +
-                           "), asked: " + asked + ", " + std::to_string(s.sync.waiting_commits) +
-                           " commits waiting");
+                           "), asked: " + asked + ", confirming: " + NameList(confirming, "none") +
+                           ", " + std::to_string(s.sync.waiting_commits) + " commits waiting");
   }
   if (!s.slots.empty()) {
     row("slots", std::to_string(s.slots.size()));
@@ -379,6 +394,23 @@ std::string RenderMetrics(const Snapshot& s, int64_t now_ms) {
           "Replicants a commit waits for now (lower than required while SYNCHRONOUS_MODE=available "
           "lowered it; -1 when set by hand).",
           s.in_recovery ? 0 : s.sync.asked);
+  if (!s.in_recovery && s.sync.asked > 0) {
+    m.Gauge("pgkeeper_sync_eligible_replicants",
+            "Replicants that may confirm a commit: those with a replication slot here.",
+            static_cast<double>(s.sync.names.size()));
+    if (!s.sync.names.empty()) {
+      m.Family("pgkeeper_sync_replicant_confirms",
+               "Per replicant that may confirm a commit: 1 while it does (streams as a "
+               "synchronous replicant).");
+      for (const auto& name : s.sync.names) {
+        bool confirms = std::any_of(s.replicants.begin(), s.replicants.end(), [&](const auto& r) {
+          return IsSynchronous(r) && IsListed(r.name, {name});
+        });
+        m.Sample("pgkeeper_sync_replicant_confirms", confirms ? 1 : 0,
+                 "name=\"" + EscapeLabel(name) + "\"");
+      }
+    }
+  }
   m.Gauge("pgkeeper_sync_waiting_commits", "Commits waiting now for replicants to confirm them.",
           s.sync.waiting_commits);
   if (!s.slots.empty()) {

@@ -55,6 +55,7 @@ struct ReplicantInfo {
 // what is required is in KeeperState.
 struct SyncStatus {
   int asked = 0;            // what synchronous_standby_names asks now (-1: set by hand)
+  std::vector<std::string> names;  // the replicants it lets confirm a commit (sync.h)
   std::string commit;       // synchronous_commit
   int waiting_commits = 0;  // commits waiting for replicants to confirm them
 };
@@ -66,6 +67,7 @@ struct SlotInfo {
   std::string replicant;        // application_name streaming through it now, if any
   int64_t retained_bytes = -1;  // WAL it holds back; -1 when it holds none (lost)
   std::string wal_status;       // reserved, extended, unreserved or lost
+  bool temporary = false;       // a pg_basebackup's or pg_receivewal's own, gone with it
 };
 
 struct Snapshot {

@@ -7,6 +7,7 @@
 #include "monitor.h"
 #include "plan.h"
 #include "promote.h"
+#include "render.h"
 #include "sync.h"
 
 namespace pgkeeper {
@@ -66,6 +67,12 @@ void PeerWatch::Tick(const Node& n) {
   if (st.ok()) st = WriteFileAtomic(JoinPath(n.config.pgdata, kPeersFile), RenderPeerList(list), 0600);
   if (st.ok()) {
     last_error_.clear();
+    // A synchronous master names a new replicant within a second or two of
+    // its slot: look again soon, so that a promotion knows it was named.
+    const StandbyList named = ParseStandbyNames(list.standby_names);
+    if (named.n > 0 && !IsListed(ApplicationName(n.id.node_name), named.names)) {
+      next_ = now + std::chrono::seconds(2);
+    }
     return;
   }
   std::string e = "cannot list " + MasterName(n.config) + "'s other replicants (a promotion " +
@@ -100,17 +107,18 @@ void DiskWatch::Tick(const Node& n, bool said_full) {
 
 void SyncKeeper::Tick(Node& n, int postmaster_pid) {
   const Config& c = n.config;
-  if (c.sync_replicants == 0 || !c.sync_available) return;
+  if (c.sync_replicants == 0) return;
   Snapshot s = n.monitor->Latest();
   if (!s.postgres_up || s.in_recovery) return;
-  SyncDecision d = DecideSync(c.sync_replicants, true, CountSyncCandidates(s.replicants),
-                              n.sync_replicants);
+  const std::vector<std::string> eligible = EligibleReplicants(s.slots);
+  SyncDecision d = DecideSync(c.sync_replicants, c.sync_available, eligible,
+                              CountSyncCandidates(s.replicants, eligible), n.sync);
   if (!d.change) return;
-  const int before = n.sync_replicants;
-  n.sync_replicants = d.replicants;
+  const StandbyList before = n.sync;
+  n.sync = d.list;
   Status st = WriteConfigFiles(n, c.pgdata, false);
   if (!st.ok()) {
-    n.sync_replicants = before;  // tried again at the next tick
+    n.sync = before;  // tried again at the next tick
     LogError("cannot change synchronous replication: " + st.message());
     return;
   }

@@ -77,10 +77,11 @@ class DiskWatch {
   std::string phase_before_, message_before_;
 };
 
-// On a master (also one promoted while pgkeeper runs) in
-// SYNCHRONOUS_MODE=available: sets what synchronous_standby_names asks to
-// the replicants that stream (DecideSync), rewriting pgkeeper.conf and
-// having postgres reload it. In strict mode the requirement never changes.
+// On a synchronous master (also one promoted while pgkeeper runs): keeps
+// synchronous_standby_names naming the replicants that have a slot here,
+// and in SYNCHRONOUS_MODE=available asks for as many of them as stream
+// (DecideSync); a change rewrites pgkeeper.conf and has postgres reload it.
+// In strict mode the number asked never changes.
 class SyncKeeper {
  public:
   // REQUIRES: pid is the postmaster's.

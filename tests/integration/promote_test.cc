@@ -167,7 +167,7 @@ TEST(Promote, StrictSynchronousReplicationReportsThatNoAcknowledgedCommitIsLost)
   std::string out;
   ASSERT_EQ(p.replicant.Run("promote", &out), 0) << out;
   EXPECT_NE(out.find("Synchronous replication was strict (ANY 1 of the 1 replicant the master "
-                     "listed at "),
+                     "named, replicant, at "),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("every acknowledged commit is on this node, so no acknowledged commit is lost"),
