@@ -33,6 +33,11 @@ RUN set -eux; \
 # --- runtime ----------------------------------------------------------------
 FROM ${BASE_IMAGE}
 
+# build.sh passes the version of CMakeLists.txt's project() line.
+ARG PGKEEPER_VERSION=unknown
+LABEL org.opencontainers.image.title="pgkeeper/postgis" \
+      org.opencontainers.image.version="${PGKEEPER_VERSION}"
+
 ENV LANG=C.UTF-8 \
     PGDATA=/var/lib/postgresql/data
 

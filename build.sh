@@ -23,6 +23,11 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 Debian's package mirror with: sudo .ci/base-image.sh $base"
 fi
 
+# The version CMakeLists.txt gives, also what `pgkeeper --version` prints.
+version=$(sed -n 's/^project(pgkeeper VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+[[ -n $version ]] || die "no version in CMakeLists.txt's project() line"
+
 start=$SECONDS
-docker build --force-rm -t "$repo:15-3.3" -t "$repo:latest" "$@" .
+docker build --force-rm --build-arg "PGKEEPER_VERSION=$version" \
+  -t "$repo:15-3.3" -t "$repo:latest" "$@" .
 echo "build.sh: built $repo:15-3.3 and $repo:latest in $((SECONDS - start))s"

@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   std::string name = argv[1];
   if (name == "-h" || name == "--help" || name == "help") return Usage(std::cout, 0);
   if (name == "--version" || name == "version") {
-    std::cout << "pgkeeper 0.2.0\n";
+    std::cout << "pgkeeper " PGKEEPER_VERSION "\n";
     return 0;
   }
   Args args(argv + 2, argv + argc);

@@ -78,6 +78,13 @@ preflight
 start_run pgkeeper-e2e
 clear_leftovers $master_port $replicant_port $cascade_port
 build_image --report-size
+# One version number: CMakeLists.txt's, in the image's label and --version.
+want_version=$(sed -n 's/^project(pgkeeper VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
+label=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image")
+said=$(docker run --rm --entrypoint /usr/local/bin/pgkeeper "$image" --version)
+[[ $label == "$want_version" && $said == "pgkeeper $want_version" ]] ||
+  fail "version: CMakeLists.txt says $want_version, the image label '$label', --version '$said'"
+log "ok: version $want_version in CMakeLists.txt, the image label and --version"
 
 log "make up (project $COMPOSE_PROJECT_NAME)"
 u0=$SECONDS

@@ -179,7 +179,12 @@ TEST(Replication, AStalledReplicantWithoutRoomForASecondCopySaysSoAndCopiesOnceT
   replicant.Start();
   replicant.WaitLog("cannot hold two copies", seconds(60));
   EXPECT_TRUE(replicant.LogContains("give it more room"));
-  std::string state = ReadFile(replicant.run_dir() + "/pgkeeper.status");
+  // The status file follows the log line; under load it may come a moment later.
+  std::string state;
+  WaitFor([&] {
+    state = ReadFile(replicant.run_dir() + "/pgkeeper.status");
+    return state.find("cannot hold two copies") != std::string::npos;
+  }, seconds(10));
   EXPECT_NE(state.find("\"phase\":\"stalled\""), std::string::npos) << state;
   EXPECT_NE(state.find("cannot hold two copies"), std::string::npos) << state;
   EXPECT_TRUE(replicant.Running()) << "a replicant without room must wait, not exit";
