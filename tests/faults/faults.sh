@@ -19,7 +19,10 @@
 #   refuse), kill-replicant-mid-copy-async (the replicant's container
 #   killed in the middle of its first copy, then started),
 #   disk-full-replicant-async/-sync (pg-replicant's volume, a small tmpfs,
-#   filled to the last byte for 5 s, then freed); default: all of them.
+#   filled to the last byte for 5 s, then freed), recopy-kill-master-sync
+#   (pg-replicant restarted to copy a strict master again, the master killed
+#   and its volume dropped mid-copy, pg-replicant promoted on the data it
+#   kept; issue 32); default: all of them.
 #   --rounds repeats each (default 1).
 #
 # Prints one table row per round: acknowledged writes, how many were lost,
@@ -59,13 +62,14 @@ while (($#)); do
     kill-master-async | kill-master-sync | kill-master-slow-link-async | kill-postgres-async | kill-postgres-sync | \
       restart-master-async | restart-master-sync | partition-master-async | \
       partition-master-sync | promote-refused-async | kill-replicant-mid-copy-async | \
-      disk-full-replicant-async | disk-full-replicant-sync) faults+=("$1"); shift ;;
+      disk-full-replicant-async | disk-full-replicant-sync | recopy-kill-master-sync) faults+=("$1"); shift ;;
     *) echo "usage: $0 [--rounds N] [FAULT...] (see the header)" >&2; exit 2 ;;
   esac
 done
 ((${#faults[@]})) || faults=(kill-master-async kill-master-sync kill-master-slow-link-async kill-postgres-async kill-postgres-sync
   restart-master-async restart-master-sync partition-master-async partition-master-sync
-  promote-refused-async kill-replicant-mid-copy-async disk-full-replicant-async disk-full-replicant-sync)
+  promote-refused-async kill-replicant-mid-copy-async disk-full-replicant-async disk-full-replicant-sync
+  recopy-kill-master-sync)
 
 load_settings pgkeeper-faults SYNCHRONOUS_REPLICANTS SYNCHRONOUS_MODE SYNCHRONOUS_COMMIT \
   PGKEEPER_CLONE_MAX_RATE
@@ -178,23 +182,30 @@ kill_master() {
   settle=$(( $(now_ms) - t_fault ))
   verdict --master $replicant_port --node $cascade_port --report "$report_file"
   under=$(jq_field "$check" report_under_reported)
-  says=$(sed -n 's/.*then at WAL [^:]*: \([0-9]* bytes\?\) of WAL it had never reached.*/\1 missing/p;
-                 s/.*this node has all of that WAL.*/nothing known missing/p' "$report_file" | head -1)
-  local heard
-  heard=$(sed -n 's/.*(\([^)]*\) before the promotion).*/\1/p' "$report_file" | head -1)
-  [[ -z $heard ]] || says+=", master last heard $heard before"
-  grep -q 'no acknowledged commit is lost' "$report_file" && says="none lost (strict)"
+  says=$(report_says "$report_file")
   copy=$(( $(copies_total) - copies_before ))
   # The old master back as a replicant of the new one (make rejoin-master):
   # its report counts the transactions only it had, which must be the lost
   # writes, plus at most the writes in flight whose outcome was unknown.
   rejoin_old_master "$name"
   local unknown_lost=$(( $(jq_field "$check" unknown) - $(jq_field "$check" unknown_survived) ))
-  row "$name" "$acked" "$lost" "${says:-?}" "$under" "$back ms" "$settle ms" "$copy" \
+  row "$name" "$acked" "$lost" "$says" "$under" "$back ms" "$settle ms" "$copy" \
     "$discarded (of $lost lost + $unknown_lost unknown)"
   if ((under > 0)) || [[ $mode == sync && $lost != 0 ]] || ((copy > 0)) ||
     ((discarded < lost || discarded > lost + unknown_lost)); then broken=1; fi
   log "$name: $check; the rejoin report counted $discarded transactions"
+}
+
+# What the promotion report in file $1 said, for the table: bytes of WAL
+# known missing, when the master was last heard, or "none lost (strict)".
+report_says() {
+  local says heard
+  says=$(sed -n 's/.*then at WAL [^:]*: \([0-9]* bytes\?\) of WAL it had never reached.*/\1 missing/p;
+                 s/.*this node has all of that WAL.*/nothing known missing/p' "$1" | head -1)
+  heard=$(sed -n 's/.*(\([^)]*\) before the promotion).*/\1/p' "$1" | head -1)
+  [[ -z $heard ]] || says+=", master last heard $heard before"
+  grep -q 'no acknowledged commit is lost' "$1" && says="none lost (strict)"
+  echo "${says:-?}"
 }
 
 # Sets discarded: the committed transactions the old master's rejoin report
@@ -264,6 +275,117 @@ kill_replicant_mid_copy() {
   # One copy is this fault's price; finish_in_place counts the ones beyond it.
   finish_in_place "$mode" "$name" "$t_fault" 1 "(no promotion)"
 }
+
+# Issue 32: a strict pair (SYNCHRONOUS_REPLICANTS=1, the master asks for
+# 'ANY 1 (*)') whose replicant copies the master again. pg-replicant is
+# restarted under load with DESTROY_DATABASE_ON_RESTART=True (the request's
+# default; the suite exports False) and its copy throttled to 2 MB/s; its
+# old data stays in $PGDATA while the copy is built in .pgkeeper-new. The
+# copy's WAL stream (pg_basebackup -X stream, application_name
+# pgkeeper_clone) reports its flush position as each 16 MB segment
+# completes, so with '*' the master counts it in the quorum. A session with
+# synchronous_commit=local (a batch job, say) writes 4 MB of WAL a second,
+# so that segments complete while the copy runs: the workload's one-row
+# commits, which would otherwise wait for a segment they cannot fill, are
+# then released by the copy alone. Once the copy has confirmed 4 segments
+# written since it began, the master is killed and its volume dropped (its
+# disk is lost): the copy fails, and what it had confirmed is gone with it.
+# pgkeeper then keeps retrying the copy and waits for the master forever
+# (clone.cc: WaitForMaster), with postgres down, and a live `pgkeeper
+# promote` is not answered while it does (requests are served only once it
+# supervises postgres); so the round does what the README says for a lost
+# master: it recreates pg-replicant with PROMOTE_MASTER=True and
+# DESTROY_DATABASE_ON_RESTART=False, which promotes the old data it kept
+# (the incomplete copy is discarded). Every acknowledged write must be on
+# it: in strict mode any loss breaks the promise.
+# pg-cascade stays: it streams from pg-replicant, so it never counts for
+# the master's quorum and holds nothing pg-replicant lacked, but once
+# pg-replicant is promoted (keeping the strict setting) its commits need a
+# replicant, which pg-cascade becomes, as in kill-master-sync.
+recopy_kill_master() {
+  local mode=$1 name=$2 t_copy t_fault start_lsn walgen_pid vol report_file check acked lost
+  local says under back settle copy cascade_copies during state
+  fresh_tree "$mode"
+  # About 160 MB of rows: at 2 MB/s the copy takes over a minute.
+  sql $master_port "CREATE TABLE filler AS SELECT g, repeat('x', 500) AS pad
+                    FROM generate_series(1, 300000) g" >/dev/null || fail "$name: cannot load the master"
+  cascade_copies=$(copies pg-cascade)
+  start_load "$name"
+  # What the promotion report rests on, as in kill_master.
+  wait_until "$name: pg-replicant knows its master's replicants" 60 has_file pg-replicant pgkeeper.peers
+  wait_until "$name: pg-replicant keeps what its master last said" 60 has_file pg-replicant pgkeeper.heard
+  DESTROY_DATABASE_ON_RESTART=True PGKEEPER_CLONE_MAX_RATE=2M \
+    compose up -d --no-deps --force-recreate pg-replicant >"$workdir/up.log" 2>&1 ||
+    { cat "$workdir/up.log" >&2; fail "$name: cannot restart pg-replicant"; }
+  # The old pg-replicant has stopped: from now on only the copy can confirm
+  # a commit.
+  t_copy=$(now_ms)
+  start_lsn=$(sql $master_port 'SELECT pg_current_wal_lsn()') || fail "$name: the master does not answer"
+  psql -X -q -h 127.0.0.1 -p $master_port -U "$POSTGRES_USER" -d "$db" -v ON_ERROR_STOP=1 \
+    >"$workdir/$name.walgen" 2>&1 <<'SQL' &
+SET synchronous_commit = local;
+DO $$
+BEGIN
+  LOOP
+    PERFORM pg_logical_emit_message(true, 'pgkeeper-faults', repeat('x', 1048576));
+    COMMIT;
+    PERFORM pg_sleep(0.25);  -- 4 MB/s: a segment every 4 s
+  END LOOP;
+END $$;
+SQL
+  walgen_pid=$!
+  wait_until "$name: pg-replicant copies the master again" 120 copied_at_least pg-replicant 1
+  wait_until "$name: the copy confirmed 4 WAL segments written since it began" 120 \
+    clone_flushed_since "$start_lsn" $((4 * 16 * 1024 * 1024))
+  state=$(sql $master_port "SELECT sync_state || ', flushed ' || flush_lsn FROM pg_stat_replication
+                            WHERE application_name = 'pgkeeper_clone' AND state = 'streaming'")
+  during=$(oks_after "$t_copy")
+  log "$name: on the master, pgkeeper_clone is $state; $during writes acknowledged since the copy began"
+  copied_at_least pg-replicant 0 || fail "$name: the copy ended before the fault (slow it further)"
+  t_fault=$(now_ms)
+  docker kill "$(cid pg-master)" >/dev/null
+  running=(pg-replicant pg-cascade)
+  kill -TERM "$walgen_pid" 2>/dev/null || true  # if its connection outlived the master
+  wait "$walgen_pid" || true
+  docker rm -f "$(cid pg-master)" >/dev/null
+  vol=$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
+    --filter label=com.docker.compose.volume=pg-master-data)
+  [[ -n $vol ]] || fail "$name: no volume pg-master-data in project $COMPOSE_PROJECT_NAME"
+  docker volume rm "$vol" >/dev/null
+  wait_until "$name: pg-replicant's copy fails" 60 clone_failed pg-replicant
+  log "$name: pg-replicant says: $(docker exec "$(cid pg-replicant)" pgkeeper status | sed -n 's/^phase *//p')"
+  PROMOTE_MASTER=True DESTROY_DATABASE_ON_RESTART=False \
+    compose up -d --no-deps --force-recreate pg-replicant >"$workdir/up.log" 2>&1 ||
+    { cat "$workdir/up.log" >&2; fail "$name: cannot recreate pg-replicant to promote it"; }
+  wait_until "$name: pg-replicant is promoted" 180 has_file pg-replicant pgkeeper.promotion
+  docker logs "$(cid pg-replicant)" >"$outdir/$name.replicant.log" 2>&1
+  grep -q "decision: promote this replicant's own data" "$outdir/$name.replicant.log" ||
+    fail "$name: pg-replicant was not promoted on its own data"
+  report_file=$outdir/$name.report
+  docker exec "$(cid pg-replicant)" cat /var/lib/postgresql/data/pgkeeper.promotion >"$report_file"
+  ride_out "$t_fault"
+  wait_until "$name: pg-cascade holds the promoted node's rows" 120 same_rows $replicant_port $cascade_port
+  settle=$(( $(now_ms) - t_fault ))
+  verdict --master $replicant_port --node $cascade_port --report "$report_file"
+  under=$(jq_field "$check" report_under_reported)
+  says=$(report_says "$report_file")
+  # pg-replicant's copy never completes (the container promoted is a new
+  # one, its log starts with the promotion); pg-cascade must not copy.
+  copy=$(( $(copies pg-cascade) - cascade_copies + $(copies pg-replicant) ))
+  row "$name" "$acked" "$lost" "$says" "$under" "$back ms" "$settle ms" "$copy" "- (its volume is gone)"
+  if ((under > 0)) || [[ $mode == sync && $lost != 0 ]] || ((copy > 0)); then broken=1; fi
+  log "$name: $check; $during writes were acknowledged during the copy"
+}
+# clone_flushed_since LSN BYTES: the master has the copy's word that it
+# flushed WAL that far past LSN (its WAL stream, not its data stream,
+# which is a walsender of the same name in state 'backup').
+clone_flushed_since() {
+  [[ $(sql $master_port "SELECT pg_wal_lsn_diff(flush_lsn, '$1') >= $2 FROM pg_stat_replication
+                         WHERE application_name = 'pgkeeper_clone' AND state = 'streaming'") == t ]]
+}
+# (grep -c reads the whole log: grep -q would stop docker logs with SIGPIPE,
+# which pipefail reports as a failure.)
+clone_failed() { (($(docker logs "$(cid "$1")" 2>&1 | grep -c 'clone attempt [0-9]* failed' || true) > 0)); }
 
 # `docker restart` of the master under load: pgkeeper stops postgres
 # cleanly, the container starts again, the replicants reconnect.
@@ -356,6 +478,7 @@ for ((round = 1; round <= rounds; round++)); do
       promote-refused-*) promote_refused "${fault##*-}" "$name" ;;
       kill-replicant-mid-copy-*) kill_replicant_mid_copy "${fault##*-}" "$name" ;;
       disk-full-replicant-*) disk_full_replicant "${fault##*-}" "$name" ;;
+      recopy-kill-master-sync) recopy_kill_master sync "$name" ;;
     esac
   done
 done
