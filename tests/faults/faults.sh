@@ -276,18 +276,18 @@ kill_replicant_mid_copy() {
   finish_in_place "$mode" "$name" "$t_fault" 1 "(no promotion)"
 }
 
-# Issue 32: a strict pair (SYNCHRONOUS_REPLICANTS=1, the master asks for
-# 'ANY 1 (*)') whose replicant copies the master again. pg-replicant is
-# restarted under load with DESTROY_DATABASE_ON_RESTART=True (the request's
+# Issue 32: a strict pair (SYNCHRONOUS_REPLICANTS=1) whose replicant copies
+# the master again. pg-replicant is restarted under load with DESTROY_DATABASE_ON_RESTART=True (the request's
 # default; the suite exports False) and its copy throttled to 2 MB/s; its
 # old data stays in $PGDATA while the copy is built in .pgkeeper-new. The
 # copy's WAL stream (pg_basebackup -X stream, application_name
 # pgkeeper_clone) reports its flush position as each 16 MB segment
-# completes, so with '*' the master counts it in the quorum. A session with
+# completes; a master that asked for 'ANY 1 (*)' counted it in the quorum,
+# and one that names its replicants (pgkeeper's) must not. A session with
 # synchronous_commit=local (a batch job, say) writes 4 MB of WAL a second,
 # so that segments complete while the copy runs: the workload's one-row
-# commits, which would otherwise wait for a segment they cannot fill, are
-# then released by the copy alone. Once the copy has confirmed 4 segments
+# commits, which would otherwise wait for a segment they cannot fill, would
+# then be released by the copy alone if it counted. Once the copy has confirmed 4 segments
 # written since it began, the master is killed and its volume dropped (its
 # disk is lost): the copy fails, and what it had confirmed is gone with it.
 # pgkeeper then keeps retrying the copy and waits for the master forever
