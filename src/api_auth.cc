@@ -135,7 +135,7 @@ Reply RouteAction(const ApiSecurity& api, const std::string& path,
   if (action->name == "follow") {
     auto to = query.find("to");
     Upstream target;
-    if (to == query.end() || !ParseUpstream(to->second, 5432, &target).ok()) {
+    if (to == query.end() || !ParseHostPort(to->second, 5432, &target).ok()) {
       return Reply{400, "text/plain; charset=utf-8",
                    "POST /follow needs ?to=HOST[:PORT], the node to follow\n"};
     }

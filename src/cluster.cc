@@ -72,7 +72,7 @@ Status ParseClusterConfig(const Env& env, const Config& c, ClusterConfig* out) {
   }
   if (given("PGKEEPER_ADVERTISE_ADDRESS")) {
     Upstream u;
-    if (!ParseUpstream(v, c.port, &u).ok()) {
+    if (!ParseHostPort(v, c.port, &u).ok()) {
       return Status::Config("PGKEEPER_ADVERTISE_ADDRESS: '" + v + "' is not host[:port]; "
                             "expected the name or address other nodes reach this node by");
     }
@@ -458,7 +458,7 @@ Status ClusterAgent::DecideStart(bool has_data, bool standby_data, int64_t lsn, 
         break;
       case ElectionAction::kFollow: {
         Upstream u;
-        if (ParseUpstream(listing_.addresses[d.target], c->port, &u).ok()) {
+        if (ParseHostPort(listing_.addresses[d.target], c->port, &u).ok()) {
           c->replicate_from = u.host;
           c->replicate_port = u.port;
           c->allow_rejoin = true;           // an old master comes back as a replicant

@@ -232,7 +232,7 @@ int RunFollow(const Env& env, const Args& args) {
     return UsageError("follow takes one argument: HOST[:PORT] of the node to follow");
   }
   Upstream target;
-  Status st = ParseUpstream(args[0], 5432, &target);
+  Status st = ParseHostPort(args[0], 5432, &target);
   if (!st.ok()) return UsageError("follow: " + st.message());
   Config c = LocalConfig(env);
   KeeperState k;

@@ -16,27 +16,9 @@
 namespace pgkeeper {
 namespace {
 
-std::string Trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::vector<std::string> SplitList(const std::string& value) {
-  std::vector<std::string> out;
-  std::stringstream ss(value);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item = Trim(item);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
 }
 
 const std::string* Find(const Env& env, const std::string& name) {
@@ -212,14 +194,6 @@ Status ParseBool(const std::string& name, const std::string& value, bool* out) {
   return Status::Ok();
 }
 
-bool IsValidHost(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-           c == '_';
-  });
-}
-
 bool IsValidHbaAddress(const std::string& value) {
   if (value == "samehost" || value == "samenet") return true;
   size_t slash = value.find('/');
@@ -366,15 +340,12 @@ Status ParseConfigValues(const Env& env, const FileReader& read_file, Config* c)
   PGK_RETURN_IF_ERROR(Lookup(env, {"PGKEEPER_PEERS"}, &v, &found));
   if (found) {
     for (const auto& peer : SplitList(v)) {
-      size_t colon = peer.rfind(':');
-      std::string host = colon == std::string::npos ? peer : peer.substr(0, colon);
-      int port = 0;
-      bool port_ok = colon == std::string::npos ||
-                     ParsePort("PGKEEPER_PEERS", peer.substr(colon + 1), &port).ok();
-      if (!IsValidHost(host) || !port_ok) {
+      // The same parse as at promotion (peers.cc), so both give one verdict.
+      HostPort at;
+      if (!ParseHostPort(peer, 5432, &at).ok()) {
         return Status::Config("PGKEEPER_PEERS: '" + peer +
                               "' is not a host or host:port; expected e.g. "
-                              "pg-replicant-2,pg-replicant-3:5433");
+                              "pg-replicant-2,pg-replicant-3:5433,[fd00::3]:5433");
       }
       c->peers.push_back(peer);
     }
@@ -521,16 +492,6 @@ Env EnvFromEnviron(char** envp) {
     env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return env;
-}
-
-Status ReadWholeFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::FromErrno(path, errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::FromErrno(path, errno);
-  *out = ss.str();
-  return Status::Ok();
 }
 
 }  // namespace pgkeeper

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "fs.h"
 #include "status.h"
+#include "values.h"
 
 namespace pgkeeper {
 
@@ -161,18 +163,11 @@ Status LookupSecret(const Env& env, const std::vector<std::string>& names,
 // True/true/1/yes/on and False/false/0/no/off/empty (case-insensitive).
 Status ParseBool(const std::string& name, const std::string& value, bool* out);
 
-// A host name or IP address as pgkeeper accepts one (letters, digits, '.',
-// '-', ':', '_'; at most 253 characters).
-bool IsValidHost(const std::string& s);
-
 // Validates one pg_hba address: an IPv4 or IPv6 CIDR, or samehost/samenet.
 bool IsValidHbaAddress(const std::string& value);
 
 // The process environment as a map.
 Env EnvFromEnviron(char** envp);
-
-// Reads a file from disk (the real FileReader).
-Status ReadWholeFile(const std::string& path, std::string* out);
 
 }  // namespace pgkeeper
 

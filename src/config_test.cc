@@ -405,6 +405,18 @@ TEST(ParseConfig, PeersAreHostsWithAnOptionalPort) {
   EXPECT_TRUE(ParseOk(WithPassword({{"PROMOTE_FORCE", "True"}})).promote_force);
 }
 
+TEST(ParseConfig, PeersGetTheVerdictAPromotionGivesThem) {
+  // An IPv6 peer in brackets is taken (a promotion reaches it)...
+  EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_PEERS", "[fd00::3]:5433,[fd00::4]"}})).peers,
+            (std::vector<std::string>{"[fd00::3]:5433", "[fd00::4]"}));
+  // ...and a bare one is refused at once, not split into host "fd00:" and
+  // port 1 here and refused at the promotion.
+  Config c;
+  Status st = ParseConfig(WithPassword({{"PGKEEPER_PEERS", "fd00::1"}}), FakeReader({}), &c);
+  EXPECT_EQ(st.code(), ExitCode::kConfig);
+  EXPECT_THAT(st.message(), HasSubstr("PGKEEPER_PEERS: 'fd00::1' is not a host or host:port"));
+}
+
 TEST(ParseConfig, NodeNameDefaultsToTheHostNameAtRunTime) {
   EXPECT_EQ(ParseOk(WithPassword({})).node_name, "");
   EXPECT_EQ(ParseOk(WithPassword({{"PGKEEPER_NODE_NAME", "pg-replicant-1"}})).node_name,

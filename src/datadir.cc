@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "fs.h"
+#include "values.h"
 
 namespace pgkeeper {
 namespace {
@@ -21,11 +22,6 @@ bool IsIgnoredEntry(const std::string& name) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dynlib.h"
+#include "values.h"
 
 namespace pgkeeper {
 
@@ -16,23 +17,15 @@ using nlohmann::json;
 
 Status ParseEtcdEndpoints(const std::string& value, std::vector<std::string>* endpoints) {
   endpoints->clear();
-  size_t start = 0;
-  while (start <= value.size()) {
-    size_t comma = value.find(',', start);
-    if (comma == std::string::npos) comma = value.size();
-    std::string item = value.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && (item.back() == ' ' || item.back() == '/')) item.pop_back();
-    start = comma + 1;
+  for (std::string item : SplitList(value)) {
+    while (!item.empty() && item.back() == '/') item.pop_back();
     if (item.empty()) continue;
     const bool http = item.rfind("http://", 0) == 0, https = item.rfind("https://", 0) == 0;
-    const std::string rest = item.substr(http ? 7 : https ? 8 : 0);
-    const size_t colon = rest.rfind(':');
-    const bool port_ok = colon != std::string::npos && colon + 1 < rest.size() &&
-                         rest.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
-                         std::stoi(rest.substr(colon + 1)) > 0 &&
-                         std::stoi(rest.substr(colon + 1)) < 65536;
-    if ((!http && !https) || colon == 0 || !port_ok || rest.find('/') != std::string::npos) {
+    // The same host[:port] parse as every other address; a URL names its port.
+    HostPort at;
+    const bool host_port_ok = ParseHostPort(item.substr(http ? 7 : https ? 8 : 0), 0, &at).ok() &&
+                              at.port > 0;
+    if ((!http && !https) || !host_port_ok) {
       return Status::Config("ETCD_ENDPOINTS: '" + item +
                             "' is not an etcd client URL; expected http://HOST:PORT or "
                             "https://HOST:PORT, comma-separated (e.g. http://etcd1:2379)");

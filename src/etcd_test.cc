@@ -17,12 +17,14 @@ TEST(ParseEtcdEndpoints, TakesACommaSeparatedListOfClientUrls) {
                   .ok());
   EXPECT_EQ(e, (std::vector<std::string>{"http://etcd1:2379", "http://etcd2:2379",
                                          "https://10.0.0.3:2379"}));
+  ASSERT_TRUE(ParseEtcdEndpoints("http://[fd00::5]:2379", &e).ok()) << "IPv6, as everywhere";
 }
 
 TEST(ParseEtcdEndpoints, EveryBadFormIsRefusedNamingTheVariable) {
   std::vector<std::string> e;
   for (const char* bad : {"etcd1:2379", "http://etcd1", "http://etcd1:port", "http://:2379",
-                          "http://etcd1:70000", "http://etcd1:2379/v3", "ftp://etcd1:2379", ""}) {
+                          "http://etcd1:70000", "http://etcd1:2379/v3", "ftp://etcd1:2379", "",
+                          "http://fd00::5:2379"}) {
     Status st = ParseEtcdEndpoints(bad, &e);
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_EQ(st.code(), ExitCode::kConfig) << bad;

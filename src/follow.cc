@@ -7,47 +7,6 @@
 
 namespace pgkeeper {
 
-std::string Upstream::Name() const {
-  bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-Status ParseUpstream(const std::string& text, int default_port, Upstream* out) {
-  auto bad = [&](const std::string& why) {
-    return Status::Usage("'" + text + "' is not an upstream: " + why +
-                         "; expected HOST, HOST:PORT or [IPV6]:PORT");
-  };
-  std::string host = text;
-  std::string port;
-  if (!host.empty() && host[0] == '[') {
-    size_t close = host.find(']');
-    if (close == std::string::npos) return bad("no closing ']'");
-    std::string rest = host.substr(close + 1);
-    host = host.substr(1, close - 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return bad("expected ':' after ']'");
-      port = rest.substr(1);
-    }
-  } else if (size_t colon = host.find(':'); colon != std::string::npos) {
-    if (host.find(':', colon + 1) != std::string::npos) return bad("write an IPv6 address in []");
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-  }
-  if (!IsValidHost(host)) return bad("the host is not a host name or IP address");
-  Upstream u{host, default_port};
-  if (!port.empty()) {
-    bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
-                    return std::isdigit(static_cast<unsigned char>(c));
-                  });
-    if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
-      return bad("the port is not a number from 1 to 65535");
-    }
-    u.port = std::stoi(port);
-  }
-  *out = u;
-  return Status::Ok();
-}
-
 std::string RenderFollowRecord(const FollowRecord& r) {
   return "# Written by `pgkeeper follow`: the upstream this replicant follows instead of\n"
          "# REPLICATE_FROM, kept until REPLICATE_FROM or REPLICATE_PORT change.\n"
@@ -62,7 +21,7 @@ bool ParseFollowRecord(const std::string& text, FollowRecord* r) {
   if (!host || !port || !env_host || !env_port) return false;
   auto make = [](const std::string& h, const std::string& p, Upstream* u) {
     std::string text = h.find(':') != std::string::npos ? "[" + h + "]:" + p : h + ":" + p;
-    return ParseUpstream(text, 0, u).ok();
+    return ParseHostPort(text, 0, u).ok();
   };
   FollowRecord out;
   if (!make(*host, *port, &out.upstream) || !make(*env_host, *env_port, &out.env)) return false;

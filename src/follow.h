@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "status.h"
+#include "values.h"
 
 namespace pgkeeper {
 
@@ -22,12 +23,8 @@ inline constexpr const char kFollowFile[] = "pgkeeper.follow";
 inline constexpr const char kFollowRequestFile[] = "pgkeeper.follow-request";
 inline constexpr const char kFollowResultFile[] = "pgkeeper.follow-result";
 
-struct Upstream {
-  std::string host;
-  int port = 5432;
-  std::string Name() const;  // host:port, [v6]:port
-  bool operator==(const Upstream& o) const { return host == o.host && port == o.port; }
-};
+// An upstream is a host and a port (values.h: ParseHostPort).
+using Upstream = HostPort;
 
 // A live `follow`, with the environment it overrode.
 struct FollowRecord {
@@ -35,9 +32,6 @@ struct FollowRecord {
   Upstream env;       // REPLICATE_FROM / REPLICATE_PORT when it was set
   std::string since;  // when, for people (UTC)
 };
-
-// "HOST", "HOST:PORT" or "[IPV6]:PORT"; default_port when none is given.
-Status ParseUpstream(const std::string& text, int default_port, Upstream* out);
 
 std::string RenderFollowRecord(const FollowRecord& r);
 // False when text is not a complete record.

@@ -1,5 +1,5 @@
-// Parsing `pgkeeper follow`'s argument, the record it leaves, and which
-// upstream a replicant follows at start.
+// The record `pgkeeper follow` leaves, and which upstream a replicant
+// follows at start (its argument is a HostPort: values_test.cc).
 #include "follow.h"
 
 #include <gmock/gmock.h>
@@ -9,36 +9,6 @@ namespace pgkeeper {
 namespace {
 
 using ::testing::HasSubstr;
-
-Upstream Parse(const std::string& text, int default_port = 5432) {
-  Upstream u;
-  Status st = ParseUpstream(text, default_port, &u);
-  EXPECT_TRUE(st.ok()) << text << ": " << st.message();
-  return u;
-}
-
-TEST(ParseUpstream, TakesAHostWithOrWithoutAPort) {
-  EXPECT_EQ(Parse("pg-replicant-1"), (Upstream{"pg-replicant-1", 5432}));
-  EXPECT_EQ(Parse("pg-replicant-1", 6000), (Upstream{"pg-replicant-1", 6000}));
-  EXPECT_EQ(Parse("10.0.0.7:7777"), (Upstream{"10.0.0.7", 7777}));
-  EXPECT_EQ(Parse("[fd00::7]:7777"), (Upstream{"fd00::7", 7777}));
-  EXPECT_EQ(Parse("[fd00::7]"), (Upstream{"fd00::7", 5432}));
-}
-
-TEST(ParseUpstream, RefusesWhatIsNotAnUpstreamWithAUsageError) {
-  for (const char* bad : {"", "pg master", "host:0", "host:70000", "host:x", "fd00::7:5432",
-                          "[fd00::7", "[fd00::7]5432", "host;rm:5432"}) {
-    Upstream u;
-    Status st = ParseUpstream(bad, 5432, &u);
-    EXPECT_EQ(st.code(), ExitCode::kUsage) << bad;
-    EXPECT_THAT(st.message(), HasSubstr("expected HOST, HOST:PORT or [IPV6]:PORT")) << bad;
-  }
-}
-
-TEST(UpstreamName, BracketsIpv6) {
-  EXPECT_EQ((Upstream{"pg-a", 5432}).Name(), "pg-a:5432");
-  EXPECT_EQ((Upstream{"fd00::7", 5432}).Name(), "[fd00::7]:5432");
-}
 
 TEST(FollowRecord, RoundTrips) {
   for (const FollowRecord& r : {FollowRecord{{"pg-a", 5432}, {"pg-master", 5432}, "2026-12-03 09:00:00 UTC"},

@@ -8,10 +8,22 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <cerrno>
 #include <cstdio>
 
 namespace pgkeeper {
+
+Status ReadWholeFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno(path, errno);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::FromErrno(path, errno);
+  *out = ss.str();
+  return Status::Ok();
+}
 
 bool Exists(const std::string& path) {
   struct stat st;

@@ -12,6 +12,9 @@
 
 namespace pgkeeper {
 
+// Reads a whole file from disk (also config's real FileReader).
+Status ReadWholeFile(const std::string& path, std::string* out);
+
 bool Exists(const std::string& path);
 // mkdir -p with the given mode for directories it creates.
 Status MakeDirs(const std::string& path, mode_t mode);

@@ -321,7 +321,7 @@ Status ChooseStartUpstream(Node& n) {
 std::string Refollow(Node& n, Postmaster& pm, const std::string& request) {
   Config& c = n.config;
   Upstream target;
-  Status st = ParseUpstream(request, 5432, &target);
+  Status st = ParseHostPort(request, 5432, &target);
   if (!st.ok()) return "error: " + st.message();
   const std::string phase = n.monitor->Keeper().phase;
   if (!c.is_replicant() || !IsStandbyPhase(phase)) {

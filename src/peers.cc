@@ -111,7 +111,7 @@ int RunPromoteFacts(const Env& env, const std::vector<std::string>& args) {
     Upstream at;
     json p = {{"name", peer.name}, {"address", peer.address}, {"reached", false},
               {"in_recovery", true}, {"received", ""}, {"error", ""}};
-    Status parsed = ParseUpstream(peer.address, c.port, &at);
+    Status parsed = ParseHostPort(peer.address, c.port, &at);
     PgConn conn;
     std::vector<std::vector<std::string>> rows;
     Status q = parsed.ok() ? conn.Connect(LoginAs(c, at.host, at.port)) : parsed;

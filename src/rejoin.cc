@@ -8,17 +8,13 @@
 #include <regex>
 #include <sstream>
 
+#include "values.h"
+
 namespace pgkeeper {
 namespace {
 
 constexpr Lsn kNoEnd = std::numeric_limits<Lsn>::max();
 constexpr uint32_t kFirstNormalObjectId = 16384;
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  size_t e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 std::string Mb(int64_t bytes) {
   char buf[32];

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pg.h"
 #include "process.h"
+#include "values.h"
 
 namespace pgkeeper {
 namespace {
@@ -22,13 +23,6 @@ namespace {
 constexpr const char kOpenssl[] = "/usr/bin/openssl";
 // Present while the served pair is one pgkeeper made (not the user's).
 constexpr const char kSelfSignedMarker[] = "self-signed";
-
-std::string Trimmed(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 bool Contains(const std::string& s, const std::string& what) {
   return s.find(what) != std::string::npos;
@@ -73,7 +67,7 @@ Status Openssl(const std::vector<std::string>& args, std::string* out) {
   std::string text;
   Status st = RunTool(spec, [&](const std::string& line) { text += line + "\n"; });
   if (out) *out = text;
-  if (!st.ok()) return Status::Tool(st.message() + (text.empty() ? "" : ": " + Trimmed(text)));
+  if (!st.ok()) return Status::Tool(st.message() + (text.empty() ? "" : ": " + Trim(text)));
   return Status::Ok();
 }
 
@@ -139,7 +133,7 @@ Status InstallCopy(const std::string& from, const std::string& to, mode_t mode, 
 Status ParseTlsConfig(const Env& env, const FileReader& read_file, TlsConfig* tls) {
   auto get = [&](const char* name) {
     auto it = env.find(name);
-    return it == env.end() ? std::string() : Trimmed(it->second);
+    return it == env.end() ? std::string() : Trim(it->second);
   };
   tls->cert_file = get("SSL_CERT_FILE");
   tls->key_file = get("SSL_KEY_FILE");
