@@ -44,7 +44,7 @@ std::vector<Peer> PeersToAsk(const Config& c, const PeerList& listed, const std:
   }
   for (const auto& p : listed.peers) {
     if (p.name == self_name || p.address.empty() || p.address == "local") continue;
-    out.push_back(Peer{p.name, p.address + ":" + std::to_string(c.port)});
+    out.push_back(Peer{p.name, HostPort{p.address, c.port}.Name()});  // [v6]:port
   }
   return out;
 }
