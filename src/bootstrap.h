@@ -17,6 +17,10 @@ Status InitMaster(const Node& n);
 // local server by the `pgkeeper apply-master` child.
 Status ApplyMasterObjectsInChild(const Node& n);
 
+// `pgkeeper apply-master`, that child: sets the passwords, databases and
+// extensions the environment asks for on the local server, then exits.
+int RunApplyMaster(const Env& env);
+
 }  // namespace pgkeeper
 
 #endif  // PGKEEPER_BOOTSTRAP_H_

@@ -1,8 +1,8 @@
 // Cluster mode's decisions (issue 13), as one pure function of the facts a
 // node has gathered: what etcd says (the leader key, the members' published
 // positions, whether the cluster was initialised), its own lease's timing
-// and its own postgres. The thin layer (to come) gathers the facts each
-// loop, carries out the action and logs the sentence.
+// and its own postgres. The thin layer, ClusterAgent in cluster.cc, gathers
+// the facts each loop, carries out the action and logs the sentence.
 //
 // The two guarantees rest on two rows:
 // - a writable node that cannot renew its lease makes itself read-only

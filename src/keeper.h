@@ -1,4 +1,6 @@
-// The executor of `pgkeeper run` and the `health` check.
+// The executor of `pgkeeper run`: inspect, decide, carry the plan out, then
+// supervise postgres until it exits (the `health` check and the other
+// commands are in commands.cc, a master's first start in bootstrap.cc).
 #ifndef PGKEEPER_KEEPER_H_
 #define PGKEEPER_KEEPER_H_
 
@@ -13,11 +15,6 @@ namespace pgkeeper {
 
 // Runs the node until postgres exits; returns the process exit code.
 int RunKeeper(const Env& env);
-
-// `pgkeeper apply-master`, run by RunKeeper as its own child: sets the
-// passwords, databases and extensions the environment asks for on the local
-// server, then exits (see ApplyMasterObjectsInChild in keeper.cc).
-int RunApplyMaster(const Env& env);
 
 }  // namespace pgkeeper
 

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "bootstrap.h"
 #include "cluster.h"
 #include "commands.h"
 #include "config.h"

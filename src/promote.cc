@@ -7,6 +7,7 @@
 
 #include "snapshot.h"
 #include "sync.h"
+#include "values.h"
 
 namespace pgkeeper {
 
@@ -157,11 +158,9 @@ PromotionReport ReportPromotion(const PromoteFacts& f, Lsn promoted_at) {
           });
         });
     r.loss_impossible = asked >= listed || all_reached_none_ahead;
-    std::string names;
-    for (const auto& n : named.names) names += (names.empty() ? "" : ", ") + n;
     text += " Synchronous replication was strict (ANY " + std::to_string(asked) + " of the " +
             std::to_string(listed) + " replicant" + (listed == 1 ? "" : "s") + " the master named, " +
-            names + ", at " + UtcTime(f.peer_list.at_ms) + "): ";
+            JoinList(named.names) + ", at " + UtcTime(f.peer_list.at_ms) + "): ";
     text += r.loss_impossible
                 ? "every acknowledged commit is on this node, so no acknowledged commit is lost."
                 : "an acknowledged commit may be only on a replicant pgkeeper did not reach.";

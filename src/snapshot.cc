@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "sync.h"
+#include "values.h"
 
 namespace pgkeeper {
 
@@ -227,14 +228,6 @@ std::string FormatBytes(int64_t bytes) {
 }
 
 namespace {
-// "a, b", or none_text for no names.
-std::string NameList(const std::vector<std::string>& names, const std::string& none_text) {
-  if (names.empty()) return none_text;
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 std::string Seconds(double s) {
   if (s < 0) return "-";
   char buf[32];
@@ -288,13 +281,14 @@ std::string RenderStatusTable(const Snapshot& s) {
     std::string asked = s.sync.asked < 0 ? "set by hand (ALTER SYSTEM)"
                         : s.sync.asked == 0 ? "none now"
                                             : "ANY " + std::to_string(s.sync.asked) + " of " +
-                                                  NameList(s.sync.names, "no replicant yet");
+                                                  JoinList(s.sync.names, "no replicant yet");
     std::vector<std::string> confirming;
     for (const auto& name : sync["synchronous_replicants"]) confirming.push_back(name);
     row("synchronous", std::to_string(s.keeper.sync_required) + " required (" +
                            (s.keeper.sync_available ? "available" : "strict") + ", " + s.sync.commit +
-                           "), asked: " + asked + ", confirming: " + NameList(confirming, "none") +
-                           ", " + std::to_string(s.sync.waiting_commits) + " commits waiting");
+                           "), asked: " + asked + ", confirming: " +
+                           JoinList(confirming, "none") + ", " +
+                           std::to_string(s.sync.waiting_commits) + " commits waiting");
   }
   if (!s.slots.empty()) {
     row("slots", std::to_string(s.slots.size()));

@@ -1089,3 +1089,42 @@ TEST(JudgeHealth, AnEmptyMessageLeavesNoDanglingColon) {
 
 }  // namespace
 }  // namespace pgkeeper
+
+namespace pgkeeper {
+namespace {
+
+// A strict master naming two replicants, one of which confirms; a clone's
+// stream beside them is no replicant of the list.
+Snapshot StrictMaster() {
+  Snapshot s = fixtures::Master();
+  s.keeper.sync_required = 1;
+  s.sync.asked = 1;
+  s.sync.names = {"pg_2", "pg_3"};
+  s.sync.commit = "on";
+  s.replicants = {{"pg_2", "172.18.0.3", "streaming", 0, 0, "quorum", 0.2},
+                  {"pgkeeper_clone", "172.18.0.4", "streaming", 0, 0, "async", 0.2}};
+  return s;
+}
+
+TEST(SyncStatus, SaysWhoMayConfirmAndWhoDoes) {
+  Snapshot s = StrictMaster();
+  EXPECT_THAT(RenderStatusTable(s),
+              HasSubstr("1 required (strict, on), asked: ANY 1 of pg_2, pg_3, confirming: pg_2, "
+                        "0 commits waiting"));
+  json sync = json::parse(ToJson(s))["synchronous"];
+  EXPECT_EQ(sync["may_confirm"], (json{"pg_2", "pg_3"}));
+  EXPECT_EQ(sync["synchronous_replicants"], json{"pg_2"});
+  std::string metrics = RenderMetrics(s, kNow);
+  EXPECT_THAT(metrics, HasSubstr("\npgkeeper_sync_eligible_replicants 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("\npgkeeper_sync_replicant_confirms{name=\"pg_2\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\npgkeeper_sync_replicant_confirms{name=\"pg_3\"} 0\n"));
+  EXPECT_THAT(metrics, Not(HasSubstr("replicant_confirms{name=\"pgkeeper_clone\"")));
+
+  s.sync.names.clear();  // no replicant has a slot here yet
+  s.replicants.clear();
+  EXPECT_THAT(RenderStatusTable(s), HasSubstr("asked: ANY 1 of no replicant yet, confirming: none"));
+  EXPECT_THAT(RenderMetrics(s, kNow), HasSubstr("\npgkeeper_sync_eligible_replicants 0\n"));
+}
+
+}  // namespace
+}  // namespace pgkeeper

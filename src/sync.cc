@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "values.h"
+
 namespace pgkeeper {
 
 std::string StandbyNamesFor(const StandbyList& list) {
@@ -94,13 +96,6 @@ std::string Asked(int n) {
          (n == 1 ? " replicant)" : " replicants)");
 }
 
-std::string NameList(const std::vector<std::string>& names) {
-  if (names.empty()) return "none (no replicant has a slot here yet)";
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 std::string CountReason(int required, bool available, int candidates, int want, int current) {
   const std::string streaming = std::to_string(candidates) + " of " + std::to_string(required) +
                                 " required replicants " + (candidates == 1 ? "streams" : "stream");
@@ -131,7 +126,8 @@ SyncDecision DecideSync(int required, bool available, const std::vector<std::str
   }
   if (d.list.n > 0 && d.list.names != current.names) {
     d.reason += std::string(d.reason.empty() ? "" : "; ") +
-                "replicants that may confirm a commit: " + NameList(d.list.names) +
+                "replicants that may confirm a commit: " +
+                JoinList(d.list.names, "none (no replicant has a slot here yet)") +
                 " (this node's replication slots; a clone's stream or any other connection " +
                 "never counts)";
   }

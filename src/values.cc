@@ -24,6 +24,13 @@ std::vector<std::string> SplitList(const std::string& value) {
   return out;
 }
 
+std::string JoinList(const std::vector<std::string>& items, const std::string& if_empty) {
+  if (items.empty()) return if_empty;
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 bool IsValidHost(const std::string& s) {
   if (s.empty() || s.size() > 253) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {

@@ -19,6 +19,9 @@ std::string Trim(const std::string& s);
 // A comma-separated list: each item trimmed, empty items dropped.
 std::vector<std::string> SplitList(const std::string& value);
 
+// The other way: "a, b, c", or if_empty for no items.
+std::string JoinList(const std::vector<std::string>& items, const std::string& if_empty = "");
+
 // A host name, an IPv4 address or an IPv6 address (without brackets): the
 // characters they are made of, at most 253 of them.
 bool IsValidHost(const std::string& s);

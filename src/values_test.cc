@@ -21,6 +21,11 @@ TEST(SplitList, CommaItemsTrimmedWithoutEmptyOnes) {
   EXPECT_TRUE(SplitList(" , ").empty());
 }
 
+TEST(JoinList, TheOtherWayRound) {
+  EXPECT_EQ(JoinList({"a", "b"}), "a, b");
+  EXPECT_EQ(JoinList({}, "none"), "none");
+}
+
 HostPort Parse(const std::string& text, int default_port = 5432) {
   HostPort u;
   Status st = ParseHostPort(text, default_port, &u);
