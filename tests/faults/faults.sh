@@ -177,12 +177,7 @@ kill_master() {
     fail "$name: pgkeeper promote failed"
   }
   echo "$out" >"$report_file"
-  ride_out "$t_fault"
-  wait_until "$name: pg-cascade holds the promoted node's rows" 120 same_rows $replicant_port $cascade_port
-  settle=$(( $(now_ms) - t_fault ))
-  verdict --master $replicant_port --node $cascade_port --report "$report_file"
-  under=$(jq_field "$check" report_under_reported)
-  says=$(report_says "$report_file")
+  after_promotion "$t_fault" "$report_file"
   copy=$(( $(copies_total) - copies_before ))
   # The old master back as a replicant of the new one (make rejoin-master):
   # its report counts the transactions only it had, which must be the lost
@@ -194,6 +189,19 @@ kill_master() {
   if ((under > 0)) || [[ $mode == sync && $lost != 0 ]] || ((copy > 0)) ||
     ((discarded < lost || discarded > lost + unknown_lost)); then broken=1; fi
   log "$name: $check; the rejoin report counted $discarded transactions"
+}
+
+# After pg-replicant's promotion at ms $1 with the report in file $2: the
+# load rides it out, pg-cascade catches up, and the checker compares. Sets
+# the caller's settle, check, acked, lost, back (as verdict and ride_out do),
+# under (writes the report under-reported) and says (report_says).
+after_promotion() {
+  ride_out "$1"
+  wait_until "$name: pg-cascade holds the promoted node's rows" 120 same_rows $replicant_port $cascade_port
+  settle=$(( $(now_ms) - $1 ))
+  verdict --master $replicant_port --node $cascade_port --report "$2"
+  under=$(jq_field "$check" report_under_reported)
+  says=$(report_says "$2")
 }
 
 # What the promotion report in file $1 said, for the table: bytes of WAL
@@ -363,12 +371,7 @@ SQL
     fail "$name: pg-replicant was not promoted on its own data"
   report_file=$outdir/$name.report
   docker exec "$(cid pg-replicant)" cat /var/lib/postgresql/data/pgkeeper.promotion >"$report_file"
-  ride_out "$t_fault"
-  wait_until "$name: pg-cascade holds the promoted node's rows" 120 same_rows $replicant_port $cascade_port
-  settle=$(( $(now_ms) - t_fault ))
-  verdict --master $replicant_port --node $cascade_port --report "$report_file"
-  under=$(jq_field "$check" report_under_reported)
-  says=$(report_says "$report_file")
+  after_promotion "$t_fault" "$report_file"
   # pg-replicant's copy never completes (the container promoted is a new
   # one, its log starts with the promotion); pg-cascade must not copy.
   copy=$(( $(copies pg-cascade) - cascade_copies + $(copies pg-replicant) ))
