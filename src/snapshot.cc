@@ -10,8 +10,8 @@
 #include <sstream>
 #include <utility>
 
-#include "sync.h"
-#include "values.h"
+#include "postgresql/sync.h"
+#include "base/values.h"
 
 namespace pgkeeper {
 
