@@ -10,7 +10,6 @@
 #include <sstream>
 #include <utility>
 
-#include "postgresql/sync.h"
 #include "base/values.h"
 
 namespace pgkeeper {

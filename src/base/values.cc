@@ -1,5 +1,7 @@
 #include "base/values.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -29,6 +31,12 @@ std::string JoinList(const std::vector<std::string>& items, const std::string& i
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
   return out;
+}
+
+bool IsListed(const std::string& name, const std::vector<std::string>& names) {
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+    return strcasecmp(n.c_str(), name.c_str()) == 0;
+  });
 }
 
 bool IsValidHost(const std::string& s) {

@@ -22,6 +22,10 @@ std::vector<std::string> SplitList(const std::string& value);
 // The other way: "a, b, c", or if_empty for no items.
 std::string JoinList(const std::vector<std::string>& items, const std::string& if_empty = "");
 
+// True when name is one of names, ignoring case (as PostgreSQL compares a
+// standby's application_name with synchronous_standby_names).
+bool IsListed(const std::string& name, const std::vector<std::string>& names);
+
 // A host name, an IPv4 address or an IPv6 address (without brackets): the
 // characters they are made of, at most 253 of them.
 bool IsValidHost(const std::string& s);

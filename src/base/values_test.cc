@@ -26,6 +26,12 @@ TEST(JoinList, TheOtherWayRound) {
   EXPECT_EQ(JoinList({}, "none"), "none");
 }
 
+TEST(IsListed, ComparesAsPostgresDoesIgnoringCase) {
+  EXPECT_TRUE(IsListed("PG_Replicant", {"a", "pg_replicant"}));
+  EXPECT_FALSE(IsListed("pg_replicant2", {"pg_replicant"}));
+  EXPECT_FALSE(IsListed("a", {}));
+}
+
 HostPort Parse(const std::string& text, int default_port = 5432) {
   HostPort u;
   Status st = ParseHostPort(text, default_port, &u);

@@ -1,7 +1,5 @@
 #include "postgresql/sync.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -73,12 +71,6 @@ std::vector<std::string> EligibleReplicants(const std::vector<SlotInfo>& slots) 
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
-}
-
-bool IsListed(const std::string& application_name, const std::vector<std::string>& names) {
-  return std::any_of(names.begin(), names.end(), [&](const std::string& n) {
-    return strcasecmp(n.c_str(), application_name.c_str()) == 0;
-  });
 }
 
 int CountSyncCandidates(const std::vector<ReplicantInfo>& replicants,

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/values.h"
 #include "snapshot.h"
 
 namespace pgkeeper {
@@ -53,9 +54,8 @@ StandbyList ParseStandbyNames(const std::string& value);
 // pg_receivewal run), sorted.
 std::vector<std::string> EligibleReplicants(const std::vector<SlotInfo>& slots);
 
-// True when application_name is one of names, compared as PostgreSQL
-// compares them (case-insensitively).
-bool IsListed(const std::string& application_name, const std::vector<std::string>& names);
+// IsListed (values.h) compares an application_name with these names as
+// PostgreSQL does, ignoring case.
 
 // The downstreams that can count toward the requirement now: listed in
 // names, connected (a master sees only its direct replicants), caught up

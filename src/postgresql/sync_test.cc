@@ -54,12 +54,6 @@ TEST(EligibleReplicants, ThePermanentSlotsSorted) {
   EXPECT_TRUE(EligibleReplicants({}).empty());
 }
 
-TEST(IsListed, ComparesAsPostgresDoesIgnoringCase) {
-  EXPECT_TRUE(IsListed("PG_Replicant", {"a", "pg_replicant"}));
-  EXPECT_FALSE(IsListed("pg_replicant2", {"pg_replicant"}));
-  EXPECT_FALSE(IsListed("a", {}));
-}
-
 TEST(CountSyncCandidates, OnlyNamedStreamingReplicantsHeardFromLately) {
   std::vector<ReplicantInfo> reps = {
       Rep("streaming", 0.5),                          // counts
