@@ -7,16 +7,16 @@
 #include <thread>
 #include <iostream>
 
-#include "follow.h"
-#include "promotion.h"
-#include "fs.h"
+#include "postgresql/follow.h"
+#include "postgresql/promotion.h"
+#include "base/fs.h"
 #include "keeper.h"
 #include "monitor.h"
-#include "pg.h"
-#include "process.h"
-#include "slots.h"
+#include "postgresql/pg.h"
+#include "base/process.h"
+#include "postgresql/slots.h"
 #include "snapshot.h"
-#include "tls_rotate.h"
+#include "postgresql/tls_rotate.h"
 
 namespace pgkeeper {
 namespace {

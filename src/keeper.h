@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cstdint>
 
-#include "config.h"
-#include "pg.h"
-#include "status.h"
+#include "config/config.h"
+#include "postgresql/pg.h"
+#include "base/status.h"
 
 namespace pgkeeper {
 

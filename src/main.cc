@@ -3,17 +3,17 @@
 #include <string>
 #include <vector>
 
-#include "bootstrap.h"
-#include "cluster.h"
+#include "postgresql/bootstrap.h"
+#include "cluster/cluster.h"
 #include "commands.h"
-#include "config.h"
+#include "config/config.h"
 #include "keeper.h"
-#include "log.h"
-#include "process.h"
-#include "peers.h"
-#include "rewind.h"
-#include "slots.h"
-#include "tls.h"
+#include "base/log.h"
+#include "base/process.h"
+#include "postgresql/peers.h"
+#include "postgresql/rewind.h"
+#include "postgresql/slots.h"
+#include "postgresql/tls.h"
 
 extern char** environ;
 

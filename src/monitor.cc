@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "fs.h"
-#include "log.h"
-#include "promote.h"
-#include "sync.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "postgresql/promote.h"
+#include "postgresql/sync.h"
 
 namespace pgkeeper {
 namespace {

@@ -14,11 +14,11 @@
 #include <string>
 #include <thread>
 
-#include "config.h"
-#include "pg.h"
-#include "promote.h"
+#include "config/config.h"
+#include "postgresql/pg.h"
+#include "postgresql/promote.h"
 #include "snapshot.h"
-#include "status.h"
+#include "base/status.h"
 
 namespace pgkeeper {
 

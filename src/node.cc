@@ -2,11 +2,11 @@
 
 #include <cstdlib>
 
-#include "fs.h"
-#include "log.h"
-#include "render.h"
-#include "slots.h"
-#include "tls.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "postgresql/render.h"
+#include "postgresql/slots.h"
+#include "postgresql/tls.h"
 
 namespace pgkeeper {
 

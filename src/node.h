@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "follow.h"
+#include "config/config.h"
+#include "postgresql/follow.h"
 #include "monitor.h"
-#include "process.h"
-#include "status.h"
-#include "sync.h"
+#include "base/process.h"
+#include "base/status.h"
+#include "postgresql/sync.h"
 
 namespace pgkeeper {
 

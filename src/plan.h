@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-#include "config.h"
-#include "datadir.h"
-#include "status.h"
+#include "config/config.h"
+#include "postgresql/datadir.h"
+#include "base/status.h"
 
 namespace pgkeeper {
 

@@ -2,11 +2,11 @@
 
 #include <signal.h>
 
-#include "fs.h"
-#include "log.h"
+#include "base/fs.h"
+#include "base/log.h"
 #include "monitor.h"
 #include "plan.h"
-#include "process.h"
+#include "base/process.h"
 
 namespace pgkeeper {
 

@@ -11,7 +11,7 @@
 
 #include "node.h"
 #include "plan.h"
-#include "postmaster.h"
+#include "postgresql/postmaster.h"
 
 namespace pgkeeper {
 

@@ -10,8 +10,7 @@
 #include <sstream>
 #include <utility>
 
-#include "sync.h"
-#include "values.h"
+#include "base/values.h"
 
 namespace pgkeeper {
 

@@ -2,13 +2,13 @@
 
 #include <signal.h>
 
-#include "fs.h"
-#include "log.h"
+#include "base/fs.h"
+#include "base/log.h"
 #include "monitor.h"
 #include "plan.h"
-#include "promote.h"
-#include "render.h"
-#include "sync.h"
+#include "postgresql/promote.h"
+#include "postgresql/render.h"
+#include "postgresql/sync.h"
 
 namespace pgkeeper {
 

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "etcd.h"
+#include "cluster/etcd.h"
 #include "harness.h"
 
 namespace pgkeeper::testing {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "etcd.h"
+#include "cluster/etcd.h"
 #include "harness.h"
 
 namespace pgkeeper::testing {
