@@ -255,8 +255,9 @@ Event Supervise(Node& n, Postmaster& pm, Watches& w, const std::atomic<StopReaso
     if (!stopping) w.disk.Tick(n, pm.said_disk_full());
     if (!stopping) w.tls.Tick(n, pm.pid(), false, nullptr);
     int soon = stopping ? -1 : w.promotion.Tick(n);
-    // SYNCHRONOUS_MODE=available answers a vanished replicant within a second.
-    int wait_ms = n.config.sync_available ? 1000 : 5000;
+    // A synchronous master names a new replicant's slot, and in
+    // SYNCHRONOUS_MODE=available answers a vanished replicant, within a second.
+    int wait_ms = n.config.sync_replicants > 0 ? 1000 : 5000;
     WaitEvents(soon >= 0 ? std::min(soon, wait_ms) : wait_ms, {});
   }
 }
@@ -396,6 +397,7 @@ void AnswerRequests(Node& n, Postmaster& pm, Watches& w) {
                                     &report, request == "signalled");
       result = st.ok() ? "ok: " + report : "error: " + st.message();
       if (!st.ok()) LogError("pgkeeper promote: " + st.message());
+      if (st.ok()) w.sync.AfterPromotion(n, pm.pid());
     }
     AnswerRequest(n, kPromoteResultFile, result);
     if (!report.empty()) KeepPromotionReport(n.config, report);

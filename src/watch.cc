@@ -106,9 +106,17 @@ void DiskWatch::Tick(const Node& n, bool said_full) {
 }
 
 void SyncKeeper::Tick(Node& n, int postmaster_pid) {
+  if (n.config.sync_replicants > 0) Apply(n, postmaster_pid, n.monitor->Latest());
+}
+
+void SyncKeeper::AfterPromotion(Node& n, int postmaster_pid) {
+  if (n.config.sync_replicants > 0) {
+    Apply(n, postmaster_pid, n.monitor->Fresh(std::chrono::milliseconds(500)));
+  }
+}
+
+void SyncKeeper::Apply(Node& n, int postmaster_pid, const Snapshot& s) {
   const Config& c = n.config;
-  if (c.sync_replicants == 0) return;
-  Snapshot s = n.monitor->Latest();
   if (!s.postgres_up || s.in_recovery) return;
   const std::vector<std::string> eligible = EligibleReplicants(s.slots);
   SyncDecision d = DecideSync(c.sync_replicants, c.sync_available, eligible,
