@@ -397,10 +397,16 @@ void AnswerRequests(Node& n, Postmaster& pm, Watches& w) {
                                     &report, request == "signalled");
       result = st.ok() ? "ok: " + report : "error: " + st.message();
       if (!st.ok()) LogError("pgkeeper promote: " + st.message());
-      if (st.ok()) w.sync.AfterPromotion(n, pm.pid());
     }
     AnswerRequest(n, kPromoteResultFile, result);
-    if (!report.empty()) KeepPromotionReport(n.config, report);
+    if (!report.empty()) {  // promoted
+      KeepPromotionReport(n.config, report);
+      // The monitor's next poll makes the phase "running"; until it ends the
+      // loop would still take this node for a replicant (and keep a
+      // promote-facts child ready). Its replicants, if any, are named at once.
+      Snapshot now = n.monitor->Fresh(std::chrono::milliseconds(500));
+      w.sync.AfterPromotion(n, pm.pid(), now);
+    }
   }
   if (TakeRequest(n, kFollowRequestFile, &request)) {
     std::string result = Refollow(n, pm, request);

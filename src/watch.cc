@@ -109,10 +109,8 @@ void SyncKeeper::Tick(Node& n, int postmaster_pid) {
   if (n.config.sync_replicants > 0) Apply(n, postmaster_pid, n.monitor->Latest());
 }
 
-void SyncKeeper::AfterPromotion(Node& n, int postmaster_pid) {
-  if (n.config.sync_replicants > 0) {
-    Apply(n, postmaster_pid, n.monitor->Fresh(std::chrono::milliseconds(500)));
-  }
+void SyncKeeper::AfterPromotion(Node& n, int postmaster_pid, const Snapshot& now) {
+  if (n.config.sync_replicants > 0) Apply(n, postmaster_pid, now);
 }
 
 void SyncKeeper::Apply(Node& n, int postmaster_pid, const Snapshot& s) {

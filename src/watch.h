@@ -86,10 +86,10 @@ class SyncKeeper {
  public:
   // REQUIRES: pid is the postmaster's.
   void Tick(Node& n, int postmaster_pid);
-  // Right after a promotion, from a snapshot taken now: the replicants that
-  // already stream from this node (cascading) confirm its first commits
-  // without waiting for the next tick.
-  void AfterPromotion(Node& n, int postmaster_pid);
+  // Right after a promotion, from a snapshot taken after it: the replicants
+  // that already stream from this node (cascading) confirm its first
+  // commits without waiting for the next tick.
+  void AfterPromotion(Node& n, int postmaster_pid, const Snapshot& now);
 
  private:
   void Apply(Node& n, int postmaster_pid, const Snapshot& s);
